@@ -1,0 +1,43 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "img",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "img", targets: ["img"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Dockerfile parsing, instructions, shell-word expansion, .dockerignore. Pure: no I/O beyond
+        // what callers hand it.
+        .target(name: "ImgDockerfile", swiftSettings: strict),
+        .target(
+            name: "ImgCommands",
+            dependencies: [
+                "ImgDockerfile",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict,
+            plugins: ["BuildInfoPlugin"]
+        ),
+        .executableTarget(name: "img", dependencies: ["ImgCommands"], swiftSettings: strict),
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
+
+        // Benchmarks are executables, never timed tests.
+        .executableTarget(name: "img-bench", dependencies: ["ImgDockerfile"], path: "bench/Sources/img-bench",
+                          swiftSettings: strict),
+
+        .testTarget(name: "ImgDockerfileTests", dependencies: ["ImgDockerfile"], swiftSettings: strict),
+        .testTarget(name: "ImgConformanceTests", dependencies: ["ImgDockerfile"], swiftSettings: strict),
+        .testTarget(name: "ImgCommandsTests", dependencies: ["ImgCommands", "img"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,59 @@
+// CONTRACT STUB — the shell-expansion helper replaces the bodies; signatures are what other code uses.
+
+/// Variables visible to an expansion. Later definitions of a name win; order is kept for callers that
+/// need it (ENV lists).
+package struct ShellEnvironment: Sendable, Hashable {
+    package private(set) var names: [String] = []
+    private var values: [String: String] = [:]
+
+    package init() {}
+    package init(_ pairs: [(String, String)]) {
+        for (k, v) in pairs { self[k] = v }
+    }
+    package subscript(name: String) -> String? {
+        get { values[name] }
+        set {
+            if values[name] == nil, newValue != nil { names.append(name) }
+            if newValue == nil { names.removeAll { $0 == name } }
+            values[name] = newValue
+        }
+    }
+}
+
+/// The result of expanding a word (or a line split into words).
+package struct ShellExpansion: Sendable, Hashable {
+    /// The words; `expandWord` always returns exactly one.
+    package var words: [String]
+    /// Variable names that were referenced and set (set-but-empty counts as set).
+    package var matched: Set<String>
+    /// Variable names that were referenced but unset.
+    package var unmatched: Set<String>
+    package var value: String { words.joined(separator: " ") }
+
+    package init(words: [String], matched: Set<String> = [], unmatched: Set<String> = []) {
+        self.words = words
+        self.matched = matched
+        self.unmatched = unmatched
+    }
+}
+
+/// BuildKit-compatible shell-word expansion (`$V`, `${V:-w}`, `${V#p}`, quotes, escapes).
+package struct ShellLexer: Sendable {
+    package var escape: Character
+    /// Keep quote characters in the output (BuildKit's raw-quotes mode).
+    package var keepQuotes = false
+    /// Leave references to unset variables as written instead of expanding them to "".
+    package var skipUnset = false
+
+    package init(escape: Character = "\\") { self.escape = escape }
+
+    /// Expands `word` as one word: quotes and escapes processed, no splitting.
+    package func expandWord(_ word: String, env: ShellEnvironment) throws(DockerfileError) -> ShellExpansion {
+        fatalError("not yet implemented")
+    }
+
+    /// Expands `line` and splits the result into words; quoted parts stay together.
+    package func expandWords(_ line: String, env: ShellEnvironment) throws(DockerfileError) -> ShellExpansion {
+        fatalError("not yet implemented")
+    }
+}

@@ -14,6 +14,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Dockerfile parsing, instructions, shell-word expansion, .dockerignore. Pure: no I/O beyond
@@ -24,6 +25,7 @@ let package = Package(
             dependencies: [
                 "ImgDockerfile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict,
             plugins: ["BuildInfoPlugin"]

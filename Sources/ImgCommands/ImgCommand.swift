@@ -1,13 +1,25 @@
 public import ArgumentParser
 
-/// The `img` root command: global options and the list of subcommands.
+/// The `img` root command: global options and the list of subcommands. Only commands that work are listed.
 public struct ImgCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "img",
         abstract: "Standalone, daemon-less, unprivileged Dockerfile and OCI image builder.",
-        version: VersionInfo.current.short,
-        subcommands: [Version.self]
+        subcommands: [Build.self, Version.self]
     )
 
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: [.customShort("v"), .customLong("version")], help: "Print version information and quit.")
+    var showVersion = false
+
     public init() {}
+
+    public func run() async throws {
+        if showVersion {
+            print(VersionInfo.current.short)
+            return
+        }
+        print(ImgCommand.helpMessage())
+    }
 }

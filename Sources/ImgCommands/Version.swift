@@ -1,5 +1,6 @@
 import ArgumentParser
 
+/// What `img version` and `img -v` report.
 struct VersionInfo {
     static let current = VersionInfo()
     let version = "0.1.0-dev"
@@ -18,10 +19,14 @@ struct VersionInfo {
 
 struct Version: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the version information.")
+
+    @OptionGroup var global: GlobalOptions
+
     func run() async throws {
         let v = VersionInfo.current
         print("version     : \(v.version)")
         print("git commit  : \(v.commit)")
         print("swift       : \(v.swift)")
+        print("platform    : \(HostPlatform.current)")
     }
 }

@@ -1,0 +1,54 @@
+import Testing
+
+@Suite struct VersionAndHelpTests {
+    @Test(arguments: [["-v"], ["--version"]])
+    func versionFlag(_ args: [String]) throws {
+        let r = try ImgBinary.run(args)
+        #expect(r.status == 0)
+        #expect(r.stdout.hasPrefix("img version 0.1.0-dev, commit "))
+        #expect(r.stdout.contains(", swift 6."))
+        #expect(!r.stdout.contains("commit unknown"), "the build should record the git commit")
+    }
+
+    @Test func versionCommand() throws {
+        let r = try ImgBinary.run(["version"])
+        #expect(r.status == 0)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "version     : 0.1.0-dev")
+        #expect(lines.contains { $0.hasPrefix("git commit  : ") && $0.count > "git commit  : ".count })
+        #expect(lines.contains { $0.hasPrefix("swift       : 6.") })
+        #expect(lines.contains { $0.hasPrefix("platform    : linux/") })
+    }
+
+    @Test func helpListsOnlyWorkingCommands() throws {
+        let r = try ImgBinary.run(["--help"])
+        #expect(r.status == 0)
+        let afterHeader = r.stdout.components(separatedBy: "SUBCOMMANDS:\n").last ?? ""
+        let subcommands = afterHeader.components(separatedBy: "\n\n").first ?? ""
+        let names = subcommands.split(separator: "\n").compactMap { line -> String? in
+            let t = line.drop { $0 == " " }
+            guard line.hasPrefix("  "), !line.hasPrefix("    "), let word = t.split(separator: " ").first else { return nil }
+            return String(word)
+        }
+        #expect(names == ["build", "version"])
+        for flag in ["-b, --backend", "-d, --debug", "-s, --state", "-v, --version"] {
+            #expect(r.stdout.contains(flag), "missing global flag \(flag)")
+        }
+    }
+
+    @Test func helpForCommand() throws {
+        let r = try ImgBinary.run(["help", "build"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("USAGE: img build"))
+        #expect(r.stdout.contains("--check"))
+        #expect(r.stdout.contains("--build-arg"))
+    }
+
+    @Test func globalFlagsBeforeAndAfterCommand() throws {
+        #expect(try ImgBinary.run(["-d", "-s", "/tmp/x", "-b", "native", "version"]).status == 0)
+        #expect(try ImgBinary.run(["version", "-d", "--backend", "overlayfs"]).status == 0)
+        let bad = try ImgBinary.run(["-b", "zfs", "version"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("zfs"))
+    }
+}

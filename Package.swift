@@ -15,11 +15,18 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Dockerfile parsing, instructions, shell-word expansion, .dockerignore. Pure: no I/O beyond
         // what callers hand it.
         .target(name: "ImgDockerfile", swiftSettings: strict),
+        // Typed OCI values: digests, descriptors, manifests, configs, platforms, references. No I/O.
+        .target(
+            name: "ImgOCI",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         .target(
             name: "ImgCommands",
             dependencies: [
@@ -38,7 +45,8 @@ let package = Package(
                           swiftSettings: strict),
 
         .testTarget(name: "ImgDockerfileTests", dependencies: ["ImgDockerfile"], swiftSettings: strict),
-        .testTarget(name: "ImgConformanceTests", dependencies: ["ImgDockerfile"], swiftSettings: strict),
+        .testTarget(name: "ImgConformanceTests", dependencies: ["ImgDockerfile", "ImgOCI"], swiftSettings: strict),
+        .testTarget(name: "ImgOCITests", dependencies: ["ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgCommandsTests", dependencies: ["ImgCommands", "img"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

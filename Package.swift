@@ -16,11 +16,37 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // Dockerfile parsing, instructions, shell-word expansion, .dockerignore. Pure: no I/O beyond
         // what callers hand it.
         .target(name: "ImgDockerfile", swiftSettings: strict),
+        // Syscalls and process plumbing: file locks, safe paths inside a root, (later) namespaces and mounts.
+        .target(name: "ImgSystem", swiftSettings: strict),
+        // Content store (blobs by digest), image store (SQLite), garbage collection, OCI layout.
+        .target(
+            name: "ImgContent",
+            dependencies: ["ImgOCI", "ImgSystem", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        // Distribution API client: auth, TLS, mirrors, manifests and blobs, retries and resumption.
+        .target(
+            name: "ImgRegistry",
+            dependencies: [
+                "ImgOCI", "ImgContent",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strict
+        ),
         // Typed OCI values: digests, descriptors, manifests, configs, platforms, references. No I/O.
         .target(
             name: "ImgOCI",
@@ -47,6 +73,8 @@ let package = Package(
         .testTarget(name: "ImgDockerfileTests", dependencies: ["ImgDockerfile"], swiftSettings: strict),
         .testTarget(name: "ImgConformanceTests", dependencies: ["ImgDockerfile", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgOCITests", dependencies: ["ImgOCI"], swiftSettings: strict),
+        .testTarget(name: "ImgContentTests", dependencies: ["ImgContent", "ImgOCI", "ImgSystem"], swiftSettings: strict),
+        .testTarget(name: "ImgRegistryTests", dependencies: ["ImgRegistry", "ImgContent", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgCommandsTests", dependencies: ["ImgCommands", "img"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,1 @@
+// The content and image stores arrive with the images issue.

@@ -1,0 +1,1 @@
+// The distribution client arrives with the images issue.

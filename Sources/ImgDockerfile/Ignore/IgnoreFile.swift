@@ -4,6 +4,11 @@ package enum IgnoreFile {
     package struct Entry: Sendable, Hashable {
         package var pattern: String
         package var line: Int
+
+        package init(pattern: String, line: Int) {
+            self.pattern = pattern
+            self.line = line
+        }
     }
 
     /// The patterns of an ignore file: BOM dropped, lines starting with `#` skipped, lines trimmed and

@@ -1,6 +1,9 @@
 import Foundation
 import ImgDockerfile
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite struct IgnoreReadTests {
     @Test func crlfBomCommentsAndSlashes() {
@@ -224,6 +227,23 @@ import Testing
             // Wildcard exceptions reach into excluded directories; only the parents of survivors are listed.
             #expect(try listing(root, ["*", "!**/*.go"]) ==
                     ["dir src", "file src/main.go", "file src/main_test.go"])
+        }
+    }
+
+    @Test func nonUTF8NamesFailUnlessExcluded() throws {
+        try withTree { root in
+            try file(root, "ok")
+            // "bad\xff" cannot be spelled as a Swift String; create it through the byte-level API.
+            let bytes = Array(root.path.utf8) + Array("/bad".utf8) + [0xFF, 0]
+            let fd = bytes.withUnsafeBufferPointer { p in
+                p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                    open($0, O_CREAT | O_WRONLY, 0o644)
+                }
+            }
+            try #require(fd >= 0)
+            close(fd)
+            #expect(throws: DockerfileError.self) { try listing(root, []) }
+            #expect(try listing(root, ["bad*"]) == ["file ok"])
         }
     }
 

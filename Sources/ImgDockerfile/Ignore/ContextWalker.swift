@@ -36,8 +36,7 @@ package struct ContextWalker: Sendable {
     package var layers: [IgnoreMatcher]
 
     package init(root: String, matcher: IgnoreMatcher? = nil) {
-        self.root = root
-        layers = matcher.map { [$0] } ?? []
+        self.init(root: root, layers: matcher.map { [$0] } ?? [])
     }
 
     package init(root: String, layers: [IgnoreMatcher]) {
@@ -69,7 +68,7 @@ private struct WalkState {
     }
 
     mutating func walk(directory: String, relative: String, parents: [IgnoreMatchInfo]) throws(DockerfileError) {
-        for (name, kind) in try Self.list(directory) {
+        for (name, kind, validName) in try Self.list(directory) {
             let path = relative.isEmpty ? name : relative + "/" + name
             var infos: [IgnoreMatchInfo] = []
             infos.reserveCapacity(layers.count)
@@ -81,14 +80,20 @@ private struct WalkState {
             }
             let entry = ContextEntry(path: path, kind: kind)
             let absolute = directory + "/" + name
+            let walkExcluded = kind == .directory && !excludedBy.isEmpty
+                && excludedBy.allSatisfy({ layers[$0].mayReinclude(below: path) })
+            // A name that is not UTF-8 cannot be carried as a path string without changing it; refuse it
+            // unless the patterns leave it out.
+            if !validName && (excludedBy.isEmpty || walkExcluded) {
+                throw DockerfileError(
+                    "context", "file name is not valid UTF-8: \(path) (exclude it in .dockerignore)")
+            }
             if excludedBy.isEmpty {
                 emit(entry)
                 if kind == .directory {
                     try walk(directory: absolute, relative: path, parents: infos)
                 }
-            } else if kind == .directory,
-                excludedBy.allSatisfy({ layers[$0].mayReinclude(below: path) })
-            {
+            } else if walkExcluded {
                 pending.append(entry)
                 try walk(directory: absolute, relative: path, parents: infos)
                 if pending.last == entry { pending.removeLast() }
@@ -97,8 +102,8 @@ private struct WalkState {
     }
 
     /// The entries of `directory` (without `.` and `..`), byte-sorted by name, with their types as lstat
-    /// sees them (so symlinks stay symlinks).
-    static func list(_ directory: String) throws(DockerfileError) -> [(String, ContextEntry.Kind)] {
+    /// sees them (so symlinks stay symlinks), and whether the name is valid UTF-8.
+    static func list(_ directory: String) throws(DockerfileError) -> [(String, ContextEntry.Kind, Bool)] {
         guard let dir = opendir(directory) else {
             throw DockerfileError("context", "cannot read directory \(directory): \(errnoText())")
         }
@@ -127,7 +132,10 @@ private struct WalkState {
             entries.append((name, kind))
         }
         entries.sort { $0.0.lexicographicallyPrecedes($1.0) }
-        return entries.map { (String(decoding: $0.0, as: UTF8.self), $0.1) }
+        return entries.map { name, kind in
+            if let valid = String(validating: name, as: UTF8.self) { return (valid, kind, true) }
+            return (String(decoding: name, as: UTF8.self), kind, false)
+        }
     }
 
     /// For file systems that do not report types in `readdir`.

@@ -25,6 +25,8 @@ package struct IgnorePattern: Sendable, Hashable {
         var type = MatchType.exact
         var k = 0
         var first = true
+        // Where a trailing `**` began, for the prefix literal.
+        var trailingStars = scalars.count
         while k < scalars.count {
             let c = scalars[k]
             k += 1
@@ -36,6 +38,7 @@ package struct IgnorePattern: Sendable, Hashable {
                     type = .regexp
                     continue
                 }
+                let starsStart = k - 1
                 k += 1
                 // `**/` is the same as `**`.
                 if k < scalars.count, scalars[k] == "/" { k += 1 }
@@ -43,6 +46,7 @@ package struct IgnorePattern: Sendable, Hashable {
                     // A trailing `**` after only literals is a plain prefix test.
                     type = type == .exact ? .prefix : .regexp
                     nodes.append(.rest)
+                    trailingStars = starsStart
                 } else {
                     type = .regexp
                     nodes.append(.dirsEntry)
@@ -71,11 +75,11 @@ package struct IgnorePattern: Sendable, Hashable {
         }
         matchType = type
         glob = IgnoreGlob(nodes)
-        let bytes = Array(pattern.utf8)
         switch type {
-        case .exact, .regexp: literal = bytes
-        case .prefix: literal = Array(bytes.dropLast(2))
-        case .suffix: literal = Array(bytes.dropFirst(2))
+        case .exact, .regexp: literal = Array(pattern.utf8)
+        case .prefix: literal = Array(String(String.UnicodeScalarView(scalars[..<trailingStars])).utf8)
+        // Keeps the `/` of `**/`, which is what makes `**/foo` a whole-name suffix.
+        case .suffix: literal = Array(pattern.utf8.dropFirst(2))
         }
     }
 

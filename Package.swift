@@ -26,6 +26,10 @@ let package = Package(
         // Dockerfile parsing, instructions, shell-word expansion, .dockerignore. Pure: no I/O beyond
         // what callers hand it.
         .target(name: "ImgDockerfile", swiftSettings: strict),
+        // libarchive, from Debian's libarchive-dev.
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        // Tar read/write, layer apply with whiteouts, deterministic layer tars, compression with digests.
+        .target(name: "ImgArchive", dependencies: ["CArchive", "ImgOCI", "ImgSystem"], swiftSettings: strict),
         // Syscalls and process plumbing: file locks, safe paths inside a root, (later) namespaces and mounts.
         .target(name: "ImgSystem", swiftSettings: strict),
         // Content store (blobs by digest), image store (SQLite), garbage collection, OCI layout.
@@ -73,6 +77,7 @@ let package = Package(
         .testTarget(name: "ImgDockerfileTests", dependencies: ["ImgDockerfile"], swiftSettings: strict),
         .testTarget(name: "ImgConformanceTests", dependencies: ["ImgDockerfile", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgOCITests", dependencies: ["ImgOCI"], swiftSettings: strict),
+        .testTarget(name: "ImgArchiveTests", dependencies: ["ImgArchive", "ImgOCI", "ImgSystem"], swiftSettings: strict),
         .testTarget(name: "ImgContentTests", dependencies: ["ImgContent", "ImgOCI", "ImgSystem"], swiftSettings: strict),
         .testTarget(name: "ImgRegistryTests", dependencies: ["ImgRegistry", "ImgContent", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgCommandsTests", dependencies: ["ImgCommands", "img"], swiftSettings: strict),

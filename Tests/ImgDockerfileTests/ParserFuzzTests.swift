@@ -151,6 +151,7 @@ struct ParserFuzzTests {
                 }
             }
             #expect(parsed.endLine == parsed.nodes.last?.endLine, "\(label)")
+            #expect(parsed.lineCount == lines, "\(label)")
             let dump = parsed.dump()
             #expect(dump.split(separator: "\n", omittingEmptySubsequences: false).count == parsed.nodes.count, "\(label)")
             // Parsing is a pure function of the bytes.

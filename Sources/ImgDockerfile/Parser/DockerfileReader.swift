@@ -103,7 +103,8 @@ struct DockerfileReader {
             throw located(DockerfileParser.error("file with no instructions"), line: nil)
         }
         directives.escape = escape == ASCII.backtick ? "`" : "\\"
-        return ParsedDockerfile(nodes: nodes, directives: directives, warnings: warnings, endLine: last.endLine)
+        return ParsedDockerfile(
+            nodes: nodes, directives: directives, warnings: warnings, endLine: last.endLine, lineCount: lineNumber)
     }
 
     /// Builds the node for the joined line in `lineBuffer`, reads its heredoc bodies and stores it.

@@ -113,17 +113,7 @@ struct DockerfileReader {
         let whole = 0..<line.count
         // A line joined from nothing but escapes and blanks holds no instruction.
         if line.trimmingSpaces(whole).isEmpty { return }
-        var node: Node
-        var pending: [PendingHeredoc] = []
-        do {
-            let takesHeredocs: Bool
-            (node, takesHeredocs) = try InstructionBuilder(line: line, escape: escape).node(whole, depth: 0)
-            if takesHeredocs, line.containsHeredocMarker(in: whole) {
-                pending = try HeredocScanner.heredocs(inLine: line, whole)
-            }
-        } catch {
-            throw located(error, line: startLine)
-        }
+        var (node, pending) = try buildNode(line, startLine: startLine)
         node.original = line.string(whole)
 
         if hasEmptyContinuationLine {
@@ -135,11 +125,15 @@ struct DockerfileReader {
                 rule: "NoEmptyContinuation"))
         }
 
-        for index in pending.indices {
-            pending[index].heredoc.content = try readHeredocBody(pending[index], startLine: startLine)
+        var heredocs: [Heredoc] = []
+        if !pending.isEmpty {
+            heredocs.reserveCapacity(pending.count)
+            for index in pending.indices {
+                pending[index].heredoc.content = try readHeredocBody(pending[index], startLine: startLine)
+                heredocs.append(pending[index].heredoc)
+            }
+            node.heredocs = heredocs
         }
-        let heredocs = pending.map(\.heredoc)
-        node.heredocs = heredocs
         node.startLine = startLine
         node.endLine = lineNumber
         if var trigger = node.trigger {
@@ -149,9 +143,23 @@ struct DockerfileReader {
             trigger.endLine = lineNumber
             node.trigger = trigger
         }
-        node.comments = comments
-        comments.removeAll()
+        if !comments.isEmpty {
+            node.comments = comments
+            comments.removeAll()
+        }
         nodes.append(node)
+    }
+
+    /// The node for the joined line and the heredocs it opens; errors are placed at `startLine`.
+    private func buildNode(_ line: Bytes, startLine: Int) throws(DockerfileError) -> (Node, [PendingHeredoc]) {
+        let whole = 0..<line.count
+        do {
+            let (node, takesHeredocs) = try InstructionBuilder(line: line, escape: escape).node(whole, depth: 0)
+            guard takesHeredocs, line.containsHeredocMarker(in: whole) else { return (node, []) }
+            return (node, try HeredocScanner.heredocs(inLine: line, whole))
+        } catch {
+            throw located(error, line: startLine)
+        }
     }
 
     /// Reads body lines up to the terminator; the body keeps its line endings and is not chomped.

@@ -23,7 +23,11 @@ struct InstructionBuilder {
         while keywordEnd < trimmed.upperBound, !isASCIISpace(line[keywordEnd]) { keywordEnd += 1 }
         let keywordRange = trimmed.lowerBound..<keywordEnd
         let (keyword, kind) = lowercased(keywordRange)
-        var node = Node(keyword: keyword, keywordAsWritten: line.string(keywordRange))
+        let keywordAsWritten = line.string(keywordRange)
+        var flags: [String] = []
+        var arguments: [String] = []
+        var isJSON = false
+        var trigger: Node?
         var takesHeredocs = false
 
         var text = trimmed.upperBound..<trimmed.upperBound
@@ -31,52 +35,55 @@ struct InstructionBuilder {
             var restStart = keywordEnd
             while restStart < trimmed.upperBound, isASCIISpace(line[restStart]) { restStart += 1 }
             let argumentsStart: Int
-            (argumentsStart, node.flags) = extractFlags(restStart..<trimmed.upperBound)
+            (argumentsStart, flags) = extractFlags(restStart..<trimmed.upperBound)
             text = line.trimmingSpaces(argumentsStart..<trimmed.upperBound)
         }
 
         switch kind {
         case .from, .expose:
-            node.arguments = whitespaceSplit(text)
+            arguments = whitespaceSplit(text)
         case .add, .copy, .volume:
-            if let list = try execForm(text, node) {
-                node.arguments = list
-                node.isJSON = true
+            if let list = try execForm(text, keywordAsWritten) {
+                arguments = list
+                isJSON = true
             } else {
-                node.arguments = whitespaceSplit(text)
+                arguments = whitespaceSplit(text)
                 takesHeredocs = kind != .volume
             }
         case .run, .cmd, .entrypoint, .shell:
-            if let list = try execForm(text, node) {
-                node.arguments = list
-                node.isJSON = true
+            if let list = try execForm(text, keywordAsWritten) {
+                arguments = list
+                isJSON = true
             } else {
-                if !text.isEmpty { node.arguments = [line.string(text)] }
+                if !text.isEmpty { arguments = [line.string(text)] }
                 takesHeredocs = kind == .run
             }
         case .healthcheck:
-            try healthcheck(text, &node)
+            isJSON = try healthcheck(text, keywordAsWritten, &arguments)
         case .env, .label:
-            node.arguments = try nameValuePairs(text, key: kind == .env ? "ENV" : "LABEL")
+            arguments = try nameValuePairs(text, key: kind == .env ? "ENV" : "LABEL")
         case .arg:
-            node.arguments = words(text).map { line.string($0) }
+            arguments = words(text).map { line.string($0) }
         case .maintainer, .stopsignal, .user, .workdir:
-            if !text.isEmpty { node.arguments = [line.string(text)] }
+            if !text.isEmpty { arguments = [line.string(text)] }
         case .onbuild:
             guard !text.isEmpty else { break }
             guard depth < Self.maxTriggerDepth else {
                 throw DockerfileParser.error("ONBUILD triggers nested more than \(Self.maxTriggerDepth) deep")
             }
-            var (trigger, triggerTakesHeredocs) = try self.node(text, depth: depth + 1)
-            trigger.original = line.string(text)
-            node.trigger = trigger
+            var (inner, innerTakesHeredocs) = try self.node(text, depth: depth + 1)
+            inner.original = line.string(text)
             // Only one level: the trigger of `ONBUILD ONBUILD RUN <<EOF` is ONBUILD, which takes none.
-            takesHeredocs = triggerTakesHeredocs && trigger.keyword != "onbuild"
+            takesHeredocs = innerTakesHeredocs && inner.keyword != "onbuild"
+            trigger = inner
         case .unknown:
             // Unknown keywords are not an error here; BuildKit keeps one empty argument and the
             // instruction layer reports them.
-            node.arguments = [""]
+            arguments = [""]
         }
+        let node = Node(
+            keyword: keyword, keywordAsWritten: keywordAsWritten, flags: flags, arguments: arguments,
+            isJSON: isJSON, trigger: trigger)
         return (node, takesHeredocs)
     }
 
@@ -222,31 +229,34 @@ struct InstructionBuilder {
 
     /// The JSON array's strings, or nil when the text is not a JSON array (the shell form applies).
     /// A well-formed array holding anything but strings is an error, not a fallback.
-    private func execForm(_ text: Range<Int>, _ node: Node) throws(DockerfileError) -> [String]? {
+    private func execForm(_ text: Range<Int>, _ keyword: String) throws(DockerfileError) -> [String]? {
         guard !text.isEmpty, line[text.lowerBound] == ASCII.openBracket else { return nil }
         switch ExecFormJSON.parseArray(line, text) {
         case .strings(let list): return list
         case .invalid: return nil
         case .notAllStrings:
             throw DockerfileParser.error(
-                "\(node.keywordAsWritten.uppercased()): exec form arguments must be strings (JSON array holds a non-string)")
+                "\(keyword.uppercased()): exec form arguments must be strings (JSON array holds a non-string)")
         }
     }
 
     /// `HEALTHCHECK [flags] TYPE rest`: the type word as written, then `rest` in exec or shell form.
-    private func healthcheck(_ text: Range<Int>, _ node: inout Node) throws(DockerfileError) {
-        guard !text.isEmpty else { return }
+    /// Returns whether `rest` was an exec form.
+    private func healthcheck(
+        _ text: Range<Int>, _ keyword: String, _ arguments: inout [String]
+    ) throws(DockerfileError) -> Bool {
+        guard !text.isEmpty else { return false }
         var separator = text.lowerBound
         while separator < text.upperBound, line.spaceWidth(at: separator, end: text.upperBound) == 0 { separator += 1 }
-        node.arguments = [line.string(text.lowerBound..<separator)]
+        arguments = [line.string(text.lowerBound..<separator)]
         let command = line.skippingSpaces(from: separator, to: text.upperBound)..<text.upperBound
-        guard !command.isEmpty else { return }
-        if let list = try execForm(command, node) {
-            node.arguments += list
-            node.isJSON = true
-        } else {
-            node.arguments.append(line.string(command))
+        guard !command.isEmpty else { return false }
+        if let list = try execForm(command, keyword) {
+            arguments += list
+            return true
         }
+        arguments.append(line.string(command))
+        return false
     }
 
     /// Quote-aware word split for ARG and ENV/LABEL: quotes and escapes stay in the words, unquoted

@@ -31,7 +31,11 @@ let package = Package(
         // Tar read/write, layer apply with whiteouts, deterministic layer tars, compression with digests.
         .target(name: "ImgArchive", dependencies: ["CArchive", "ImgOCI", "ImgSystem"], swiftSettings: strict),
         // Syscalls and process plumbing: file locks, safe paths inside a root, (later) namespaces and mounts.
-        .target(name: "ImgSystem", swiftSettings: strict),
+        .target(name: "ImgSystem", dependencies: ["CImgShim"], swiftSettings: strict),
+        // C start-up shim: enters the user namespace before the Swift runtime starts threads.
+        .target(name: "CImgShim"),
+        // Executor: OCI runtime spec for a RUN step, rootless adjustments, runc invocation, stdio streaming.
+        .target(name: "ImgRuntime", dependencies: ["ImgSystem", "ImgOCI"], swiftSettings: strict),
         // Content store (blobs by digest), image store (SQLite), garbage collection, OCI layout.
         .target(
             name: "ImgContent",
@@ -78,6 +82,8 @@ let package = Package(
         .testTarget(name: "ImgConformanceTests", dependencies: ["ImgDockerfile", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgOCITests", dependencies: ["ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgArchiveTests", dependencies: ["ImgArchive", "ImgOCI", "ImgSystem"], swiftSettings: strict),
+        .testTarget(name: "ImgSystemTests", dependencies: ["ImgSystem"], swiftSettings: strict),
+        .testTarget(name: "ImgRuntimeTests", dependencies: ["ImgRuntime", "ImgSystem", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgContentTests", dependencies: ["ImgContent", "ImgOCI", "ImgSystem"], swiftSettings: strict),
         .testTarget(name: "ImgRegistryTests", dependencies: ["ImgRegistry", "ImgContent", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgCommandsTests", dependencies: ["ImgCommands", "img"], swiftSettings: strict),

@@ -1,0 +1,1 @@
+// The executor arrives with the rootless-execution issue.

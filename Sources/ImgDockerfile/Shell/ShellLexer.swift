@@ -1,5 +1,3 @@
-// CONTRACT STUB — the shell-expansion helper replaces the bodies; signatures are what other code uses.
-
 /// Variables visible to an expansion. Later definitions of a name win; order is kept for callers that
 /// need it (ENV lists).
 package struct ShellEnvironment: Sendable, Hashable {
@@ -49,11 +47,19 @@ package struct ShellLexer: Sendable {
 
     /// Expands `word` as one word: quotes and escapes processed, no splitting.
     package func expandWord(_ word: String, env: ShellEnvironment) throws(DockerfileError) -> ShellExpansion {
-        fatalError("not yet implemented")
+        var scanner = ShellWordScanner(word, lexer: self, env: env)
+        var none: ShellWordCollector? = nil
+        let result = try scanner.process(stop: nil, words: &none)
+        return ShellExpansion(
+            words: [String(String.UnicodeScalarView(result))], matched: scanner.matched,
+            unmatched: scanner.unmatched)
     }
 
     /// Expands `line` and splits the result into words; quoted parts stay together.
     package func expandWords(_ line: String, env: ShellEnvironment) throws(DockerfileError) -> ShellExpansion {
-        fatalError("not yet implemented")
+        var scanner = ShellWordScanner(line, lexer: self, env: env)
+        var words: ShellWordCollector? = ShellWordCollector()
+        _ = try scanner.process(stop: nil, words: &words)
+        return ShellExpansion(words: words!.finish(), matched: scanner.matched, unmatched: scanner.unmatched)
     }
 }

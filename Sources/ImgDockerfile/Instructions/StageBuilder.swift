@@ -241,7 +241,7 @@ struct StageBuilder {
     private mutating func reference(_ value: String, line: Int, kind: StageReference.Kind) throws(DockerfileError) {
         let key = value.lowercased()
         var target: Int?
-        if let named = names.firstIndex(of: key) {
+        if let named = names.lastIndex(of: key) {  // a duplicated name means the last stage, as in BuildKit
             target = named
         } else if let number = Int(value) {
             guard names.indices.contains(number) else {

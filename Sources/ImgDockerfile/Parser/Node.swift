@@ -12,13 +12,17 @@ package struct Node: Sendable, Hashable {
     /// True when the arguments came from a JSON (exec form) array.
     package var isJSON: Bool
     /// Heredocs attached to RUN/COPY/ADD (also under ONBUILD), in the order they appear on the line.
+    /// For ONBUILD they are on the ONBUILD node (as upstream has them) and on its `trigger` too.
     package var heredocs: [Heredoc]
     /// The whole joined instruction line (continuations joined, comments removed), keyword included.
     package var original: String
     /// 1-based first and last physical line; the last is the last line the instruction consumed
-    /// (heredoc bodies included).
+    /// (heredoc bodies included). An ONBUILD trigger has its parent's lines.
     package var startLine: Int
     package var endLine: Int
+    /// Text of the ordinary `#` comment lines just before the instruction (BuildKit's `PrevComment`),
+    /// without the `#`; an empty `#` line starts the list afresh.
+    package var comments: [String] = []
     /// The trigger of an ONBUILD instruction. Stored boxed so that `Node` can nest.
     package var trigger: Node? {
         get { triggerStorage.first }
@@ -69,7 +73,8 @@ package struct Heredoc: Sendable, Hashable {
 package struct Directives: Sendable, Hashable {
     /// `\` unless `# escape=` chose the backtick.
     package var escape: Character = "\\"
-    /// `# syntax=` (or the value detected from a shebang/`//` comment form), if any.
+    /// The whole `# syntax=` value (or the one detected after a shebang line, in a `//` comment or a JSON
+    /// object), if any. The image reference is the part before the first space.
     package var syntax: String?
     /// The raw `# check=` value, if any (`skip=A,B;error=true`).
     package var check: String?
@@ -82,11 +87,22 @@ package struct Directives: Sendable, Hashable {
 /// A non-fatal finding from parsing (for example an empty continuation line).
 package struct ParseWarning: Sendable, Hashable {
     package var message: String
-    /// 1-based line the warning is about.
+    /// 1-based line the warning is about. For an empty continuation line it is the instruction's last
+    /// line, as upstream reports it.
     package var line: Int
-    package init(message: String, line: Int) {
+    /// A longer explanation (`Empty continuation lines will become errors in a future release`).
+    package var detail: String
+    /// Documentation link, when there is one.
+    package var url: String?
+    /// The lint rule the warning belongs to (`NoEmptyContinuation`), when there is one.
+    package var rule: String?
+
+    package init(message: String, line: Int, detail: String = "", url: String? = nil, rule: String? = nil) {
         self.message = message
         self.line = line
+        self.detail = detail
+        self.url = url
+        self.rule = rule
     }
 }
 
@@ -95,8 +111,11 @@ package struct ParsedDockerfile: Sendable, Hashable {
     package var nodes: [Node]
     package var directives: Directives
     package var warnings: [ParseWarning]
-    /// 1-based last line of the file.
+    /// 1-based last line of the last instruction (BuildKit's root range; trailing blank and comment
+    /// lines after it are not counted).
     package var endLine: Int
+    /// 1-based first line of the first instruction.
+    package var startLine: Int { nodes.first?.startLine ?? 0 }
 
     package init(nodes: [Node], directives: Directives, warnings: [ParseWarning], endLine: Int) {
         self.nodes = nodes

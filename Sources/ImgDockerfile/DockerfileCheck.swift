@@ -76,12 +76,4 @@ package struct CheckReport: Sendable, Hashable {
     /// --build-arg names no ARG consumed.
     package var unusedBuildArgs: [String] { plan.unusedBuildArgs }
 
-    package static func == (lhs: CheckReport, rhs: CheckReport) -> Bool {
-        lhs.file == rhs.file && lhs.findings == rhs.findings && lhs.plan == rhs.plan && lhs.options == rhs.options
-    }
-
-    package func hash(into hasher: inout Hasher) {
-        hasher.combine(file)
-        hasher.combine(findings)
-    }
 }

@@ -24,7 +24,7 @@ enum GoDuration {
             rest = rest.dropFirst(unit.0.count)
             total += value * unit.1
         }
-        let nanos = Int64(total.rounded())
+        let nanos = Int64(total + 0.5)  // no libm here: .rounded() would not link
         return .nanoseconds(negative ? -nanos : nanos)
     }
 }

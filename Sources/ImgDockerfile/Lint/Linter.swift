@@ -31,7 +31,9 @@ package struct Linter {
     }
 
     private mutating func checkParseWarnings(_ warnings: [ParseWarning]) {
-        for warning in warnings where warning.message.lowercased().contains("continuation") {
+        for warning in warnings
+        where warning.rule.flatMap(LintRule.init(named:)) == .noEmptyContinuation
+            || (warning.rule == nil && warning.message.lowercased().contains("empty continuation")) {
             report(.noEmptyContinuation, "Empty continuation line", line: warning.line)
         }
     }

@@ -1,0 +1,136 @@
+import Testing
+import ImgDockerfile
+
+struct LintCase: Sendable, CustomTestStringConvertible {
+    var rule: LintRule
+    var fires: String
+    /// `line: message` for each finding of `rule`.
+    var expected: [String]
+    var quiet: String
+    var testDescription: String { rule.name }
+}
+
+private func findings(_ text: String, _ rule: LintRule, args: [String: String] = [:]) throws -> [String] {
+    try DockerfileCheck.run(text, buildArgs: args, buildPlatform: amd64).findings
+        .filter { $0.rule == rule }.map { "\($0.line): \($0.message)" }
+}
+
+@Suite struct LintTests {
+    static let cases: [LintCase] = [
+        LintCase(rule: .stageNameCasing, fires: "FROM alpine AS Build\n",
+                 expected: ["1: Stage name 'Build' should be lowercase"],
+                 quiet: "FROM alpine AS build\n"),
+        LintCase(rule: .fromAsCasing, fires: "FROM alpine as build\nfrom alpine AS x\n",
+                 expected: ["1: 'as' and 'FROM' keywords' casing do not match",
+                            "2: 'AS' and 'from' keywords' casing do not match"],
+                 quiet: "FROM alpine AS build\nfrom alpine as x\n"),
+        LintCase(rule: .noEmptyContinuation, fires: "FROM alpine\nRUN echo a \\\n\n  b\n",
+                 expected: ["4: Empty continuation line"],
+                 quiet: "FROM alpine\nRUN echo a \\\n  b\n"),
+        LintCase(rule: .consistentInstructionCasing, fires: "FROM alpine\nRUN a\nrun b\nCopy a b\n",
+                 expected: ["3: Instruction 'run' should be uppercase like most instructions in the file",
+                            "4: Instruction 'Copy' should be uppercase like most instructions in the file"],
+                 quiet: "from alpine\nrun a\ncopy a b\n"),
+        LintCase(rule: .duplicateStageName, fires: "FROM alpine AS a\nFROM alpine AS A\n",
+                 expected: ["2: Duplicate stage name 'A'; stage names should be unique"],
+                 quiet: "FROM alpine AS a\nFROM alpine AS b\n"),
+        LintCase(rule: .reservedStageName, fires: "FROM alpine AS scratch\nFROM alpine AS context\n",
+                 expected: ["1: Stage name should not be the reserved name 'scratch'",
+                            "2: Stage name should not be the reserved name 'context'"],
+                 quiet: "FROM scratch AS base\n"),
+        LintCase(rule: .jsonArgsRecommended, fires: "FROM alpine\nCMD echo hi\nENTRYPOINT /app\n",
+                 expected: [
+                    "2: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals",
+                    "3: JSON arguments recommended for ENTRYPOINT to prevent unintended behavior related to OS signals",
+                 ],
+                 quiet: "FROM alpine\nCMD [\"echo\", \"hi\"]\nFROM alpine AS s\nSHELL [\"/bin/bash\", \"-c\"]\nCMD echo hi\n"),
+        LintCase(rule: .maintainerDeprecated, fires: "FROM alpine\nMAINTAINER me\n",
+                 expected: ["2: MAINTAINER is deprecated; use a LABEL such as org.opencontainers.image.authors instead"],
+                 quiet: "FROM alpine\nLABEL org.opencontainers.image.authors=me\n"),
+        LintCase(rule: .undefinedArgInFrom, fires: "ARG VERSION=1\nFROM alpine:$VERSIN\nFROM $REGISTRY/x\n",
+                 expected: ["2: FROM argument 'VERSIN' is not declared (did you mean VERSION?)",
+                            "3: FROM argument 'REGISTRY' is not declared"],
+                 quiet: "ARG VERSION\nFROM alpine:$VERSION\nFROM --platform=$TARGETPLATFORM alpine:$TARGETARCH\n"),
+        LintCase(rule: .workdirRelativePath, fires: "FROM alpine\nWORKDIR app\n",
+                 expected: ["2: Relative workdir 'app' can have unexpected results if the base image changes"],
+                 quiet: "FROM alpine AS base\nWORKDIR /srv\nWORKDIR app\nFROM base\nWORKDIR sub\n"),
+        LintCase(rule: .undefinedVar,
+                 fires: "ARG G=1\nFROM alpine\nARG VERSION=1\nCOPY app-$VERSON /x/$G\nENV PATH=/bin:$PATH\n",
+                 expected: ["4: Usage of undefined variable '$G'",
+                            "4: Usage of undefined variable '$VERSON' (did you mean $VERSION?)"],
+                 quiet: """
+                    FROM alpine AS base
+                    ARG A
+                    ENV E=1
+                    COPY $A$E /x
+                    RUN echo $NOT_EXPANDED_BY_BUILDKIT
+                    FROM base
+                    WORKDIR /$E/$HTTP_PROXY
+                    """),
+        LintCase(rule: .multipleInstructionsDisallowed,
+                 fires: "FROM alpine\nCMD [\"a\"]\nHEALTHCHECK NONE\nCMD [\"b\"]\nHEALTHCHECK NONE\nCMD [\"c\"]\n",
+                 expected: [
+                    "2: Multiple CMD instructions should not be used in the same stage because only the last one will be used",
+                    "3: Multiple HEALTHCHECK instructions should not be used in the same stage because only the last one will be used",
+                    "4: Multiple CMD instructions should not be used in the same stage because only the last one will be used",
+                 ],
+                 quiet: "FROM alpine\nCMD [\"a\"]\nENTRYPOINT [\"b\"]\nFROM alpine\nCMD [\"c\"]\n"),
+        LintCase(rule: .legacyKeyValueFormat, fires: "FROM alpine\nENV A b c\nLABEL x y\n",
+                 expected: ["2: \"ENV key=value\" should be used instead of legacy \"ENV key value\" format",
+                            "3: \"LABEL key=value\" should be used instead of legacy \"LABEL key value\" format"],
+                 quiet: "FROM alpine\nENV A=\"b c\"\nLABEL x=y\n"),
+        LintCase(rule: .secretsUsedInArgOrEnv,
+                 fires: "ARG GITHUB_TOKEN\nFROM alpine\nARG db_password=x\nENV AWS_SECRET_ACCESS_KEY=y ApiKey=z\n",
+                 expected: [
+                    "1: Do not use ARG or ENV instructions for sensitive data (ARG \"GITHUB_TOKEN\")",
+                    "3: Do not use ARG or ENV instructions for sensitive data (ARG \"db_password\")",
+                    "4: Do not use ARG or ENV instructions for sensitive data (ENV \"AWS_SECRET_ACCESS_KEY\")",
+                    "4: Do not use ARG or ENV instructions for sensitive data (ENV \"ApiKey\")",
+                 ],
+                 quiet: "FROM alpine\nARG PUBLIC_KEY\nARG KEYBOARD MONKEY TOKENS\nENV AUTHOR=me\n"),
+    ]
+
+    @Test(arguments: cases)
+    func ruleFires(_ c: LintCase) throws {
+        #expect(try findings(c.fires, c.rule) == c.expected)
+    }
+
+    @Test(arguments: cases)
+    func ruleStaysQuiet(_ c: LintCase) throws {
+        #expect(try findings(c.quiet, c.rule) == [])
+    }
+
+    @Test func everyRuleHasACase() {
+        #expect(Set(Self.cases.map(\.rule)) == Set(LintRule.allCases))
+    }
+
+    @Test(arguments: [
+        ("API_KEY", true), ("apikey", true), ("MY_AUTH", true), ("credentials", true), ("DB_PWORD", true),
+        ("passwd", true), ("PUBLIC_KEY", false), ("KEYS", false), ("MONKEY", false), ("AUTHOR", false),
+        ("TOKENIZER", false), ("token_public_x", false), ("SECRET_", true),
+    ])
+    func secretNames(name: String, isSecret: Bool) {
+        #expect(Linter.looksLikeSecret(name) == isSecret)
+    }
+
+    @Test func unreachableStagesAreLintedToo() throws {
+        let text = "FROM alpine AS unused\nMAINTAINER me\nFROM alpine AS final\n"
+        #expect(try findings(text, .maintainerDeprecated).count == 1)
+    }
+
+    @Test func findingsAreSortedByLine() throws {
+        let report = try DockerfileCheck.run("FROM alpine AS Build\nMAINTAINER x\nCMD a\nENV A b\n")
+        #expect(report.findings.map(\.line) == [1, 2, 3, 4])
+        #expect(report.findings.map(\.rule) == [.stageNameCasing, .maintainerDeprecated, .jsonArgsRecommended,
+                                                 .legacyKeyValueFormat])
+    }
+
+    @Test func findingDescription() {
+        let finding = LintFinding(rule: .undefinedVar, message: "Usage of undefined variable '$X'",
+                                  file: "Dockerfile", line: 7)
+        #expect(finding.description == "Dockerfile:7: warning: UndefinedVar: Usage of undefined variable '$X'")
+        var error = finding
+        error.severity = .error
+        #expect(error.description == "Dockerfile:7: error: UndefinedVar: Usage of undefined variable '$X'")
+    }
+}

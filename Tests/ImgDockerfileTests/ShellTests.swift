@@ -36,6 +36,13 @@ import Testing
         #expect(words == ["a b", "c\\", "d"])
     }
 
+    @Test func patternsUseTheLexersEscape() throws {
+        let e = ShellEnvironment([("P", "a\\b*")])
+        #expect(try ShellLexer().expandWord("${P%\\*}", env: e).value == "a\\b")
+        #expect(try ShellLexer(escape: "`").expandWord("${P%\\*}", env: e).value == "a")
+        #expect(try ShellLexer(escape: "`").expandWord("${P%`*}", env: e).value == "a\\b")
+    }
+
     @Test func errorMessagesAreOneLineAndSpecific() {
         let cases: [(String, String)] = [
             ("${}", "bad substitution"),

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Byte-level character classes for the parser. The parser never decodes whole strings: it matches the
 /// UTF-8 encodings of the characters Go's `unicode.IsSpace` accepts (BuildKit trims with it), so a
 /// multi-byte space is recognised without building `Character`s.
@@ -116,13 +122,44 @@ extension UnsafeBufferPointer<UInt8> {
         firstIndex(of: byte, in: range) != nil
     }
 
+    /// `memchr`: lines are found many bytes at a time.
     @inline(__always)
     func firstIndex(of byte: UInt8, in range: Range<Int>) -> Int? {
-        var index = range.lowerBound
-        while index < range.upperBound {
-            if self[index] == byte { return index }
-            index += 1
+        guard !range.isEmpty, let base = baseAddress else { return nil }
+        guard let found = memchr(base + range.lowerBound, Int32(byte), range.count) else { return nil }
+        return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+    }
+}
+
+/// A growable byte buffer that hands out its bytes without a closure (the joined instruction line).
+final class LineBuffer {
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        self.capacity = Swift.max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    var bytes: Bytes { Bytes(start: base, count: count) }
+
+    func removeAll() { count = 0 }
+
+    func append(_ source: Bytes, _ range: Range<Int>) {
+        guard !range.isEmpty, let sourceBase = source.baseAddress else { return }
+        if count + range.count > capacity {
+            var newCapacity = capacity * 2
+            while newCapacity < count + range.count { newCapacity *= 2 }
+            let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+            grown.update(from: base, count: count)
+            base.deallocate()
+            base = grown
+            capacity = newCapacity
         }
-        return nil
+        (base + count).update(from: sourceBase + range.lowerBound, count: range.count)
+        count += range.count
     }
 }

@@ -52,12 +52,13 @@ struct DockerfileReader {
     /// Ordinary comment lines seen since the last instruction (BuildKit's `PrevComment`).
     private var comments: [String] = []
     /// The joined instruction line being built; reused to avoid an allocation per instruction.
-    private var lineBuffer: [UInt8] = []
+    private let lineBuffer = LineBuffer(capacity: 512)
 
     init(input: Bytes, file: String) {
         self.input = input
         self.file = file
-        lineBuffer.reserveCapacity(256)
+        // A rough guess (about one instruction per 60 bytes) saves most regrowth of the node list.
+        nodes.reserveCapacity(Swift.min(input.count / 60 + 4, 100_000))
     }
 
     private func located(_ error: DockerfileError, line: Int?) -> DockerfileError {
@@ -69,8 +70,7 @@ struct DockerfileReader {
         let count = input.count
         guard position < count else { return nil }
         let start = position
-        var newline = start
-        while newline < count, input[newline] != ASCII.newline { newline += 1 }
+        let newline = input.firstIndex(of: ASCII.newline, in: start..<count) ?? count
         lineNumber += 1
         if newline - start > DockerfileParser.maxLineLength {
             throw located(
@@ -111,8 +111,8 @@ struct DockerfileReader {
             let startLine = lineNumber
             var (joinedEnd, isEndOfLine) = trimmingContinuation(text, contentEnd)
             if isEndOfLine, joinedEnd == text { continue }
-            lineBuffer.removeAll(keepingCapacity: true)
-            lineBuffer.append(contentsOf: UnsafeBufferPointer(rebasing: input[text..<joinedEnd]))
+            lineBuffer.removeAll()
+            lineBuffer.append(input, text..<joinedEnd)
 
             var hasEmptyContinuationLine = false
             while !isEndOfLine, let next = try nextLine() {
@@ -124,7 +124,7 @@ struct DockerfileReader {
                     continue
                 }
                 (joinedEnd, isEndOfLine) = trimmingContinuation(next.start, next.end)
-                lineBuffer.append(contentsOf: UnsafeBufferPointer(rebasing: input[next.start..<joinedEnd]))
+                lineBuffer.append(input, next.start..<joinedEnd)
             }
 
             try finishInstruction(startLine: startLine, hasEmptyContinuationLine: hasEmptyContinuationLine)
@@ -139,29 +139,22 @@ struct DockerfileReader {
 
     /// Builds the node for the joined line in `lineBuffer`, reads its heredoc bodies and stores it.
     private mutating func finishInstruction(startLine: Int, hasEmptyContinuationLine: Bool) throws(DockerfileError) {
-        let escape = self.escape
-        let built: Result<(Node, [PendingHeredoc])?, DockerfileError> = lineBuffer.withUnsafeBufferPointer { line in
-            do throws(DockerfileError) {
-                let whole = 0..<line.count
-                // A line joined from nothing but escapes and blanks holds no instruction.
-                if line.trimmingSpaces(whole).isEmpty { return .success(nil) }
-                var node = try InstructionBuilder(line: line, escape: escape).node(whole, depth: 0)
-                node.original = line.string(whole)
-                var pending: [PendingHeredoc] = []
-                if node.canContainHeredoc, line.containsHeredocMarker(in: whole) {
-                    pending = try HeredocScanner.heredocs(inLine: line, whole)
-                }
-                return .success((node, pending))
-            } catch {
-                return .failure(error)
+        let line = lineBuffer.bytes
+        let whole = 0..<line.count
+        // A line joined from nothing but escapes and blanks holds no instruction.
+        if line.trimmingSpaces(whole).isEmpty { return }
+        var node: Node
+        var pending: [PendingHeredoc] = []
+        do {
+            let takesHeredocs: Bool
+            (node, takesHeredocs) = try InstructionBuilder(line: line, escape: escape).node(whole, depth: 0)
+            if takesHeredocs, line.containsHeredocMarker(in: whole) {
+                pending = try HeredocScanner.heredocs(inLine: line, whole)
             }
+        } catch {
+            throw located(error, line: startLine)
         }
-        let made: (Node, [PendingHeredoc])?
-        switch built {
-        case .success(let value): made = value
-        case .failure(let error): throw located(error, line: startLine)
-        }
-        guard var (node, pending) = made else { return }
+        node.original = line.string(whole)
 
         if hasEmptyContinuationLine {
             warnings.append(ParseWarning(
@@ -192,8 +185,9 @@ struct DockerfileReader {
     }
 
     /// Reads body lines up to the terminator; the body keeps its line endings and is not chomped.
+    /// Body lines are consecutive in the input, so the body is one slice of it.
     private mutating func readHeredocBody(_ pending: PendingHeredoc, startLine: Int) throws(DockerfileError) -> String {
-        var body: [UInt8] = []
+        let bodyStart = position
         let terminator = pending.terminator
         while let line = try nextLine() {
             var start = line.start
@@ -203,9 +197,8 @@ struct DockerfileReader {
             if line.end - start == terminator.count,
                terminator.withUnsafeBufferPointer({ $0.elementsEqual(UnsafeBufferPointer(rebasing: input[start..<line.end])) })
             {
-                return String(decoding: body, as: UTF8.self)
+                return input.string(bodyStart..<line.start)
             }
-            body.append(contentsOf: UnsafeBufferPointer(rebasing: input[line.start..<line.rawEnd]))
         }
         throw located(
             DockerfileParser.error("unterminated heredoc: no line \(GoQuote.quote(pending.heredoc.name)) ends it"),
@@ -242,17 +235,5 @@ struct DockerfileReader {
             }
         }
         directives.record(found)
-    }
-}
-
-extension Node {
-    /// RUN, COPY and ADD take heredocs, also as an ONBUILD trigger, but never in JSON form.
-    var canContainHeredoc: Bool {
-        var node = self
-        if node.keyword == "onbuild", let trigger = node.trigger { node = trigger }
-        switch node.keyword {
-        case "run", "copy", "add": return !node.isJSON
-        default: return false
-        }
     }
 }

@@ -9,12 +9,22 @@ struct InstructionBuilder {
     /// synthesized conformances) shallow on hostile input.
     static let maxTriggerDepth = 8
 
-    func node(_ range: Range<Int>, depth: Int) throws(DockerfileError) -> Node {
+    /// The keywords with their own argument rules; matching them once avoids string comparisons.
+    enum Kind {
+        case from, expose, add, copy, volume, run, cmd, entrypoint, shell, healthcheck, env, label, arg
+        case maintainer, stopsignal, user, workdir, onbuild, unknown
+    }
+
+    /// The node for the instruction in `range`, and whether it takes heredocs (RUN, COPY, ADD, also as
+    /// an ONBUILD trigger, never in JSON form).
+    func node(_ range: Range<Int>, depth: Int) throws(DockerfileError) -> (node: Node, takesHeredocs: Bool) {
         let trimmed = line.trimmingSpaces(range)
         var keywordEnd = trimmed.lowerBound
         while keywordEnd < trimmed.upperBound, !isASCIISpace(line[keywordEnd]) { keywordEnd += 1 }
         let keywordRange = trimmed.lowerBound..<keywordEnd
-        var node = Node(keyword: lowercased(keywordRange), keywordAsWritten: line.string(keywordRange))
+        let (keyword, kind) = lowercased(keywordRange)
+        var node = Node(keyword: keyword, keywordAsWritten: line.string(keywordRange))
+        var takesHeredocs = false
 
         var text = trimmed.upperBound..<trimmed.upperBound
         if keywordEnd < trimmed.upperBound {
@@ -25,53 +35,78 @@ struct InstructionBuilder {
             text = line.trimmingSpaces(argumentsStart..<trimmed.upperBound)
         }
 
-        switch node.keyword {
-        case "from", "expose":
+        switch kind {
+        case .from, .expose:
             node.arguments = whitespaceSplit(text)
-        case "add", "copy", "volume":
+        case .add, .copy, .volume:
             if let list = try execForm(text, node) {
                 node.arguments = list
                 node.isJSON = true
             } else {
                 node.arguments = whitespaceSplit(text)
+                takesHeredocs = kind != .volume
             }
-        case "run", "cmd", "entrypoint", "shell":
+        case .run, .cmd, .entrypoint, .shell:
             if let list = try execForm(text, node) {
                 node.arguments = list
                 node.isJSON = true
-            } else if !text.isEmpty {
-                node.arguments = [line.string(text)]
+            } else {
+                if !text.isEmpty { node.arguments = [line.string(text)] }
+                takesHeredocs = kind == .run
             }
-        case "healthcheck":
+        case .healthcheck:
             try healthcheck(text, &node)
-        case "env", "label":
-            node.arguments = try nameValuePairs(text, key: node.keyword.uppercased())
-        case "arg":
+        case .env, .label:
+            node.arguments = try nameValuePairs(text, key: kind == .env ? "ENV" : "LABEL")
+        case .arg:
             node.arguments = words(text).map { line.string($0) }
-        case "maintainer", "stopsignal", "user", "workdir":
+        case .maintainer, .stopsignal, .user, .workdir:
             if !text.isEmpty { node.arguments = [line.string(text)] }
-        case "onbuild":
+        case .onbuild:
             guard !text.isEmpty else { break }
             guard depth < Self.maxTriggerDepth else {
                 throw DockerfileParser.error("ONBUILD triggers nested more than \(Self.maxTriggerDepth) deep")
             }
-            var trigger = try self.node(text, depth: depth + 1)
+            var (trigger, triggerTakesHeredocs) = try self.node(text, depth: depth + 1)
             trigger.original = line.string(text)
             node.trigger = trigger
-        default:
+            // Only one level: the trigger of `ONBUILD ONBUILD RUN <<EOF` is ONBUILD, which takes none.
+            takesHeredocs = triggerTakesHeredocs && trigger.keyword != "onbuild"
+        case .unknown:
             // Unknown keywords are not an error here; BuildKit keeps one empty argument and the
             // instruction layer reports them.
             node.arguments = [""]
         }
-        return node
+        return (node, takesHeredocs)
     }
 
-    /// The keyword lower-cased, without building an intermediate string when it is ASCII.
-    private func lowercased(_ range: Range<Int>) -> String {
-        for index in range where line[index] >= 0x80 {
-            return line.string(range).lowercased()
+    private static let keywords: [(name: String, bytes: [UInt8], kind: Kind)] = ([
+        ("run", .run), ("copy", .copy), ("from", .from), ("env", .env), ("arg", .arg), ("label", .label),
+        ("cmd", .cmd), ("add", .add), ("workdir", .workdir), ("user", .user), ("expose", .expose),
+        ("entrypoint", .entrypoint), ("volume", .volume), ("healthcheck", .healthcheck), ("shell", .shell),
+        ("onbuild", .onbuild), ("stopsignal", .stopsignal), ("maintainer", .maintainer),
+    ] as [(String, Kind)]).map { ($0.0, Array($0.0.utf8), $0.1) }
+
+    /// The keyword lower-cased. Known keywords are matched case-insensitively on the bytes and given
+    /// as their literal, so the common case builds no string.
+    private func lowercased(_ range: Range<Int>) -> (String, Kind) {
+        let count = range.count
+        candidates: for keyword in Self.keywords where keyword.bytes.count == count {
+            var offset = 0
+            for index in range {
+                let byte = line[index]
+                let lower = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+                if lower != keyword.bytes[offset] { continue candidates }
+                offset += 1
+            }
+            return (keyword.name, keyword.kind)
         }
-        return String(unsafeUninitializedCapacity: range.count) { buffer in
+        for index in range where line[index] >= 0x80 {
+            // Unicode lower-casing can still land on a keyword (U+212A KELVIN SIGN becomes `k`).
+            let lowered = line.string(range).lowercased()
+            return (lowered, Self.keywords.first { $0.name == lowered }?.kind ?? .unknown)
+        }
+        let lowered = String(unsafeUninitializedCapacity: range.count) { buffer in
             var out = 0
             for index in range {
                 let byte = line[index]
@@ -80,6 +115,7 @@ struct InstructionBuilder {
             }
             return out
         }
+        return (lowered, .unknown)
     }
 
     /// Leading `--name[=value]` words: quotes removed, `\` escapes the next byte, a bare `--` ends the

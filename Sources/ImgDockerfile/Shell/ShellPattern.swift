@@ -1,5 +1,6 @@
 /// A shell pattern as used by `${V#p}`, `${V%p}` and `${V/p/r}`: `*` matches any run, `?` one scalar,
-/// `\x` the literal `x`; everything else (brackets included, as upstream) is literal.
+/// the escape character followed by `x` the literal `x`; everything else (brackets included, as upstream)
+/// is literal.
 ///
 /// Matching is an NFA simulation over the tokens, so every query is O(pattern × text): no backtracking,
 /// no regex compilation.
@@ -12,8 +13,9 @@ struct ShellPattern: Sendable {
 
     var tokens: [Token]
 
-    /// Parses `pattern` as it arrives from the lexer, escapes still in place.
-    init(_ pattern: [Unicode.Scalar]) {
+    /// Parses `pattern` as it arrives from the lexer, escapes still in place. The escape is the lexer's own,
+    /// so with the backtick escape a `\` in a pattern is an ordinary (path) character.
+    init(_ pattern: [Unicode.Scalar], escape: Unicode.Scalar = "\\") {
         var tokens: [Token] = []
         tokens.reserveCapacity(pattern.count)
         var i = 0
@@ -25,12 +27,12 @@ struct ShellPattern: Sendable {
                 if tokens.last != .star { tokens.append(.star) }
             case "?":
                 tokens.append(.any)
-            case "\\":
+            case escape:
                 if i + 1 < pattern.count {
                     i += 1
                     tokens.append(.literal(pattern[i]))
                 } else {
-                    // A trailing lone backslash can only mean itself.
+                    // A trailing lone escape can only mean itself.
                     tokens.append(.literal(c))
                 }
             default:

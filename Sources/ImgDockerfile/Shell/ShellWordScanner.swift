@@ -118,8 +118,8 @@ struct ShellWordScanner {
                         result.append(c)
                         words?.addRawChar(c)
                     }
-                    // A lone escape at the very end is dropped.
-                    guard let escaped = next() else { break }
+                    // A lone escape at the very end is dropped (the loop then ends).
+                    guard let escaped = next() else { continue }
                     result.append(escaped)
                     words?.addRawChar(escaped)
                 } else {
@@ -315,7 +315,7 @@ struct ShellWordScanner {
                 longest = true
                 word.removeFirst()
             }
-            let pattern = ShellPattern(word)
+            let pattern = ShellPattern(word, escape: escape)
             let scalars = Array((value ?? "").unicodeScalars)
             return op == "#"
                 ? pattern.removingPrefix(of: scalars, longest: longest)
@@ -347,7 +347,7 @@ struct ShellWordScanner {
         if skipUnset && value == nil {
             return Array("${\(name)\(all ? "//" : "/")".unicodeScalars) + pattern + ["/"] + replacement + ["}"]
         }
-        return ShellPattern(pattern).replacing(
+        return ShellPattern(pattern, escape: escape).replacing(
             in: Array((value ?? "").unicodeScalars), with: replacement, all: all)
     }
 }

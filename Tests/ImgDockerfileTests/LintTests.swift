@@ -66,6 +66,7 @@ private func findings(_ text: String, _ rule: LintRule, args: [String: String] =
                     RUN echo $NOT_EXPANDED_BY_BUILDKIT
                     FROM base
                     WORKDIR /$E/$HTTP_PROXY
+                    LABEL v=${VERSION:-dev} w=${W:+set} x=${X-none}
                     """),
         LintCase(rule: .multipleInstructionsDisallowed,
                  fires: "FROM alpine\nCMD [\"a\"]\nHEALTHCHECK NONE\nCMD [\"b\"]\nHEALTHCHECK NONE\nCMD [\"c\"]\n",
@@ -111,6 +112,14 @@ private func findings(_ text: String, _ rule: LintRule, args: [String: String] =
     ])
     func secretNames(name: String, isSecret: Bool) {
         #expect(Linter.looksLikeSecret(name) == isSecret)
+    }
+
+    @Test(arguments: [
+        ("${A:-x}", true), ("${A-x}", true), ("${A:+x}", true), ("${A:?x}", true), ("$A", false),
+        ("${A}", false), ("${A:-x}$A", false), ("${A%x}", false), ("${AB:-x}$A", false), ("$AB ${A-x}", true),
+    ])
+    func fallbackForms(word: String, suppressed: Bool) {
+        #expect(UndefinedVariable.onlyWithFallback("A", in: word) == suppressed)
     }
 
     @Test func unreachableStagesAreLintedToo() throws {

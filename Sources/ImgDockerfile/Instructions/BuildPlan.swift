@@ -91,6 +91,33 @@ package struct UndefinedVariable: Sendable, Hashable {
     package var suggestion: String?
     /// True for FROM lines (UndefinedArgInFrom), false elsewhere (UndefinedVar).
     package var inFrom: Bool
+
+    /// True when every use of `name` in `text` says what to do when it is unset (`${NAME:-x}`, `${NAME+x}`,
+    /// `${NAME:?msg}`): the author already handled the unset case, so it is not reported as undefined.
+    package static func onlyWithFallback(_ name: String, in text: String) -> Bool {
+        var plainUses = 0
+        var guardedUses = 0
+        var rest = Substring(text)
+        while let dollar = rest.firstIndex(of: "$") {
+            rest = rest[rest.index(after: dollar)...]
+            if rest.hasPrefix("{" + name) {
+                let after = rest.dropFirst(name.count + 1)
+                let op = after.first
+                if op == "}" {
+                    plainUses += 1
+                } else if op == ":" || op == "-" || op == "+" || op == "?" {
+                    let next = op == ":" ? after.dropFirst().first : op
+                    if next == "-" || next == "+" || next == "?" { guardedUses += 1 } else { plainUses += 1 }
+                } else if op.map({ !($0.isLetter || $0.isNumber || $0 == "_") }) ?? true {
+                    plainUses += 1
+                }
+            } else if rest.hasPrefix(name) {
+                let after = rest.dropFirst(name.count).first
+                if after.map({ !($0.isLetter || $0.isNumber || $0 == "_") }) ?? true { plainUses += 1 }
+            }
+        }
+        return guardedUses > 0 && plainUses == 0
+    }
 }
 
 /// The stages to build for one target, plus what lint needs about the whole file.

@@ -110,12 +110,12 @@ struct StageBuilder {
 
     private mutating func word(_ text: String, _ line: Int, _ env: ShellEnvironment) throws(DockerfileError) -> String {
         let expansion = try state.expandWord(text, env: env, line: line)
-        noteVariables(expansion, line: line)
+        noteVariables(expansion, line: line, in: text)
         return expansion.value
     }
 
-    private mutating func noteVariables(_ expansion: ShellExpansion, line: Int) {
-        for name in expansion.unmatched.sorted() where !isKnown(name) {
+    private mutating func noteVariables(_ expansion: ShellExpansion, line: Int, in text: String) {
+        for name in expansion.unmatched.sorted() where !isKnown(name) && !UndefinedVariable.onlyWithFallback(name, in: text) {
             guard !state.undefined.contains(where: { $0.name == name && $0.line == line && !$0.inFrom }) else { continue }
             let candidates = args.map(\.name) + env.map(\.key)
             state.undefined.append(UndefinedVariable(
@@ -188,7 +188,7 @@ struct StageBuilder {
             var expanded: [String] = []
             for port in ports {
                 let words = try state.expandWords(port, env: scope, at: line)
-                noteVariables(words, line: line)
+                noteVariables(words, line: line, in: port)
                 expanded += words.words
             }
             result.command = .expose(expanded)

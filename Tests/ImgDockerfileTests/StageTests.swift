@@ -72,6 +72,13 @@ import ImgDockerfile
         #expect(overridden.unusedBuildArgs == ["UNUSED"])
     }
 
+    @Test func buildArgsOfUnbuiltStagesAreUnused() throws {
+        let p = try plan("FROM alpine AS other\nARG ONLY_OTHER\nFROM alpine\nARG MINE\n",
+                         args: ["ONLY_OTHER": "1", "MINE": "2"])
+        #expect(p.unusedBuildArgs == ["ONLY_OTHER"])
+        #expect(p.target.args == [ArgValue(name: "MINE", value: "2")])
+    }
+
     @Test func buildArgWithoutDeclarationIsNotVisible() throws {
         let p = try plan("FROM alpine\nWORKDIR /x$SECRET\n", args: ["SECRET": "s"])
         #expect(workdir(p.target) == "/x")

@@ -122,7 +122,7 @@ package struct UndefinedVariable: Sendable, Hashable {
 
 /// The stages to build for one target, plus what lint needs about the whole file.
 package struct BuildPlan: Sendable, Hashable {
-    /// The reachable stages, in file order; the target is last.
+    /// The stages the target needs (itself included), in file order.
     package var stages: [Stage]
     package var target: Stage
     /// Every stage of the file, reachable or not.
@@ -131,7 +131,7 @@ package struct BuildPlan: Sendable, Hashable {
     package var globalArgs: [ArgValue]
     /// Every instruction of the file in order (typed, not expanded), global ARGs included.
     package var instructions: [Instruction]
-    /// --build-arg names that no ARG consumed (BuildKit warns about them).
+    /// --build-arg names that no global ARG or ARG of a built stage consumed (BuildKit warns about them).
     package var unusedBuildArgs: [String]
     package var undefinedVariables: [UndefinedVariable]
 }

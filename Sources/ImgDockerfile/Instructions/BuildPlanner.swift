@@ -23,8 +23,6 @@ struct PlanState {
     let options: BuildOptions
     let lexer: ShellLexer
     var undefined: [UndefinedVariable] = []
-    /// Every ARG name declared anywhere, to find unused --build-args.
-    var declaredAnywhere: Set<String> = []
 
     init(file: String, options: BuildOptions, lexer: ShellLexer) {
         self.file = file
@@ -81,7 +79,6 @@ struct PlanState {
                                          value: options.buildArgs[declaration.name] ?? fallback))
             }
             for arg in resolved {
-                declaredAnywhere.insert(arg.name)
                 globalArgs.removeAll { $0.name == arg.name }
                 globalArgs.append(arg)
                 globalEnv[arg.name] = arg.value
@@ -114,8 +111,11 @@ struct PlanState {
             if let failure = stageErrors[index] { throw failure }
         }
 
+        // As in BuildKit, only ARGs of stages that get built (and global ones) consume a --build-arg.
+        var consumed = Set(globalArgs.map(\.name))
+        for stage in stages where stage.isReachable { consumed.formUnion(stage.args.map(\.name)) }
         let unused = options.buildArgs.keys.filter {
-            !declaredAnywhere.contains($0) && !PredefinedArgs.proxy.contains($0) && !PredefinedArgs.isFrontendArg($0)
+            !consumed.contains($0) && !PredefinedArgs.proxy.contains($0) && !PredefinedArgs.isFrontendArg($0)
                 && !PredefinedArgs.platform.contains($0)
         }.sorted()
         return BuildPlan(

@@ -165,7 +165,6 @@ struct StageBuilder {
                 resolved.append(ArgValue(name: name, value: value))
             }
             for arg in resolved {
-                state.declaredAnywhere.insert(arg.name)
                 args.removeAll { $0.name == arg.name }
                 args.append(arg)
             }

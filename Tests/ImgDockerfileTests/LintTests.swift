@@ -122,6 +122,13 @@ private func findings(_ text: String, _ rule: LintRule, args: [String: String] =
         #expect(UndefinedVariable.onlyWithFallback("A", in: word) == suppressed)
     }
 
+    @Test func undefinedVarInMountOptionsAndExpose() throws {
+        let text = "FROM alpine\nARG CACHE=/c\nRUN --mount=type=cache,target=$CACHE/$MISING true\nEXPOSE $PORT\n"
+        #expect(try findings(text, .undefinedVar) == [
+            "3: Usage of undefined variable '$MISING'", "4: Usage of undefined variable '$PORT'",
+        ])
+    }
+
     @Test func unreachableStagesAreLintedToo() throws {
         let text = "FROM alpine AS unused\nMAINTAINER me\nFROM alpine AS final\n"
         #expect(try findings(text, .maintainerDeprecated).count == 1)

@@ -175,6 +175,15 @@ import ImgDockerfile
         #expect(p.stages.map(\.index) == [0, 1, 2])
     }
 
+    @Test func mountFromIsExpandedAndResolved() throws {
+        let p = try plan("FROM alpine AS tools\nFROM alpine\nARG T=tools\nRUN --mount=from=$T,target=/t,source=/bin x\n")
+        #expect(p.target.dependencies == [StageReference(stage: 0, line: 4, kind: .mountFrom)])
+        #expect(p.target.instructions[1].runCommand?.mounts == [
+            RunMount(type: .bind, target: "/t", source: "/bin", from: "tools", readOnly: true),
+        ])
+        #expect(p.stages.count == 2)
+    }
+
     @Test func fromOwnNameIsTheImage() throws {
         let p = try plan("FROM alpine AS alpine\nFROM alpine\n")
         #expect(p.allStages[0].base == .image("alpine"))

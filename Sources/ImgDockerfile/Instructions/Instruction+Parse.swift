@@ -205,7 +205,8 @@ extension Instruction {
         var heredocs = node.isJSON ? [] : node.heredocs[...]
         var sources: [CopySource] = []
         for word in node.arguments.dropLast() {
-            if !heredocs.isEmpty, let ref = heredocName(word), ref == heredocs.first?.name {
+            // The parser attached the bodies in line order; a source word that opens a heredoc takes the next.
+            if let next = heredocs.first, let opened = (try? Heredoc.parse(word: word)) ?? nil, opened.name == next.name {
                 sources.append(.heredoc(heredocs.removeFirst()))
             } else {
                 sources.append(.path(word))
@@ -217,16 +218,6 @@ extension Instruction {
             parents: flags.bool("parents"), excludes: flags.list("exclude"), checksum: flags.string("checksum"),
             keepGitDir: flags.optionalBool("keep-git-dir"))
         return isAdd ? .add(copy) : .copy(copy)
-    }
-
-    /// The name in a heredoc word such as `<<EOF`, `<<-"EOF"` or `3<<EOF`, without quotes.
-    static func heredocName(_ word: String) -> String? {
-        var rest = Substring(word).drop { $0.isNumber }
-        guard rest.hasPrefix("<<") else { return nil }
-        rest = rest.dropFirst(2)
-        if rest.hasPrefix("-") { rest = rest.dropFirst() }
-        let name = rest.filter { $0 != "\"" && $0 != "'" }
-        return name.isEmpty ? nil : name
     }
 
     private static func parseHealthcheck(_ node: Node) throws(InstructionError) -> Healthcheck {

@@ -196,16 +196,19 @@ struct StageBuilder {
             command.mounts = []
             for flag in instruction.node.flags where flag.hasPrefix("--mount=") {
                 let raw = String(flag.dropFirst("--mount=".count))
-                var mount: RunMount
+                // Expand through a non-mutating closure and note the unset names afterwards.
+                var expansions: [(text: String, expansion: ShellExpansion)] = []
+                let mount: RunMount
                 do {
-                    var local = self
-                    mount = try RunMount(parsing: raw) { (text) throws(DockerfileError) in
-                        try local.word(text, line, scope)
+                    mount = try RunMount(parsing: raw) { [state] (text) throws(DockerfileError) in
+                        let expansion = try state.expandWord(text, env: scope, line: line)
+                        expansions.append((text, expansion))
+                        return expansion.value
                     }
-                    state = local.state
                 } catch {
-                    throw DockerfileError(error.code, error.message, file: file, line: line)
+                    throw DockerfileError(error.code, error.message, file: file, line: error.line ?? line)
                 }
+                for (text, expansion) in expansions { noteVariables(expansion, line: line, in: text) }
                 if let from = mount.from { try reference(from, line: line, kind: .mountFrom) }
                 command.mounts.append(mount)
             }

@@ -7,6 +7,8 @@ struct LintCase: Sendable, CustomTestStringConvertible {
     /// `line: message` for each finding of `rule`.
     var expected: [String]
     var quiet: String
+    /// --build-arg values for both files.
+    var args: [String: String] = [:]
     var testDescription: String { rule.name }
 }
 
@@ -89,16 +91,33 @@ private func findings(_ text: String, _ rule: LintRule, args: [String: String] =
                     "4: Do not use ARG or ENV instructions for sensitive data (ENV \"ApiKey\")",
                  ],
                  quiet: "FROM alpine\nARG PUBLIC_KEY\nARG KEYBOARD MONKEY TOKENS\nENV AUTHOR=me\n"),
+        LintCase(rule: .invalidDefaultArgInFrom,
+                 fires: "ARG TAG\nARG IMAGE\nARG UPPER=Alpine\nFROM alpine:${TAG}\nFROM $IMAGE\nFROM ${UPPER}\n",
+                 expected: ["4: Default value for ARG alpine:${TAG} results in empty or invalid base image name",
+                            "5: Default value for ARG $IMAGE results in empty or invalid base image name",
+                            "6: Default value for ARG ${UPPER} results in empty or invalid base image name"],
+                 quiet: "ARG TAG=3.20\nARG IMAGE=ghcr.io/org/app\nARG STAGE=base\nFROM alpine:${TAG} AS base\nFROM $IMAGE:$TAG\nFROM ${UNDECLARED}x\nFROM $STAGE\n",
+                 args: ["IMAGE": "alpine", "TAG": "3"]),
+        LintCase(rule: .redundantTargetPlatform,
+                 fires: "FROM --platform=$TARGETPLATFORM alpine\nFROM --platform=${TARGETPLATFORM} alpine\n",
+                 expected: [
+                    "1: Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior",
+                    "2: Setting platform to predefined ${TARGETPLATFORM} in FROM is redundant as this is the default behavior",
+                 ],
+                 quiet: "FROM --platform=$BUILDPLATFORM alpine\nFROM alpine\n"),
+        LintCase(rule: .fromPlatformFlagConstDisallowed, fires: "FROM --platform=linux/amd64 alpine AS base\n",
+                 expected: ["1: FROM --platform flag should not use constant value \"linux/amd64\""],
+                 quiet: "FROM --platform=linux/amd64 alpine AS build_amd64\nFROM --platform=$BUILDPLATFORM alpine\n"),
     ]
 
     @Test(arguments: cases)
     func ruleFires(_ c: LintCase) throws {
-        #expect(try findings(c.fires, c.rule) == c.expected)
+        #expect(try findings(c.fires, c.rule, args: c.args) == c.expected)
     }
 
     @Test(arguments: cases)
     func ruleStaysQuiet(_ c: LintCase) throws {
-        #expect(try findings(c.quiet, c.rule) == [])
+        #expect(try findings(c.quiet, c.rule, args: c.args) == [])
     }
 
     @Test func everyRuleHasACase() {
@@ -127,6 +146,16 @@ private func findings(_ text: String, _ rule: LintRule, args: [String: String] =
         #expect(try findings(text, .undefinedVar) == [
             "3: Usage of undefined variable '$MISING'", "4: Usage of undefined variable '$PORT'",
         ])
+    }
+
+    @Test(arguments: [
+        ("alpine", true), ("alpine:3.20", true), ("ghcr.io/org/app:v1", true), ("localhost:5000/a/b", true),
+        ("a__b/c---d", true), ("alpine@sha256:" + String(repeating: "a", count: 64), true),
+        ("", false), ("alpine:", false), ("Alpine", false), (":tag", false), ("a//b", false), ("a b", false),
+        ("-a", false), ("a._b", false), ("alpine:-x", false), ("alpine@sha256:xyz", false),
+    ])
+    func imageReferenceSyntax(reference: String, valid: Bool) {
+        #expect(ImageReferenceSyntax.isValid(reference) == valid)
     }
 
     @Test func unreachableStagesAreLintedToo() throws {

@@ -134,6 +134,15 @@ package struct BuildPlan: Sendable, Hashable {
     /// --build-arg names that no global ARG or ARG of a built stage consumed (BuildKit warns about them).
     package var unusedBuildArgs: [String]
     package var undefinedVariables: [UndefinedVariable]
+    /// FROM images that are empty or invalid when no --build-arg is given (for lint).
+    package var invalidDefaultBases: [InvalidDefaultBase]
+}
+
+/// A FROM line that only builds when a --build-arg is given.
+package struct InvalidDefaultBase: Sendable, Hashable {
+    package var line: Int
+    /// The image as written (`alpine:${TAG}`).
+    package var image: String
 }
 
 /// Names BuildKit gives a value without an ARG having a default.

@@ -23,6 +23,8 @@ struct PlanState {
     let options: BuildOptions
     let lexer: ShellLexer
     var undefined: [UndefinedVariable] = []
+    /// FROM lines whose image is invalid when only ARG defaults are used (line, image as written).
+    var invalidDefaultBases: [(line: Int, image: String)] = []
 
     init(file: String, options: BuildOptions, lexer: ShellLexer) {
         self.file = file
@@ -68,6 +70,8 @@ struct PlanState {
         var globalArgs: [ArgValue] = []
         var globalEnv = ShellEnvironment()
         for name in PredefinedArgs.platform { globalEnv[name] = platformValues[name] }
+        // The same scope without --build-arg values, for InvalidDefaultArgInFrom.
+        var defaultsEnv = globalEnv
         for instruction in globals {
             guard case .arg(let declarations) = instruction.command else { continue }
             var resolved: [ArgValue] = []
@@ -77,6 +81,9 @@ struct PlanState {
                 }
                 resolved.append(ArgValue(name: declaration.name,
                                          value: options.buildArgs[declaration.name] ?? fallback))
+                defaultsEnv[declaration.name] = declaration.defaultValue.flatMap {
+                    try? lexer.expandWord($0, env: defaultsEnv).value
+                }
             }
             for arg in resolved {
                 globalArgs.removeAll { $0.name == arg.name }
@@ -90,7 +97,8 @@ struct PlanState {
         var stageErrors: [Int: DockerfileError] = [:]
         for (index, group) in groups.enumerated() {
             var builder = StageBuilder(index: index, group: group, names: names, stageLines: stageLines, state: self,
-                                       globalArgs: globalArgs, globalEnv: globalEnv, platformValues: platformValues)
+                                       globalArgs: globalArgs, globalEnv: globalEnv, defaultsEnv: defaultsEnv,
+                                       platformValues: platformValues)
             try builder.resolveFrom()
             var parent: Stage?
             if case .stage(let j) = builder.stage.base { parent = stages[j] }
@@ -121,7 +129,8 @@ struct PlanState {
         return BuildPlan(
             stages: stages.filter(\.isReachable), target: stages[targetIndex], allStages: stages,
             globalArgs: globalArgs, instructions: instructions, unusedBuildArgs: unused,
-            undefinedVariables: undefined.sorted { ($0.line, $0.name) < ($1.line, $1.name) })
+            undefinedVariables: undefined.sorted { ($0.line, $0.name) < ($1.line, $1.name) },
+            invalidDefaultBases: invalidDefaultBases.map { InvalidDefaultBase(line: $0.line, image: $0.image) })
     }
 
     private func selectTarget(_ names: [String?], groups: [[Instruction]]) throws(DockerfileError) -> Int {

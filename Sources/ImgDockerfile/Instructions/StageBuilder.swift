@@ -8,6 +8,7 @@ struct StageBuilder {
     var state: PlanState
     let globalArgs: [ArgValue]
     let globalEnv: ShellEnvironment
+    let defaultsEnv: ShellEnvironment
     let platformValues: [String: String]
     var stage: Stage
     /// ARGs declared in this stage so far, in order.
@@ -16,7 +17,7 @@ struct StageBuilder {
     private var env: [KeyValue] = []
 
     init(index: Int, group: [Instruction], names: [String?], stageLines: [Int], state: PlanState, globalArgs: [ArgValue],
-         globalEnv: ShellEnvironment, platformValues: [String: String]) {
+         globalEnv: ShellEnvironment, defaultsEnv: ShellEnvironment, platformValues: [String: String]) {
         self.index = index
         self.group = group
         self.names = names
@@ -24,6 +25,7 @@ struct StageBuilder {
         self.state = state
         self.globalArgs = globalArgs
         self.globalEnv = globalEnv
+        self.defaultsEnv = defaultsEnv
         self.platformValues = platformValues
         var nameAsWritten: String?
         if case .from(let from) = group[0].command { nameAsWritten = from.stageName }
@@ -44,6 +46,7 @@ struct StageBuilder {
         let line = group[0].startLine
         let image = try state.expandWord(from.image, env: globalEnv, line: line)
         noteFromVariables(image, line: line)
+        checkDefaultBase(from.image, used: image, line: line)
         from.image = image.value
         if let raw = from.platform {
             let platform = try state.expandWord(raw, env: globalEnv, line: line)
@@ -76,6 +79,18 @@ struct StageBuilder {
     }
 
     private func laterLine(_ stageIndex: Int) -> Int { stageLines[stageIndex] }
+
+    /// BuildKit's InvalidDefaultArgInFrom: with ARG defaults alone, the image must still be a valid name.
+    /// Only checked when every variable is declared (an undeclared one is UndefinedArgInFrom's business).
+    private mutating func checkDefaultBase(_ raw: String, used: ShellExpansion, line: Int) {
+        guard raw.contains("$") else { return }
+        let declared = Set(globalArgs.map(\.name)).union(PredefinedArgs.platform)
+        guard used.unmatched.isSubset(of: declared), used.matched.isSubset(of: declared) else { return }
+        let withDefaults = (try? state.lexer.expandWord(raw, env: defaultsEnv).value) ?? ""
+        if withDefaults.lowercased() == "scratch" || ImageReferenceSyntax.isValid(withDefaults)
+            || names.contains(withDefaults.lowercased()) { return }
+        state.invalidDefaultBases.append((line, raw))
+    }
 
     private mutating func noteFromVariables(_ expansion: ShellExpansion, line: Int) {
         let declared = Set(globalArgs.map(\.name)).union(PredefinedArgs.platform)

@@ -14,6 +14,9 @@ package enum LintRule: String, Sendable, Hashable, CaseIterable {
     case multipleInstructionsDisallowed = "MultipleInstructionsDisallowed"
     case legacyKeyValueFormat = "LegacyKeyValueFormat"
     case secretsUsedInArgOrEnv = "SecretsUsedInArgOrEnv"
+    case invalidDefaultArgInFrom = "InvalidDefaultArgInFrom"
+    case redundantTargetPlatform = "RedundantTargetPlatform"
+    case fromPlatformFlagConstDisallowed = "FromPlatformFlagConstDisallowed"
 
     package var name: String { rawValue }
 
@@ -34,6 +37,9 @@ package enum LintRule: String, Sendable, Hashable, CaseIterable {
         case .multipleInstructionsDisallowed: "Only the last CMD, ENTRYPOINT or HEALTHCHECK of a stage takes effect"
         case .legacyKeyValueFormat: "ENV and LABEL should use the key=value form"
         case .secretsUsedInArgOrEnv: "ARG and ENV values end up in the image; do not put secrets in them"
+        case .invalidDefaultArgInFrom: "A FROM image should be valid with the ARG defaults alone"
+        case .redundantTargetPlatform: "FROM --platform=$TARGETPLATFORM is already the default"
+        case .fromPlatformFlagConstDisallowed: "FROM --platform should not be a constant"
         }
     }
 

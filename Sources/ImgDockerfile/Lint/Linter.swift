@@ -17,6 +17,12 @@ package struct Linter {
         linter.checkStageNames(plan.allStages)
         linter.checkCasing(plan)
         linter.checkVariables(plan.undefinedVariables)
+        linter.checkFromPlatforms(plan.allStages)
+        for base in plan.invalidDefaultBases {
+            linter.report(.invalidDefaultArgInFrom,
+                          "Default value for ARG \(base.image) results in empty or invalid base image name",
+                          line: base.line)
+        }
         linter.checkSecrets(plan)
         for stage in plan.allStages {
             linter.checkInstructions(stage, in: plan)
@@ -78,6 +84,34 @@ package struct Linter {
                        "Instruction '\(word)' should be uppercase like most instructions in the file", line: line)
             }
         }
+    }
+
+    private mutating func checkFromPlatforms(_ stages: [Stage]) {
+        for stage in stages {
+            guard !stage.from.node.flags.isEmpty, case .from(let raw)? = rawFrom(stage),
+                  let platform = raw.platform?.trimmingSpaces
+            else { continue }
+            let line = stage.from.startLine
+            if platform == "$TARGETPLATFORM" || platform == "${TARGETPLATFORM}" {
+                report(.redundantTargetPlatform,
+                       "Setting platform to predefined \(platform) in FROM is redundant as this is the default behavior",
+                       line: line)
+            } else if !platform.contains("$") {
+                // A stage named for its platform (`build_arm64`) is the documented exception.
+                let parsed = BuildPlatform(parsing: platform)
+                let name = stage.name ?? ""
+                let named = parsed.map { name.contains($0.architecture) || name.contains($0.os) } ?? false
+                if !named {
+                    report(.fromPlatformFlagConstDisallowed,
+                           "FROM --platform flag should not use constant value \"\(platform)\"", line: line)
+                }
+            }
+        }
+    }
+
+    /// The FROM as written: the stage keeps the expanded one, the node the original flags.
+    private func rawFrom(_ stage: Stage) -> Command? {
+        (try? Instruction(node: stage.from.node))?.command
     }
 
     private mutating func checkVariables(_ variables: [UndefinedVariable]) {

@@ -52,7 +52,7 @@ private func findings(_ text: String, _ rule: LintRule, args: [String: String] =
         LintCase(rule: .undefinedArgInFrom, fires: "ARG VERSION=1\nFROM alpine:$VERSIN\nFROM $REGISTRY/x\n",
                  expected: ["2: FROM argument 'VERSIN' is not declared (did you mean VERSION?)",
                             "3: FROM argument 'REGISTRY' is not declared"],
-                 quiet: "ARG VERSION\nFROM alpine:$VERSION\nFROM --platform=$TARGETPLATFORM alpine:$TARGETARCH\n"),
+                 quiet: "ARG VERSION\nFROM alpine:$VERSION\nFROM --platform=$TARGETPLATFORM alpine:$TARGETARCH\nFROM ${BASE:-alpine}\n"),
         LintCase(rule: .workdirRelativePath, fires: "FROM alpine\nWORKDIR app\n",
                  expected: ["2: Relative workdir 'app' can have unexpected results if the base image changes"],
                  quiet: "FROM alpine AS base\nWORKDIR /srv\nWORKDIR app\nFROM base\nWORKDIR sub\n"),

@@ -45,12 +45,12 @@ struct StageBuilder {
         guard case .from(var from) = group[0].command else { return }
         let line = group[0].startLine
         let image = try state.expandWord(from.image, env: globalEnv, line: line)
-        noteFromVariables(image, line: line)
+        noteFromVariables(image, line: line, in: from.image)
         checkDefaultBase(from.image, used: image, line: line)
         from.image = image.value
         if let raw = from.platform {
             let platform = try state.expandWord(raw, env: globalEnv, line: line)
-            noteFromVariables(platform, line: line)
+            noteFromVariables(platform, line: line, in: raw)
             from.platform = platform.value
             guard let parsed = BuildPlatform(parsing: platform.value) else {
                 throw state.error("invalid platform \"\(platform.value)\" in FROM --platform", line: line)
@@ -92,9 +92,10 @@ struct StageBuilder {
         state.invalidDefaultBases.append((line, raw))
     }
 
-    private mutating func noteFromVariables(_ expansion: ShellExpansion, line: Int) {
+    private mutating func noteFromVariables(_ expansion: ShellExpansion, line: Int, in text: String) {
         let declared = Set(globalArgs.map(\.name)).union(PredefinedArgs.platform)
-        for name in expansion.unmatched.sorted() where !declared.contains(name) {
+        for name in expansion.unmatched.sorted()
+        where !declared.contains(name) && !UndefinedVariable.onlyWithFallback(name, in: text) {
             let suggestion = Suggestion.closest(to: name, in: globalArgs.map(\.name) + PredefinedArgs.platform)
             state.undefined.append(UndefinedVariable(name: name, line: line, suggestion: suggestion, inFrom: true))
         }
@@ -106,6 +107,7 @@ struct StageBuilder {
         env = parent?.environment ?? []
         for instruction in group.dropFirst() {
             stage.instructions.append(try expand(instruction))
+            // Kept current so that a stage stopped by an expansion error still lints what it had.
             stage.environment = env
             stage.args = args
         }

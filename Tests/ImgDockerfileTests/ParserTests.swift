@@ -157,6 +157,8 @@ struct ParserTests {
         #expect(run.heredocs[1].chompedContent == "b\n")
         #expect(parsed.nodes[2].startLine == 7 && parsed.nodes[2].endLine == 7)
         #expect(parsed.endLine == 7)
+        #expect(parsed.lineCount == 7)
+        #expect(try parse("FROM a\n\n# trailing\n\n").lineCount == 4)
     }
 
     @Test func heredocUnderOnbuild() throws {

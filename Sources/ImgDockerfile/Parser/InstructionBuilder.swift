@@ -122,16 +122,35 @@ struct InstructionBuilder {
     /// flags and is dropped. Returns where the arguments start.
     private func extractFlags(_ range: Range<Int>) -> (argumentsStart: Int, flags: [String]) {
         let end = range.upperBound
-        guard range.count >= 2, line[range.lowerBound] == ASCII.minus, line[range.lowerBound + 1] == ASCII.minus else {
-            return (range.lowerBound, [])
-        }
-        enum Phase { case spaces, word, quoted }
         var flags: [String] = []
+        var pos = range.lowerBound
+        // Fast path: flags without quotes or backslashes are slices of the line.
+        while true {
+            pos = line.skippingSpaces(from: pos, to: end)
+            guard end - pos >= 2, line[pos] == ASCII.minus, line[pos + 1] == ASCII.minus else { return (pos, flags) }
+            var wordEnd = pos
+            while wordEnd < end, line.spaceWidth(at: wordEnd, end: end) == 0 {
+                let byte = line[wordEnd]
+                if byte == ASCII.apostrophe || byte == ASCII.quote || byte == ASCII.backslash {
+                    return extractFlagsSlowly(from: pos, end: end, flags: flags)
+                }
+                wordEnd += 1
+            }
+            if wordEnd - pos == 2 { return (wordEnd, flags) }
+            flags.append(line.string(pos..<wordEnd))
+            pos = wordEnd
+        }
+    }
+
+    /// The general flag lexer (quotes removed, `\` escapes), from the first flag that needs it.
+    private func extractFlagsSlowly(from start: Int, end: Int, flags: [String]) -> (argumentsStart: Int, flags: [String]) {
+        enum Phase { case spaces, word, quoted }
+        var flags = flags
         var word: [UInt8] = []
         var phase = Phase.spaces
         var quote: UInt8 = 0
         var blankOK = false
-        var pos = range.lowerBound
+        var pos = start
         func isDoubleDash(_ word: [UInt8]) -> Bool { word.count == 2 && word[0] == ASCII.minus && word[1] == ASCII.minus }
 
         while true {

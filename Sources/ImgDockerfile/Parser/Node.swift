@@ -15,6 +15,7 @@ package struct Node: Sendable, Hashable {
     /// For ONBUILD they are on the ONBUILD node (as upstream has them) and on its `trigger` too.
     package var heredocs: [Heredoc]
     /// The whole joined instruction line (continuations joined, comments removed), keyword included.
+    /// For an ONBUILD trigger, the text after `ONBUILD` and its flags.
     package var original: String
     /// 1-based first and last physical line; the last is the last line the instruction consumed
     /// (heredoc bodies included). An ONBUILD trigger has its parent's lines.
@@ -116,8 +117,13 @@ package struct ParsedDockerfile: Sendable, Hashable {
     package var endLine: Int
     /// 1-based first line of the first instruction.
     package var startLine: Int { nodes.first?.startLine ?? 0 }
+    /// Number of physical lines in the file (a last line without `\n` counts).
+    package var lineCount: Int
 
-    package init(nodes: [Node], directives: Directives, warnings: [ParseWarning], endLine: Int) {
+    package init(
+        nodes: [Node], directives: Directives, warnings: [ParseWarning], endLine: Int, lineCount: Int = 0
+    ) {
+        self.lineCount = lineCount
         self.nodes = nodes
         self.directives = directives
         self.warnings = warnings

@@ -13,8 +13,11 @@ struct StageBuilder {
     var stage: Stage
     /// ARGs declared in this stage so far, in order.
     private var args: [ArgValue] = []
+    private var declaredArgs: Set<String> = []
     /// ENV so far, in order (a parent stage's first).
     private var env: [KeyValue] = []
+    /// Position of each ENV name in `env`.
+    private var envIndex: [String: Int] = [:]
 
     init(index: Int, group: [Instruction], names: [String?], stageLines: [Int], state: PlanState, globalArgs: [ArgValue],
          globalEnv: ShellEnvironment, defaultsEnv: ShellEnvironment, platformValues: [String: String]) {
@@ -104,26 +107,30 @@ struct StageBuilder {
     // MARK: Instructions
 
     mutating func dispatch(parent: Stage?) throws(DockerfileError) {
-        env = parent?.environment ?? []
-        for instruction in group.dropFirst() {
-            stage.instructions.append(try expand(instruction))
-            // Kept current so that a stage stopped by an expansion error still lints what it had.
+        for pair in parent?.environment ?? [] { setEnv(pair) }
+        // Also on an expansion error, so that a stage stopped half-way still lints what it had.
+        defer {
             stage.environment = env
             stage.args = args
         }
-        stage.environment = env
-        stage.args = args
+        for instruction in group.dropFirst() {
+            let result: Instruction
+            do {
+                // A copy of the scope lives only while the instruction expands; ENV and ARG change the
+                // scope afterwards without copying it.
+                let current = scope
+                result = try expand(instruction, in: current)
+            }
+            apply(result)
+            stage.instructions.append(result)
+        }
         stage.proxyArgs = state.options.buildArgs.filter { PredefinedArgs.proxy.contains($0.key) }
             .map { KeyValue($0.key, $0.value) }.sorted { $0.key < $1.key }
     }
 
-    /// The variables an expansion in this stage sees: ARGs with values, overridden by ENV.
-    private var scope: ShellEnvironment {
-        var result = ShellEnvironment()
-        for arg in args { if let value = arg.value { result[arg.name] = value } }
-        for pair in env { result[pair.key] = pair.value }
-        return result
-    }
+    /// The variables an expansion in this stage sees: ARGs with values, overridden by ENV. Kept up to date
+    /// as ARG and ENV run rather than rebuilt per instruction, so long files stay linear.
+    private var scope = ShellEnvironment()
 
     private mutating func word(_ text: String, _ line: Int, _ env: ShellEnvironment) throws(DockerfileError) -> String {
         let expansion = try state.expandWord(text, env: env, line: line)
@@ -142,26 +149,53 @@ struct StageBuilder {
 
     /// Defined somewhere we can see, or given a value by BuildKit itself. PATH is in every base image's env.
     private func isKnown(_ name: String) -> Bool {
-        args.contains { $0.name == name } || env.contains { $0.key == name } || name == "PATH"
+        declaredArgs.contains(name) || envIndex[name] != nil || name == "PATH"
             || PredefinedArgs.platform.contains(name) || PredefinedArgs.proxy.contains(name)
     }
 
-    private mutating func expand(_ instruction: Instruction) throws(DockerfileError) -> Instruction {
+    private mutating func setEnv(_ pair: KeyValue) {
+        if let existing = envIndex[pair.key] {
+            env[existing].value = pair.value
+        } else {
+            envIndex[pair.key] = env.count
+            env.append(pair)
+        }
+        scope[pair.key] = pair.value
+    }
+
+    /// What ENV and ARG (already expanded) do to the scope.
+    private mutating func apply(_ instruction: Instruction) {
+        switch instruction.command {
+        case .env(let command):
+            for pair in command.pairs { setEnv(pair) }
+        case .arg(let declarations):
+            for declaration in declarations {
+                let name = declaration.name
+                let value = state.options.buildArgs[name] ?? platformValues[name] ?? declaration.defaultValue
+                    ?? globalArgs.last(where: { $0.name == name })?.value
+                if declaredArgs.contains(name) { args.removeAll { $0.name == name } }
+                declaredArgs.insert(name)
+                args.append(ArgValue(name: name, value: value))
+                // ENV of the same name wins over an ARG, whatever the order.
+                if envIndex[name] == nil { scope[name] = value }
+            }
+        default:
+            break
+        }
+    }
+
+    /// The instruction with its words expanded in `scope` (values as of before the instruction, as in
+    /// BuildKit: `ENV A=1 B=$A` sees the old A).
+    private mutating func expand(_ instruction: Instruction, in scope: ShellEnvironment) throws(DockerfileError)
+        -> Instruction
+    {
         var result = instruction
         let line = instruction.startLine
-        let scope = self.scope
         switch instruction.command {
         case .env(var command):
             for i in command.pairs.indices {
                 command.pairs[i].key = try word(command.pairs[i].key, line, scope)
                 command.pairs[i].value = try word(command.pairs[i].value, line, scope)
-            }
-            for pair in command.pairs {
-                if let existing = env.firstIndex(where: { $0.key == pair.key }) {
-                    env[existing].value = pair.value
-                } else {
-                    env.append(pair)
-                }
             }
             result.command = .env(command)
         case .label(var command):
@@ -171,19 +205,10 @@ struct StageBuilder {
             }
             result.command = .label(command)
         case .arg(var declarations):
-            var resolved: [ArgValue] = []
             for i in declarations.indices {
                 if let raw = declarations[i].defaultValue {
                     declarations[i].defaultValue = try word(raw, line, scope)
                 }
-                let name = declarations[i].name
-                let value = state.options.buildArgs[name] ?? platformValues[name] ?? declarations[i].defaultValue
-                    ?? globalArgs.last(where: { $0.name == name })?.value
-                resolved.append(ArgValue(name: name, value: value))
-            }
-            for arg in resolved {
-                args.removeAll { $0.name == arg.name }
-                args.append(arg)
             }
             result.command = .arg(declarations)
         case .copy(let command):

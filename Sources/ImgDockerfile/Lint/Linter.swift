@@ -24,8 +24,12 @@ package struct Linter {
                           line: base.line)
         }
         linter.checkSecrets(plan)
+        // What each stage leaves for stages built on it; parents always come first in the file.
+        var inherited: [StageContext] = []
         for stage in plan.allStages {
-            linter.checkInstructions(stage, in: plan)
+            var context = StageContext()
+            if case .stage(let parent) = stage.base { context = inherited[parent] }
+            inherited.append(linter.checkInstructions(stage, context: context))
         }
         return linter.findings.sorted { ($0.line, $0.rule.name, $0.message) < ($1.line, $1.rule.name, $1.message) }
     }
@@ -158,20 +162,16 @@ package struct Linter {
         return parts.contains { secretWords.contains($0) }
     }
 
-    private mutating func checkInstructions(_ stage: Stage, in plan: BuildPlan) {
-        var lastOf: [Keyword: Int] = [:]
+    /// Stage state that carries over into a child stage (`FROM parent`).
+    private struct StageContext {
         var hasShell = false
         var hasAbsoluteWorkdir = false
-        // A parent stage's SHELL and absolute WORKDIR carry over into this one.
-        var ancestor = stage.base
-        while case .stage(let index) = ancestor {
-            let parent = plan.allStages[index]
-            for instruction in parent.instructions {
-                if case .shell = instruction.command { hasShell = true }
-                if case .workdir(let path) = instruction.command, isAbsolute(path) { hasAbsoluteWorkdir = true }
-            }
-            ancestor = parent.base
-        }
+    }
+
+    private mutating func checkInstructions(_ stage: Stage, context: StageContext) -> StageContext {
+        var lastOf: [Keyword: Int] = [:]
+        var hasShell = context.hasShell
+        var hasAbsoluteWorkdir = context.hasAbsoluteWorkdir
         for instruction in stage.instructions {
             let line = instruction.startLine
             switch instruction.command {
@@ -212,6 +212,7 @@ package struct Linter {
             default: break
             }
         }
+        return StageContext(hasShell: hasShell, hasAbsoluteWorkdir: hasAbsoluteWorkdir)
     }
 
     private func isAbsolute(_ path: String) -> Bool {

@@ -120,6 +120,15 @@ private func findings(_ text: String, _ rule: LintRule, args: [String: String] =
         #expect(try findings(c.quiet, c.rule, args: c.args) == [])
     }
 
+    @Test(arguments: [
+        (LintRule.jsonArgsRecommended, "https://docs.docker.com/go/dockerfile/rule/json-args-recommended/"),
+        (.undefinedArgInFrom, "https://docs.docker.com/go/dockerfile/rule/undefined-arg-in-from/"),
+        (.fromAsCasing, "https://docs.docker.com/go/dockerfile/rule/from-as-casing/"),
+    ])
+    func documentationURL(rule: LintRule, url: String) {
+        #expect(rule.documentationURL == url)
+    }
+
     @Test func everyRuleHasACase() {
         #expect(Set(Self.cases.map(\.rule)) == Set(LintRule.allCases))
     }

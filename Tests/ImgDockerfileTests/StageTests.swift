@@ -126,6 +126,22 @@ import ImgDockerfile
         #expect(workdir(p.allStages[1]) == "/env")
     }
 
+    @Test func envWinsOverArgWhateverTheOrder() throws {
+        let p = try plan("FROM alpine\nARG A=1\nENV A=2\nARG A=3\nWORKDIR /$A\n", args: ["A": "4"])
+        #expect(workdir(p.target) == "/2")
+        #expect(p.target.args == [ArgValue(name: "A", value: "4")])
+    }
+
+    @Test func argRedeclaredWithoutValueKeepsItsValue() throws {
+        let p = try plan("ARG A=g\nFROM alpine\nARG A=1\nARG A\nWORKDIR /x$A\n")
+        #expect(workdir(p.target) == "/x1")
+    }
+
+    @Test func sameLineEnvSeesOldValues() throws {
+        let p = try plan("FROM alpine\nENV A=old\nENV A=new B=$A\n")
+        #expect(p.target.environment == [KeyValue("A", "new"), KeyValue("B", "old")])
+    }
+
     @Test func expansionOfFlagsAndSources() throws {
         let p = try plan("""
             FROM alpine AS build

@@ -171,8 +171,9 @@ struct StageBuilder {
         case .arg(let declarations):
             for declaration in declarations {
                 let name = declaration.name
+                // A redeclaration without a default keeps what the stage already had.
                 let value = state.options.buildArgs[name] ?? platformValues[name] ?? declaration.defaultValue
-                    ?? globalArgs.last(where: { $0.name == name })?.value
+                    ?? args.last(where: { $0.name == name })?.value ?? globalArgs.last(where: { $0.name == name })?.value
                 if declaredArgs.contains(name) { args.removeAll { $0.name == name } }
                 declaredArgs.insert(name)
                 args.append(ArgValue(name: name, value: value))

@@ -43,6 +43,26 @@ package enum LintRule: String, Sendable, Hashable, CaseIterable {
         }
     }
 
+    /// The rule's page in Docker's build-checks reference (the same names, kebab-cased).
+    package var documentationURL: String {
+        "https://docs.docker.com/go/dockerfile/rule/\(Self.kebabCased(rawValue))/"
+    }
+
+    /// `JSONArgsRecommended` → `json-args-recommended`: a hyphen where a word starts.
+    static func kebabCased(_ name: String) -> String {
+        let chars = Array(name)
+        var result = ""
+        for (i, ch) in chars.enumerated() {
+            if ch.isUppercase, i > 0 {
+                let previousIsLower = chars[i - 1].isLowercase
+                let startsWord = chars[i - 1].isUppercase && i + 1 < chars.count && chars[i + 1].isLowercase
+                if previousIsLower || startsWord { result.append("-") }
+            }
+            result += ch.lowercased()
+        }
+        return result
+    }
+
     /// Looks a rule up by name, ignoring case (directives are written by hand).
     package init?(named name: String) {
         guard let rule = Self.allCases.first(where: { $0.rawValue.lowercased() == name.lowercased() }) else {

@@ -51,7 +51,7 @@ struct Build: AsyncParsableCommand {
             log.debug("checking \(source.displayName) (\(source.bytes.count) bytes), context \(context)")
             let outcome = try CheckRunner(log: log).run(
                 source: source, target: target, buildArgs: args,
-                platform: platform ?? HostPlatform.current)
+                platform: platform)
             if outcome.failed { throw ExitCode.failure }
         }
     }

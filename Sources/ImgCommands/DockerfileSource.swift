@@ -19,7 +19,9 @@ struct DockerfileSource {
         else {
             throw CommandError("unable to prepare context: path \"\(context)\" not found or not a directory")
         }
-        let path = file ?? (context as NSString).appendingPathComponent("Dockerfile")
+        var path = file ?? (context as NSString).appendingPathComponent("Dockerfile")
+        // `img build .` names `Dockerfile`, not `./Dockerfile`, in messages.
+        while path.hasPrefix("./") { path.removeFirst(2) }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CommandError("failed to read Dockerfile: open \(path): no such file or directory")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ImgDockerfile
 
 /// What `img version` and `img -v` report.
 struct VersionInfo {
@@ -27,6 +28,6 @@ struct Version: AsyncParsableCommand {
         print("version     : \(v.version)")
         print("git commit  : \(v.commit)")
         print("swift       : \(v.swift)")
-        print("platform    : \(HostPlatform.current)")
+        print("platform    : \(BuildPlatform.host)")
     }
 }

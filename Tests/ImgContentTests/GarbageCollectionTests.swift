@@ -114,6 +114,32 @@ import Testing
         #expect(state.content.exists(.sha256(of: live)))
     }
 
+    @Test func blobsOfUnknownDigestJoinTheLeaseAtCommit() async throws {
+        let state = try tmp.state()
+        let data = bytes("a layer whose digest is learnt while writing")
+        try await state.content.withLease { lease in
+            let writer = try await state.content.beginIngest(mediaType: .ociLayer)
+            try writer.write(data)
+            let stored = try await writer.commit()
+            #expect(try await state.content.leasedDigests(lease) == [stored.digest])
+            #expect(try await state.collectGarbage().removedBlobs.isEmpty)
+        }
+        #expect(try await state.collectGarbage().removedBlobs == [.sha256(of: data)])
+    }
+
+    /// A temp file left by a killed build (nobody holds its lock) goes once it is old enough.
+    @Test func removesTempFilesOfKilledWriters() async throws {
+        let state = try tmp.state()
+        let leftover = state.layout.ingestDirectory + "/tmp-deadbeef"
+        try Data(repeating: 1, count: 100).write(to: URL(fileURLWithPath: leftover))
+        #expect(try await state.collectGarbage().removedIngests == 0)  // young: might still be resumed
+        try FileSystem.setModificationTime(path: leftover, Date().timeIntervalSince1970 - 2 * 86400)
+        let report = try await state.collectGarbage()
+        #expect(report.removedIngests == 1)
+        #expect(report.removedIngestBytes == 100)
+        #expect(ingestFiles(state).isEmpty)
+    }
+
     /// GC in this process must wait for a shared holder of the state lock in another process (what an
     /// ingest commit in another `img` holds), and an ingest commit must wait for an exclusive holder.
     @Test(arguments: [true, false])

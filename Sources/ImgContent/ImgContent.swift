@@ -1,1 +1,0 @@
-// The content and image stores arrive with the images issue.

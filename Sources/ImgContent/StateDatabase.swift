@@ -1,0 +1,82 @@
+import GRDB
+
+/// `img.db`: one SQLite database in WAL mode for images, cache records and leases (later snapshots).
+/// Every change is one IMMEDIATE transaction (GRDB's default for writes), so writers from several
+/// processes queue on SQLite's lock instead of failing on an upgrade; the busy timeout bounds the wait.
+final class StateDatabase: Sendable {
+    let pool: DatabasePool
+    let path: String
+
+    init(path: String) throws(ContentError) {
+        self.path = path
+        var config = Configuration()
+        config.busyMode = .timeout(30)
+        config.label = "img"
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw ContentError(.database, "open state database \(path)", cause: "\(error)")
+        }
+    }
+
+    /// The schema, one migration per step; never edit a shipped migration, add a new one.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-images") { db in
+            try db.execute(sql: """
+                CREATE TABLE images (
+                    name TEXT PRIMARY KEY NOT NULL,   -- normalised reference, Reference.description
+                    digest TEXT NOT NULL,
+                    media_type TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    descriptor TEXT NOT NULL,         -- the whole Descriptor as JSON (platform, annotations)
+                    created DATETIME NOT NULL,
+                    updated DATETIME NOT NULL
+                );
+                CREATE INDEX images_digest ON images(digest);
+                """)
+        }
+        m.registerMigration("v1-cache-records") { db in
+            try db.execute(sql: """
+                CREATE TABLE cache_records (
+                    key TEXT PRIMARY KEY NOT NULL,    -- a cache key digest
+                    descriptor TEXT NOT NULL,         -- the result, a Descriptor as JSON; GC keeps what it reaches
+                    digest TEXT NOT NULL,
+                    created DATETIME NOT NULL,
+                    last_used DATETIME NOT NULL
+                );
+                """)
+        }
+        m.registerMigration("v1-leases") { db in
+            try db.execute(sql: """
+                CREATE TABLE leases (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    created DATETIME NOT NULL,
+                    expires DATETIME NOT NULL
+                );
+                CREATE TABLE lease_resources (
+                    lease_id TEXT NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
+                    digest TEXT NOT NULL,
+                    PRIMARY KEY (lease_id, digest)
+                );
+                """)
+        }
+        return m
+    }
+
+    func read<T: Sendable>(_ what: @autoclosure () -> String,
+                           _ body: @Sendable @escaping (Database) throws -> T) async throws(ContentError) -> T {
+        do { return try await pool.read(body) } catch { throw ContentError.database(what(), error) }
+    }
+
+    func write<T: Sendable>(_ what: @autoclosure () -> String,
+                            _ body: @Sendable @escaping (Database) throws -> T) async throws(ContentError) -> T {
+        do { return try await pool.write(body) } catch { throw ContentError.database(what(), error) }
+    }
+
+    /// `PRAGMA integrity_check`: "ok" or the problems SQLite found.
+    func integrityCheck() async throws(ContentError) -> [String] {
+        try await read("check state database") { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+    }
+}

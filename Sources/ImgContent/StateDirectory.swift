@@ -1,0 +1,28 @@
+import ImgSystem
+
+/// An opened state directory: the blob store, the image store and the cache records over one database.
+/// Open one per process (opening several on one directory is safe too, and is how tests model processes).
+package final class StateDirectory: Sendable {
+    package let layout: StateLayout
+    package let content: ContentStore
+    package let images: ImageStore
+    package let cache: CacheRecordStore
+    let database: StateDatabase
+
+    /// Opens (creating if needed) the state directory at `root` and brings its database schema up to date.
+    package init(root: String) throws(ContentError) {
+        layout = StateLayout(root: root)
+        do { try FileSystem.createDirectory(path: layout.root, permissions: 0o700) } catch {
+            throw ContentError.io("create state directory \(layout.root)", error)
+        }
+        database = try StateDatabase(path: layout.databasePath)
+        content = try ContentStore(layout: layout, database: database)
+        images = ImageStore(database: database)
+        cache = CacheRecordStore(database: database)
+    }
+
+    /// SQLite's `PRAGMA integrity_check` of `img.db`: `["ok"]` when sound.
+    package func databaseIntegrityCheck() async throws(ContentError) -> [String] {
+        try await database.integrityCheck()
+    }
+}

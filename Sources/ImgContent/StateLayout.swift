@@ -1,0 +1,26 @@
+package import ImgOCI
+
+/// Where things live in a state directory (see design.md). Only paths; nothing here touches the disk.
+package struct StateLayout: Sendable, Hashable {
+    package let root: String
+
+    package init(root: String) {
+        var root = root
+        while root.count > 1, root.hasSuffix("/") { root.removeLast() }
+        self.root = root
+    }
+
+    package var contentDirectory: String { root + "/content" }
+    package var blobsDirectory: String { contentDirectory + "/blobs" }
+    package var ingestDirectory: String { contentDirectory + "/ingest" }
+    package var databasePath: String { root + "/img.db" }
+    /// flock'd shared by steps that make a blob visible, exclusively by garbage collection.
+    package var lockPath: String { root + "/lock" }
+
+    package func blobsDirectory(_ algorithm: Digest.Algorithm) -> String { blobsDirectory + "/" + algorithm.rawValue }
+    package func blobPath(_ digest: Digest) -> String { blobsDirectory(digest.algorithm) + "/" + digest.hex }
+    /// The partial file of a resumable ingest, keyed by the digest it must end up with.
+    package func ingestPath(_ digest: Digest) -> String {
+        ingestDirectory + "/" + digest.algorithm.rawValue + "-" + digest.hex
+    }
+}

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import ImgContent
 import ImgDockerfile
+import ImgOCI
 import Logging
 
 /// A user-facing failure of a command, printed as one line.
@@ -35,6 +37,12 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
         StandardError.print("error: \(error)")
         throw ExitCode.failure
     } catch let error as CommandError {
+        StandardError.print("error: \(error)")
+        throw ExitCode.failure
+    } catch let error as ContentError {
+        StandardError.print("error: \(error)")
+        throw ExitCode.failure
+    } catch let error as OCIError {
         StandardError.print("error: \(error)")
         throw ExitCode.failure
     }

@@ -1,0 +1,32 @@
+import ArgumentParser
+import ImgContent
+
+/// `img du`: disk usage of the store, per image and in total.
+struct DiskUsageCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "du", abstract: "Show image disk usage.")
+
+    @OptionGroup var global: GlobalOptions
+    @ParentCommand var root: ImgCommand
+
+    @Option(name: [.short, .customLong("filter")], help: ArgumentHelp("Filter: reference=PATTERN or digest=DIGEST (repeatable).", valueName: "filter"))
+    var filters: [String] = []
+
+    func run() async throws {
+        let options = root.global.merged(with: global)
+        try await reportingErrors {
+            let filters = try ImageFilterOption.parse(self.filters)
+            let state = try options.openState()
+            let usage = try await state.diskUsage()
+            let selected = Set(try await ImageFilterOption.apply(filters, state: state).map(\.name))
+            var rows = [["NAME", "SIZE", "UNIQUE SIZE", "BLOBS"]]
+            for image in usage.images.sorted(by: { $0.record.name.description < $1.record.name.description })
+            where selected.contains(image.record.name) {
+                rows.append([image.record.name.familiar, HumanFormat.size(image.size),
+                             HumanFormat.size(image.uniqueSize), String(image.blobCount)])
+            }
+            print(HumanFormat.table(rows), terminator: "")
+            print("Total:\t\t\(HumanFormat.size(usage.blobBytes)) in \(usage.blobCount) blobs")
+            print("Reclaimable:\t\(HumanFormat.size(usage.unreferencedBytes))")
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import ImgContent
+import ImgOCI
+
+extension GlobalOptions {
+    /// Opens the state directory (creating it on first use).
+    func openState() throws -> StateDirectory {
+        try StateDirectory(root: stateDirectory().path)
+    }
+}
+
+/// Parses a user-given image name, naming it in the error.
+func parseReference(_ text: String) throws -> Reference {
+    try Reference(parsing: text)
+}
+
+/// Human-readable sizes and ages as docker prints them (`1.2MiB`, `2 hours ago`).
+enum HumanFormat {
+    static func size(_ bytes: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        // Up to 4 significant digits, trailing zeros dropped, like docker's units.BytesSize.
+        var text = String(format: "%.4g", value)
+        if text.contains("e") { text = String(format: "%.0f", value) }
+        return text + units[unit]
+    }
+
+    static func age(since date: Date, now: Date = Date()) -> String {
+        let seconds = max(0, now.timeIntervalSince(date))
+        let minutes = seconds / 60, hours = minutes / 60, days = hours / 24
+        let text: String
+        switch seconds {
+        case ..<1: text = "Less than a second"
+        case ..<2: text = "1 second"
+        case ..<60: text = "\(Int(seconds)) seconds"
+        case ..<120: text = "About a minute"
+        case ..<3600: text = "\(Int(minutes)) minutes"
+        case ..<(1.5 * 3600): text = "About an hour"
+        case ..<(48 * 3600): text = "\(Int(hours.rounded())) hours"
+        case ..<(14 * 86400): text = "\(Int(days)) days"
+        case ..<(60 * 86400): text = "\(Int(days / 7)) weeks"
+        case ..<(730 * 86400): text = "\(Int(days / 30)) months"
+        default: text = "\(Int(days / 365)) years"
+        }
+        return text + " ago"
+    }
+
+    /// Left-aligned columns separated by at least three spaces (the layout of docker's tables).
+    static func table(_ rows: [[String]]) -> String {
+        guard let columns = rows.map(\.count).max() else { return "" }
+        var widths = Array(repeating: 0, count: columns)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        return rows.map { row in
+            row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell.padding(toLength: widths[i] + 3, withPad: " ", startingAt: 0)
+            }.joined()
+        }.joined(separator: "\n") + "\n"
+    }
+}
+
+/// `-f/--filter` values shared by `ls` and `du`: `reference=PATTERN` (a glob over the full or short name)
+/// or `digest=sha256:…`.
+enum ImageFilterOption {
+    static func parse(_ raw: [String]) throws -> [ImageFilter] {
+        try raw.map { item in
+            guard let eq = item.firstIndex(of: "=") else {
+                throw CommandError("invalid filter \"\(item)\": expected reference=PATTERN or digest=DIGEST")
+            }
+            let key = item[..<eq], value = String(item[item.index(after: eq)...])
+            switch key {
+            case "reference", "name": return .pattern(value)
+            case "digest": return .digest(try Digest(parsing: value))
+            default: throw CommandError("invalid filter \"\(item)\": unknown key \"\(key)\" (use reference or digest)")
+            }
+        }
+    }
+
+    /// Images passing every filter.
+    static func apply(_ filters: [ImageFilter], state: StateDirectory) async throws -> [ImageRecord] {
+        var records = try await state.images.list(filters.first ?? .all)
+        for filter in filters.dropFirst() {
+            let keep = Set(try await state.images.list(filter).map(\.name))
+            records.removeAll { !keep.contains($0.name) }
+        }
+        return records.sorted { $0.name.description < $1.name.description }
+    }
+}

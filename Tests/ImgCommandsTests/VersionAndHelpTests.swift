@@ -28,7 +28,7 @@ import Testing
         let names = subcommands.split(separator: "\n").compactMap { line -> String? in
             let t = line.drop { $0 == " " }
             guard line.hasPrefix("  "), !line.hasPrefix("    "), let word = t.split(separator: " ").first else { return nil }
-            return String(word)
+            return String(word.filter { $0 != "," })
         }
         #expect(names == ["build", "du", "inspect", "ls", "prune", "rm", "tag", "version"])
         for flag in ["-b, --backend", "-d, --debug", "-s, --state", "-v, --version"] {

@@ -33,7 +33,12 @@ package struct RuncExecutor: Sendable {
         let base = stateDirectory.hasSuffix("/") ? String(stateDirectory.dropLast()) : stateDirectory
         runcRoot = base + "/runtime/runc"
         bundleDirectory = base + "/runtime/bundles"
-        rootless = UserNamespace.state != .privileged
+        switch UserNamespace.state {
+        case .privileged: rootless = false
+        case .inside: rootless = true
+        case .outside:
+            throw RuntimeError(.system, "running a RUN step needs root or img's user namespace: call UserNamespace.enterIfNeeded() first")
+        }
         for directory in [base, base + "/runtime", runcRoot, bundleDirectory] {
             if mkdir(directory, 0o700) != 0 && errno != EEXIST {
                 throw RuntimeError(.system, "\(SystemError.errno("create \(directory)"))")
@@ -60,7 +65,7 @@ package struct RuncExecutor: Sendable {
         let id = "img-" + bundle.split(separator: "/").last!.dropFirst("step-".count)
 
         let control = ContainerControl()
-        let result: Result<ExitStatus, RuntimeError> = await withTaskCancellationHandler {
+        let result: Result<ProcessStatus, RuntimeError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let thread = Thread {
                     continuation.resume(returning: self.runBlocking(id: id, bundle: bundle, control: control, output: output))
@@ -91,7 +96,7 @@ package struct RuncExecutor: Sendable {
     /// deletes whatever runc left.
     private func runBlocking(
         id: String, bundle: String, control: ContainerControl, output: @Sendable (StdioStream, [UInt8]) -> Void
-    ) -> Result<ExitStatus, RuntimeError> {
+    ) -> Result<ProcessStatus, RuntimeError> {
         let runc: ChildProcess
         do {
             runc = try ChildProcess(

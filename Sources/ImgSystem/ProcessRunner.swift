@@ -2,7 +2,7 @@ import CImgShim
 import Glibc
 
 /// How a child process ended.
-package enum ExitStatus: Sendable, Hashable, CustomStringConvertible {
+package enum ProcessStatus: Sendable, Hashable, CustomStringConvertible {
     case exited(Int32)
     case signaled(Int32)
 
@@ -201,14 +201,14 @@ package final class ChildProcess: @unchecked Sendable {
     }
 
     /// Waits for the child to end (once), closing the parent's pipe ends.
-    package func wait() throws(SystemError) -> ExitStatus {
+    package func wait() throws(SystemError) -> ProcessStatus {
         closePipes()
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno == EINTR { continue }
             throw SystemError.errno("wait for process \(pid)")
         }
-        return ExitStatus(waitStatus: status)
+        return ProcessStatus(waitStatus: status)
     }
 
     /// The calling process's environment as `NAME=value` strings.
@@ -226,7 +226,7 @@ package final class ChildProcess: @unchecked Sendable {
     /// `runc kill`), not for build steps.
     package static func collect(
         executable: String, arguments: [String], environment: [String]? = nil
-    ) throws(SystemError) -> (status: ExitStatus, stdout: String, stderr: String) {
+    ) throws(SystemError) -> (status: ProcessStatus, stdout: String, stderr: String) {
         let child = try ChildProcess(
             executable: executable, arguments: arguments, environment: environment ?? currentEnvironment,
             stdin: .null, stdout: .pipe, stderr: .pipe)

@@ -29,3 +29,13 @@ package enum SmallTextFile {
         return String(decoding: bytes, as: UTF8.self)
     }
 }
+
+extension SmallTextFile {
+    /// The target of the symbolic link at `path` (`/proc/self/exe`).
+    package static func readLink(_ path: String) throws(SystemError) -> String {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = buffer.withUnsafeMutableBytes { readlink(path, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+        guard count >= 0 else { throw SystemError.errno("readlink \(path)") }
+        return String(decoding: buffer[0..<count], as: UTF8.self)
+    }
+}

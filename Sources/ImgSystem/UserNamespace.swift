@@ -131,7 +131,7 @@ package enum UserNamespace {
     /// by `plan`, forwards signals to it and returns how it ended.
     package static func runInside(
         _ plan: Plan, arguments: [String], environment: [String] = ChildProcess.currentEnvironment
-    ) throws(UserNamespaceError) -> ExitStatus {
+    ) throws(UserNamespaceError) -> ProcessStatus {
         var toParent: [Int32] = [-1, -1]
         var fromParent: [Int32] = [-1, -1]
         guard img_shim_pipe_cloexec(&toParent) == 0 else { throw startFailed(.errno("pipe")) }
@@ -182,7 +182,7 @@ package enum UserNamespace {
 
         // 2. The maps, written by the setuid helpers.
         for (tool, map) in [(plan.newuidmap, plan.uidMap), (plan.newgidmap, plan.gidMap)] {
-            let result: (status: ExitStatus, stdout: String, stderr: String)
+            let result: (status: ProcessStatus, stdout: String, stderr: String)
             do {
                 result = try ChildProcess.collect(executable: tool, arguments: [String(child.pid)] + IDMapping.arguments(map))
             } catch {
@@ -211,11 +211,11 @@ package enum UserNamespace {
         child.closePipes()
         let status = img_shim_wait_forwarding_signals(child.pid)
         guard status >= 0 else { throw startFailed(.errno("wait for the re-executed img")) }
-        return ExitStatus(waitStatus: status)
+        return ProcessStatus(waitStatus: status)
     }
 
     /// Ends this process the way `status` ended the inner one.
-    package static func exit(with status: ExitStatus) -> Never {
+    package static func exit(with status: ProcessStatus) -> Never {
         switch status {
         case .exited(let code):
             Glibc.exit(code)

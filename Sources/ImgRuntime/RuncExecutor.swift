@@ -106,7 +106,9 @@ package struct RuncExecutor: Sendable {
         } catch {
             return .failure(RuntimeError(.system, "cannot start \(runtimePath): \(error)"))
         }
-        defer { runcQuietly(["delete", "--force", id]) }
+        // `runc run` deletes the container when its process exits; only a run that was killed or failed half-way
+        // leaves state, and only then is another runc started to delete it.
+        defer { if access(runcRoot + "/" + id, F_OK) == 0 { runcQuietly(["delete", "--force", id]) } }
         var lastKill: UInt64 = 0
         let killIfCancelled = {
             guard control.isCancelled else { return }

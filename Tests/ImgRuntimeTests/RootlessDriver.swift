@@ -34,8 +34,20 @@ import Testing
         case "steps": try await steps()
         case "interrupt": try await interrupt()
         case "true":
+            // Milliseconds since the outer process started (its /proc stat start time, in clock ticks since
+            // boot), for the start-up measurements.
+            func sinceOuterStart() -> Int {
+                var now = timespec()
+                clock_gettime(CLOCK_BOOTTIME, &now)
+                let stat = (try? SmallTextFile.read("/proc/\(getppid())/stat")) ?? nil
+                let fields = stat.map { $0[$0.lastIndex(of: ")")!...].split(separator: " ") } ?? []
+                let ticks = fields.count > 20 ? Int(fields[20]) ?? 0 : 0
+                return (Int(now.tv_sec) * 1000 + Int(now.tv_nsec) / 1_000_000) - ticks * 1000 / Int(sysconf(Int32(_SC_CLK_TCK)))
+            }
+            Self.report("ENTERED_MS", String(sinceOuterStart()))
             let executor = try RuncExecutor(stateDirectory: Self.workdir + "/state")
             Self.report("TRUE", await runStep(executor, "true"))
+            Self.report("DONE_MS", String(sinceOuterStart()))
         default: Self.report("UNKNOWN_SCENARIO", Self.scenario ?? "")
         }
     }

@@ -76,7 +76,8 @@ __attribute__((constructor)) static void img_shim_enter_userns(void) {
        would refuse some mounts on shared propagation); private everywhere, recursively. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) entry_fail("make / rprivate");
     /* The outer process only waits and forwards signals; if it dies, stop (SIGTERM lets us clean up). Set
-       after the credential change, which clears it. */
+       after the credential change, which clears it. The signal follows the *thread* that spawned us; that
+       thread stays blocked in img_shim_wait_forwarding_signals until we exit, so it cannot fire early. */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) entry_fail("prctl(PR_SET_PDEATHSIG)");
     if (getppid() != original_parent) _exit(IMG_SHIM_ENTRY_FAILED);
     userns_entered = 1;

@@ -170,4 +170,19 @@ import Testing
         let run = try Self.drive("steps", as: Self.userWithoutRange, workdir: workspace.path)
         #expect(run.report["ENTRY_ERROR"] == "no-subordinate-ids no subordinate id range for user imgnosub in /etc/subuid: add one to /etc/subuid and /etc/subgid, e.g. usermod --add-subuids 100000-165535 --add-subgids 100000-165535 imgnosub", "\(run.output)")
     }
+
+    @Test func failingNewuidmapIsReportedAndTheChildGivesUp() throws {
+        let user = try Self.ensureUsers()
+        let workspace = try Self.workspace(for: user)
+        defer { workspace.remove() }
+        // A newuidmap that refuses, first on PATH, as a broken (not setuid) install would.
+        let fakes = workspace.path + "/fakebin"
+        mkdir(fakes, 0o755)
+        try writeFile(fakes + "/newuidmap", "#!/bin/sh\necho 'newuidmap: write to uid_map failed: Operation not permitted' >&2\nexit 1\n", mode: 0o755)
+        let run = try Self.drive("steps", as: user.name, workdir: workspace.path, path: fakes + ":" + standardPath)
+        #expect(run.report["ENTRY_ERROR"] == "mapping-failed \(fakes)/newuidmap failed: newuidmap: write to uid_map failed: Operation not permitted: check that it is setuid root (reinstall Debian package uidmap) and that /etc/subuid and /etc/subgid ranges do not overlap other users'", "\(run.output)")
+        #expect(run.report["STATE"] == nil)
+        // The re-executed child saw end of file instead of "go" and left without a word.
+        #expect(!run.output.contains("img: entering the user namespace"))
+    }
 }

@@ -119,3 +119,17 @@ import Testing
         try UserNamespace.enterIfNeeded()
     }
 }
+
+@Suite struct ShimConstructorTests {
+    /// The constructor acts only on its marker; given a malformed one, this very test binary stops before
+    /// main with the shim's own message and status.
+    @Test func malformedMarkerStopsBeforeMain() throws {
+        let binary = try SmallTextFile.readLink("/proc/self/exe")
+        let result = try ChildProcess.collect(
+            executable: binary, arguments: ["--testing-library", "swift-testing", "--list-tests"],
+            environment: ["_IMG_USERNS_STAGE=not-descriptors"])
+        #expect(result.status == .exited(125))
+        #expect(result.stderr == "img: malformed _IMG_USERNS_STAGE=not-descriptors\n")
+        #expect(result.stdout.isEmpty)
+    }
+}

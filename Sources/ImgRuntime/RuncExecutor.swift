@@ -51,7 +51,10 @@ package struct RuncExecutor: Sendable {
     ///
     /// Throws `nonZeroExit` (`RUN exited with code 2: <command>`), `killed`, `cancelled` when the task is
     /// cancelled (the container is killed first), `unknownUser`, `runtimeFailed` with runc's own error.
-    package func run(_ step: RunStep, output: @escaping @Sendable (StdioStream, [UInt8]) -> Void) async throws(RuntimeError) {
+    package func run(
+        _ step: RunStep, output: @escaping @Sendable (StdioStream, [UInt8]) -> Void
+    ) async throws(RuntimeError) {
+        if Task.isCancelled { throw RuntimeError(.cancelled, "RUN cancelled: \(step.command)") }
         let user = try ContainerUser.resolve(step.user, rootfs: step.rootfs)
         let hostFiles = RuntimeSpec.hostFiles.filter { access($0, R_OK) == 0 }
         let spec = RuntimeSpec(step: step, user: user, rootless: rootless, hostFiles: hostFiles)
@@ -101,7 +104,10 @@ package struct RuncExecutor: Sendable {
         do {
             runc = try ChildProcess(
                 executable: runtimePath,
-                arguments: ["--root", runcRoot, "--log", bundle + "/runc.log", "--log-format", "json", "run", "--bundle", bundle, id],
+                arguments: [
+                    "--root", runcRoot, "--log", bundle + "/runc.log", "--log-format", "json",
+                    "run", "--bundle", bundle, id,
+                ],
                 environment: ChildProcess.currentEnvironment, stdin: .null, stdout: .pipe, stderr: .pipe)
         } catch {
             return .failure(RuntimeError(.system, "cannot start \(runtimePath): \(error)"))

@@ -19,19 +19,22 @@ extension RuntimeSpec {
             args: step.command.arguments, env: environment, cwd: step.workingDirectory,
             capabilities: .dockerDefault)
 
+        let hardened = ["nosuid", "noexec", "nodev"]
         var mounts: [RuntimeMount] = [
-            RuntimeMount(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
-            RuntimeMount(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+            RuntimeMount(destination: "/proc", type: "proc", source: "proc", options: hardened),
+            RuntimeMount(
+                destination: "/dev", type: "tmpfs", source: "tmpfs",
+                options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
             RuntimeMount(
                 destination: "/dev/pts", type: "devpts", source: "devpts",
                 options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
-            RuntimeMount(destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
-            RuntimeMount(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
+            RuntimeMount(destination: "/dev/shm", type: "tmpfs", source: "shm", options: hardened + ["mode=1777", "size=65536k"]),
+            RuntimeMount(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: hardened),
         ]
         if rootless {
-            mounts.append(RuntimeMount(destination: "/sys", type: "bind", source: "/sys", options: ["rbind", "nosuid", "noexec", "nodev", "ro"]))
+            mounts.append(RuntimeMount(destination: "/sys", type: "bind", source: "/sys", options: ["rbind"] + hardened + ["ro"]))
         } else {
-            mounts.append(RuntimeMount(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]))
+            mounts.append(RuntimeMount(destination: "/sys", type: "sysfs", source: "sysfs", options: hardened + ["ro"]))
         }
         for file in hostFiles {
             mounts.append(.bind(file, on: file, readOnly: true))

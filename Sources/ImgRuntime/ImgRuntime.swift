@@ -1,1 +1,0 @@
-// The executor arrives with the rootless-execution issue.

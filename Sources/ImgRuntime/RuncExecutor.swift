@@ -1,0 +1,190 @@
+import Foundation
+import Glibc
+package import ImgSystem
+import Synchronization
+
+/// Runs RUN steps with runc (`runc run --bundle DIR ID`), one container per step, in the foreground.
+///
+/// Each step gets a bundle directory (its `config.json` and runc's log) under
+/// `<stateDirectory>/runtime/bundles`, and runc keeps its container state under
+/// `<stateDirectory>/runtime/runc`. Both are gone when `run` returns, whether the step succeeded, failed or
+/// was cancelled. When the process is not real root it must already be inside img's user namespace
+/// (`UserNamespace.enterIfNeeded()`); the spec then gets the rootless adjustments.
+package struct RuncExecutor: Sendable {
+    /// The runc binary.
+    package let runtimePath: String
+    /// runc's `--root`: its container state.
+    package let runcRoot: String
+    /// Where bundles are made.
+    package let bundleDirectory: String
+    /// Whether the spec gets the rootless adjustments (set from `UserNamespace.state`).
+    package let rootless: Bool
+
+    /// `runtimePath` is a path or a name looked up on `searchPath` (default: `runc` on `$PATH`).
+    package init(stateDirectory: String, runtimePath: String? = nil, searchPath: String? = nil) throws(RuntimeError) {
+        let requested = runtimePath ?? "runc"
+        guard let found = ExecutableLookup.find(requested, searchPath: searchPath) else {
+            if runtimePath == nil {
+                throw RuntimeError(.runtimeNotFound, "runc not found: install Debian package runc")
+            }
+            throw RuntimeError(.runtimeNotFound, "OCI runtime \(requested) not found or not executable")
+        }
+        self.runtimePath = found
+        let base = stateDirectory.hasSuffix("/") ? String(stateDirectory.dropLast()) : stateDirectory
+        runcRoot = base + "/runtime/runc"
+        bundleDirectory = base + "/runtime/bundles"
+        switch UserNamespace.state {
+        case .privileged: rootless = false
+        case .inside: rootless = true
+        case .outside:
+            throw RuntimeError(.system, "running a RUN step needs root or img's user namespace: call UserNamespace.enterIfNeeded() first")
+        }
+        for directory in [base, base + "/runtime", runcRoot, bundleDirectory] {
+            if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+                throw RuntimeError(.system, "\(SystemError.errno("create \(directory)"))")
+            }
+        }
+    }
+
+    /// Runs `step`, handing its stdout and stderr to `output` chunk by chunk as they come (on a thread of
+    /// the executor's; chunks of one stream keep their order). Returns when the step exited with 0.
+    ///
+    /// Throws `nonZeroExit` (`RUN exited with code 2: <command>`), `killed`, `cancelled` when the task is
+    /// cancelled (the container is killed first), `unknownUser`, `runtimeFailed` with runc's own error.
+    package func run(
+        _ step: RunStep, output: @escaping @Sendable (StdioStream, [UInt8]) -> Void
+    ) async throws(RuntimeError) {
+        if Task.isCancelled { throw RuntimeError(.cancelled, "RUN cancelled: \(step.command)") }
+        let user = try ContainerUser.resolve(step.user, rootfs: step.rootfs)
+        let hostFiles = RuntimeSpec.hostFiles.filter { access($0, R_OK) == 0 }
+        let spec = RuntimeSpec(step: step, user: user, rootless: rootless, hostFiles: hostFiles)
+        let mountpoints = RootfsMountpoints(
+            rootfs: step.rootfs,
+            paths: ["/proc", "/dev", "/sys"] + hostFiles + step.mounts.map(\.destination))
+        defer { mountpoints.removeCreated() }
+
+        let bundle = try makeBundle(spec)
+        defer { removeBundle(bundle) }
+        let id = "img-" + bundle.split(separator: "/").last!.dropFirst("step-".count)
+
+        let control = ContainerControl()
+        let result: Result<ProcessStatus, RuntimeError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let thread = Thread {
+                    continuation.resume(returning: self.runBlocking(id: id, bundle: bundle, control: control, output: output))
+                }
+                thread.name = "img-run \(id)"
+                thread.start()
+            }
+        } onCancel: {
+            control.cancel()
+        }
+        let status = try result.get()
+        if control.isCancelled { throw RuntimeError(.cancelled, "RUN cancelled: \(step.command)") }
+        switch status {
+        case .exited(0):
+            return
+        case .exited(let code):
+            if let failure = runtimeFailure(bundle: bundle) {
+                throw RuntimeError(.runtimeFailed, "runc failed to run the step: \(failure)")
+            }
+            throw RuntimeError(.nonZeroExit, "RUN exited with code \(code): \(step.command)", exitCode: code)
+        case .signaled(let signal):
+            throw RuntimeError(.killed, "RUN was killed by signal \(signal): \(step.command)")
+        }
+    }
+
+    /// `runc run` in the foreground with stdout/stderr as pipes, read until end of file; kills the container
+    /// when `control` is cancelled (repeatedly: the container may not exist yet at the first try), and
+    /// deletes whatever runc left.
+    private func runBlocking(
+        id: String, bundle: String, control: ContainerControl, output: @Sendable (StdioStream, [UInt8]) -> Void
+    ) -> Result<ProcessStatus, RuntimeError> {
+        let runc: ChildProcess
+        do {
+            runc = try ChildProcess(
+                executable: runtimePath,
+                arguments: [
+                    "--root", runcRoot, "--log", bundle + "/runc.log", "--log-format", "json",
+                    "run", "--bundle", bundle, id,
+                ],
+                environment: ChildProcess.currentEnvironment, stdin: .null, stdout: .pipe, stderr: .pipe)
+        } catch {
+            return .failure(RuntimeError(.system, "cannot start \(runtimePath): \(error)"))
+        }
+        // `runc run` deletes the container when its process exits; only a run that was killed or failed half-way
+        // leaves state, and only then is another runc started to delete it.
+        defer { if access(runcRoot + "/" + id, F_OK) == 0 { runcQuietly(["delete", "--force", id]) } }
+        var lastKill: UInt64 = 0
+        let killIfCancelled = {
+            guard control.isCancelled else { return }
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard now - lastKill > 200_000_000 else { return }
+            lastKill = now
+            self.runcQuietly(["kill", id, "KILL"])
+        }
+        runc.drainOutput(tick: killIfCancelled) { stream, bytes in
+            output(stream, bytes)
+            killIfCancelled()
+        }
+        do {
+            return .success(try runc.wait())
+        } catch {
+            return .failure(RuntimeError(.system, "\(error)"))
+        }
+    }
+
+    private func runcQuietly(_ arguments: [String]) {
+        _ = try? ChildProcess.collect(executable: runtimePath, arguments: ["--root", runcRoot] + arguments)
+    }
+
+    /// A fresh `step-XXXXXX` directory with `config.json`.
+    private func makeBundle(_ spec: RuntimeSpec) throws(RuntimeError) -> String {
+        var template = Array((bundleDirectory + "/step-XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard made != nil else { throw RuntimeError(.system, "\(SystemError.errno("create a bundle in \(bundleDirectory)"))") }
+        let bundle = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let data = try encoder.encode(spec)
+            try data.write(to: URL(fileURLWithPath: bundle + "/config.json"))
+        } catch {
+            removeBundle(bundle)
+            throw RuntimeError(.system, "cannot write \(bundle)/config.json: \(error)")
+        }
+        return bundle
+    }
+
+    private func removeBundle(_ bundle: String) {
+        for name in ["config.json", "runc.log"] { unlink(bundle + "/" + name) }
+        rmdir(bundle)
+    }
+
+    /// runc's own last error from its JSON log, if it logged one (then a non-zero exit is runc's, not the
+    /// step's).
+    private func runtimeFailure(bundle: String) -> String? {
+        guard let log = try? SmallTextFile.read(bundle + "/runc.log") else { return nil }
+        struct Entry: Decodable {
+            var level: String?
+            var msg: String?
+        }
+        let decoder = JSONDecoder()
+        var message: String?
+        for line in log.split(separator: "\n") {
+            if let entry = try? decoder.decode(Entry.self, from: Data(line.utf8)),
+                entry.level == "error" || entry.level == "fatal", let text = entry.msg
+            {
+                message = text
+            }
+        }
+        return message
+    }
+}
+
+/// The cancellation flag shared between the awaiting task and the thread that runs runc.
+private final class ContainerControl: Sendable {
+    private let cancelled = Atomic<Bool>(false)
+    var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
+    func cancel() { cancelled.store(true, ordering: .releasing) }
+}

@@ -1,0 +1,64 @@
+extension RuntimeSpec {
+    /// Docker's default `PATH`, used when the step's environment has none.
+    package static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    /// The spec for `step` run as `user`.
+    ///
+    /// `rootless` (img runs in its own user namespace, not as real root) changes what the kernel allows:
+    /// sysfs cannot be mounted there (the namespace does not own the host's network namespace), so `/sys` is
+    /// a read-only bind of the host's; runc itself bind-mounts the standard devices in `/dev` instead of
+    /// creating them, and skips cgroups, which the spec does not ask for. `hostFiles` are bound read-only at
+    /// the same path (the executor passes those of `RuntimeSpec.hostFiles` that exist).
+    package init(step: RunStep, user: ContainerUser, rootless: Bool, hostFiles: [String] = RuntimeSpec.hostFiles) {
+        var environment = step.environment
+        if !environment.contains(where: { $0.hasPrefix("PATH=") }) { environment.insert("PATH=\(Self.defaultPath)", at: 0) }
+        if !environment.contains(where: { $0.hasPrefix("HOME=") }) { environment.append("HOME=\(user.home)") }
+
+        let process = RuntimeProcess(
+            user: RuntimeUser(uid: user.uid, gid: user.gid, additionalGids: user.additionalGids.isEmpty ? nil : user.additionalGids),
+            args: step.command.arguments, env: environment, cwd: step.workingDirectory,
+            capabilities: .dockerDefault)
+
+        let hardened = ["nosuid", "noexec", "nodev"]
+        var mounts: [RuntimeMount] = [
+            RuntimeMount(destination: "/proc", type: "proc", source: "proc", options: hardened),
+            RuntimeMount(
+                destination: "/dev", type: "tmpfs", source: "tmpfs",
+                options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+            RuntimeMount(
+                destination: "/dev/pts", type: "devpts", source: "devpts",
+                options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+            RuntimeMount(destination: "/dev/shm", type: "tmpfs", source: "shm", options: hardened + ["mode=1777", "size=65536k"]),
+            RuntimeMount(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: hardened),
+        ]
+        if rootless {
+            mounts.append(RuntimeMount(destination: "/sys", type: "bind", source: "/sys", options: ["rbind"] + hardened + ["ro"]))
+        } else {
+            mounts.append(RuntimeMount(destination: "/sys", type: "sysfs", source: "sysfs", options: hardened + ["ro"]))
+        }
+        for file in hostFiles {
+            mounts.append(.bind(file, on: file, readOnly: true))
+        }
+        for extra in step.mounts {
+            switch extra.kind {
+            case .bind(let source, let readOnly):
+                mounts.append(.bind(source, on: extra.destination, readOnly: readOnly))
+            case .tmpfs(let options):
+                mounts.append(.tmpfs(on: extra.destination, options: options.isEmpty ? ["nosuid", "nodev", "mode=755"] : options))
+            }
+        }
+
+        var namespaces: [RuntimeNamespace] = [.init(.pid), .init(.ipc), .init(.uts), .init(.mount)]
+        if step.network == .none { namespaces.append(.init(.network)) }
+
+        self.init(
+            process: process, root: RuntimeRoot(path: step.rootfs, readonly: false), hostname: step.hostname,
+            mounts: mounts,
+            linux: RuntimeLinux(
+                namespaces: namespaces, maskedPaths: RuntimeLinux.defaultMaskedPaths,
+                readonlyPaths: RuntimeLinux.defaultReadonlyPaths))
+    }
+
+    /// Host files every step sees read-only, so name resolution works as on the host.
+    package static let hostFiles = ["/etc/resolv.conf", "/etc/hosts"]
+}

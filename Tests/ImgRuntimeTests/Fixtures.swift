@@ -1,0 +1,117 @@
+import Glibc
+import ImgRuntime
+import ImgSystem
+import Synchronization
+import Testing
+
+/// A prerequisite the tests cannot do without. Missing ones fail the test naming the fix, in CI and out of
+/// it: never a silent skip.
+struct MissingPrerequisite: Error, CustomStringConvertible {
+    var description: String
+}
+
+let standardPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+@discardableResult
+func requireTool(_ name: String, package: String) throws -> String {
+    guard let path = ExecutableLookup.find(name, searchPath: standardPath) else {
+        throw MissingPrerequisite(description: "\(name) not found: install Debian package \(package)")
+    }
+    return path
+}
+
+func requireRoot() throws {
+    guard geteuid() == 0 else {
+        throw MissingPrerequisite(description: "the runtime tests run containers and create a test user: run them as root")
+    }
+}
+
+/// Runs a host command that must succeed.
+@discardableResult
+func host(_ executable: String, _ arguments: String...) throws -> String {
+    let result = try ChildProcess.collect(executable: executable, arguments: arguments)
+    guard result.status.isSuccess else {
+        throw MissingPrerequisite(description: "\(executable) \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stderr)")
+    }
+    return result.stdout
+}
+
+func writeFile(_ path: String, _ text: String, mode: mode_t = 0o644) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    guard fd >= 0 else { throw SystemError.errno("open \(path)") }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else { throw SystemError.errno("write \(path)") }
+}
+
+func exists(_ path: String) -> Bool {
+    var info = stat()
+    return lstat(path, &info) == 0
+}
+
+func directoryEntries(_ path: String) -> [String] {
+    guard let directory = opendir(path) else { return [] }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}
+
+/// A temporary work area: `rootfs/` (busybox, /etc/passwd with root and app 1000, /etc/group with root,
+/// app 1000 and extra 2000 listing app), `state/` (img's state directory). Removed by `remove()`.
+struct TestWorkspace {
+    let path: String
+    var rootfs: String { path + "/rootfs" }
+    var state: String { path + "/state" }
+
+    init() throws {
+        try requireRoot()
+        try requireTool("runc", package: "runc")
+        let busybox = try requireTool("busybox", package: "busybox-static")
+        var template = Array("/tmp/img-runtime-XXXXXX".utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { throw SystemError.errno("mkdtemp") }
+        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        chmod(path, 0o755)
+        for directory in [rootfs, rootfs + "/bin", rootfs + "/etc", rootfs + "/tmp", rootfs + "/home", rootfs + "/home/app"] {
+            mkdir(directory, 0o755)
+        }
+        chmod(rootfs + "/tmp", 0o1777)
+        try host("/bin/cp", busybox, rootfs + "/bin/busybox")
+        // Static busybox installs its applets as symlinks, run inside the rootfs so the links are relative to it.
+        try host("/usr/sbin/chroot", rootfs, "/bin/busybox", "--install", "-s", "/bin")
+        try writeFile(rootfs + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n")
+        try writeFile(rootfs + "/etc/group", "root:x:0:\napp:x:1000:\nextra:x:2000:app\n")
+        chown(rootfs + "/home/app", 1000, 1000)
+    }
+
+    func remove() {
+        _ = try? ChildProcess.collect(executable: "/bin/rm", arguments: ["-rf", "--one-file-system", path])
+    }
+
+    /// Gives the whole workspace to `uid`/`gid` (for the rootless tests: inside the namespace it is root's).
+    func chownAll(to owner: String) throws {
+        try host("/bin/chown", "-R", owner, path)
+    }
+}
+
+/// Collects a step's output, in arrival order.
+final class OutputLog: Sendable {
+    private let chunks = Mutex<[(StdioStream, [UInt8])]>([])
+
+    func append(_ stream: StdioStream, _ bytes: [UInt8]) { chunks.withLock { $0.append((stream, bytes)) } }
+    func text(_ stream: StdioStream) -> String {
+        chunks.withLock { String(decoding: $0.filter { $0.0 == stream }.flatMap(\.1), as: UTF8.self) }
+    }
+    var stdout: String { text(.stdout) }
+    var stderr: String { text(.stderr) }
+}
+
+/// A flag set once from any thread.
+final class Flag: Sendable {
+    private let value = Mutex<Bool>(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}

@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "ImgCommands",
             dependencies: [
-                "ImgDockerfile", "ImgOCI", "ImgContent",
+                "ImgDockerfile", "ImgOCI", "ImgContent", "ImgSystem", "ImgRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -54,7 +54,7 @@ package enum LayerDiff {
         return fd
     }
 
-    static func byBytes(_ a: String, _ b: String) -> Bool { Array(a.utf8).lexicographicallyPrecedes(Array(b.utf8)) }
+    static func byBytes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
 
     /// Reads what a change needs besides `lstat`: xattrs and the symlink target.
     static func describe(_ parent: Int32, _ name: String, _ path: String, label: String) throws(ArchiveError) -> (FileStatus, [String: [UInt8]], String?) {

@@ -30,7 +30,7 @@ package enum DirectoryEntries {
             }
             if name != "." && name != ".." { result.append(name) }
         }
-        return result.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        return result.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     /// Removes `name` in `parent` and, for a directory, all it holds (`rm -rf`), without following any

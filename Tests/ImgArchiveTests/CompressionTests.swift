@@ -162,4 +162,12 @@ import Testing
         let unpacked = try Compression.decompress(file: tmp["a.tgz"], to: tmp["a.tar"])
         #expect(unpacked.digest == first.diffID)
     }
+
+    @Test func emptyBlobIsAnEmptyLayer() throws {
+        let tmp = TempDir()
+        TreeBuilder(root: tmp.path).file("empty.blob", "")
+        let summary = try LayerApplier.apply(layerAt: tmp["empty.blob"], to: tmp.sub("root"))
+        #expect(summary.entries == 0)
+        #expect(summary.diffID == Digest.sha256(of: [UInt8]()))
+    }
 }

@@ -199,12 +199,23 @@ package final class LayerApplier {
     }
 
     func setOwnerAndXattrs(_ entry: TarEntry, in parent: Int32, _ name: String, path: String) throws(ArchiveError) {
-        if options.ownership != .ignore, fchownat(parent, name, entry.uid, entry.gid, AT_SYMLINK_NOFOLLOW) != 0 {
-            let error = SystemError.errno("lchown")
-            guard options.ownership == .bestEffort, [EPERM, EINVAL].contains(error.code) else {
-                throw fail(.io, "cannot set the owner to \(entry.uid):\(entry.gid)", path, error)
+        if options.ownership != .ignore {
+            var uid: UInt32? = entry.uid, gid: UInt32? = entry.gid
+            if let map = options.idMap { (uid, gid) = (map.hostUID(entry.uid), map.hostGID(entry.gid)) }
+            if let uid, let gid {
+                if fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0 {
+                    let error = SystemError.errno("lchown")
+                    guard options.ownership == .bestEffort, [EPERM, EINVAL].contains(error.code) else {
+                        throw fail(.io, "cannot set the owner to \(uid):\(gid)", path, error)
+                    }
+                    summary.warn(.init(kind: .ownership, path: path, message: "owner \(uid):\(gid) not set: \(error)"))
+                }
+            } else {
+                guard options.ownership == .bestEffort else {
+                    throw fail(.unsupported, "has owner \(entry.uid):\(entry.gid), outside the id map", path)
+                }
+                summary.warn(.init(kind: .ownership, path: path, message: "owner \(entry.uid):\(entry.gid) is outside the id map; left as is"))
             }
-            summary.warn(.init(kind: .ownership, path: path, message: "owner \(entry.uid):\(entry.gid) not set: \(error)"))
         }
         guard options.xattrs != .ignore else { return }
         for attribute in entry.xattrs.keys.sorted() {

@@ -59,13 +59,17 @@ package struct LayerApplyOptions: Sendable, Hashable {
     package var xattrs: Strictness
     /// Character and block devices (`mknod` needs privilege).
     package var devices: Strictness
+    /// Owners are translated from the image's ids to the host's (applying from outside a user
+    /// namespace). An id the map does not cover is an ownership failure, handled as `ownership` says.
+    package var idMap: IDMap?
 
     package init(whiteouts: Whiteouts = .merged, ownership: Strictness = .bestEffort, xattrs: Strictness = .bestEffort,
-                 devices: Strictness = .bestEffort) {
+                 devices: Strictness = .bestEffort, idMap: IDMap? = nil) {
         self.whiteouts = whiteouts
         self.ownership = ownership
         self.xattrs = xattrs
         self.devices = devices
+        self.idMap = idMap
     }
 }
 

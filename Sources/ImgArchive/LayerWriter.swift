@@ -15,9 +15,13 @@ package struct LayerWriteOptions: Sendable, Hashable {
     /// gzip on every core in blocks of this many bytes (`CompressingSink.defaultGzipBlockSize` is a good
     /// value); nil: one single-threaded gzip stream, as docker writes.
     package var gzipBlockSize: Int?
+    /// Owners are translated from host ids back to the image's (diffing from outside a user namespace).
+    /// A host id the map does not cover is an error: writing it would leak a host id into the image.
+    package var idMap: IDMap?
 
     package init(sourceDateEpoch: Int64? = nil, preserveSubsecondTimes: Bool = false, compression: LayerCompression = .gzip,
-                 compressionLevel: Int? = nil, gzipBlockSize: Int? = nil) {
+                 compressionLevel: Int? = nil, gzipBlockSize: Int? = nil, idMap: IDMap? = nil) {
+        self.idMap = idMap
         self.sourceDateEpoch = sourceDateEpoch
         self.preserveSubsecondTimes = preserveSubsecondTimes
         self.compression = compression
@@ -92,7 +96,14 @@ package enum LayerWriter {
         guard let status = change.status else {
             throw ArchiveError(.format, "change without file status", archive: label, entry: change.path)
         }
-        var entry = TarEntry(path: change.path, kind: .regular, permissions: status.permissions, uid: status.uid, gid: status.gid,
+        var (uid, gid) = (status.uid, status.gid)
+        if let map = options.idMap {
+            guard let u = map.containerUID(uid), let g = map.containerGID(gid) else {
+                throw ArchiveError(.unsupported, "has host owner \(uid):\(gid), outside the id map", archive: label, entry: change.path)
+            }
+            (uid, gid) = (u, g)
+        }
+        var entry = TarEntry(path: change.path, kind: .regular, permissions: status.permissions, uid: uid, gid: gid,
                              modificationTime: options.time(status.modificationTime), xattrs: change.xattrs)
         switch status.kind {
         case .directory: entry.kind = .directory

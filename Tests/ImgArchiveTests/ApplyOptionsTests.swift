@@ -109,3 +109,37 @@ import Testing
         #expect(TreeBuilder(root: root).read("shared") == "upper")
     }
 }
+
+@Suite struct IDMapTests {
+    static let map = IDMap.rootless(uid: 1000, gid: 1000, subUIDStart: 100_000, subGIDStart: 200_000, count: 65536)
+
+    @Test func mapsBothWays() {
+        #expect(Self.map.hostUID(0) == 1000 && Self.map.hostUID(1) == 100_000 && Self.map.hostUID(1000) == 100_999)
+        #expect(Self.map.hostGID(1000) == 200_999 && Self.map.hostUID(65537) == nil)
+        #expect(Self.map.containerUID(100_999) == 1000 && Self.map.containerUID(1000) == 0 && Self.map.containerUID(5) == nil)
+    }
+
+    @Test func applyAndDiffTranslateOwners() throws {
+        let bytes = try ApplyOptionsTests.layer { tar in
+            try tar.write(TarEntry(path: "mine", kind: .regular, uid: 1000, gid: 1000), contents: [1])
+            try tar.write(TarEntry(path: "root", kind: .regular, uid: 0, gid: 0), contents: [2])
+        }
+        let tmp = TempDir()
+        let root = tmp.sub("root")
+        _ = try LayerApplier.apply(TarReader(source: MemorySource(bytes)), to: root, options: .init(idMap: Self.map))
+        let t = TreeBuilder(root: root)
+        #expect(t.status("mine")?.uid == 100_999 && t.status("mine")?.gid == 200_999)
+        #expect(t.status("root")?.uid == 1000 && t.status("root")?.gid == 1000)
+
+        let out = MemorySink()
+        try LayerWriter.writeTar(try LayerDiff.changes(lower: nil, upper: root), from: root, to: out, options: .init(idMap: Self.map))
+        let owners = try entries(ofTar: out.bytes).map { "\($0.path) \($0.uid):\($0.gid)" }
+        #expect(owners == ["mine 1000:1000", "root 0:0"])
+
+        // A host id outside the map must not leak into a layer.
+        lchown(t.p("root"), 7, 7)
+        #expect(throws: ArchiveError.self) {
+            try LayerWriter.writeTar(try LayerDiff.changes(lower: nil, upper: root), from: root, to: MemorySink(), options: .init(idMap: Self.map))
+        }
+    }
+}

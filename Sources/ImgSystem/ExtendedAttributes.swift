@@ -1,0 +1,68 @@
+import Glibc
+
+/// Extended attributes of `name` inside an open directory, never following a final symlink. The calls go
+/// through `/proc/self/fd/N/name`: the directory is pinned by its descriptor, and the `l*xattr` calls do
+/// not follow `name`, so no path outside the directory can be reached (and devices are never opened).
+package enum ExtendedAttributes {
+    private static func path(_ directory: Int32, _ name: String) -> String { "/proc/self/fd/\(directory)/\(name)" }
+
+    /// Attribute names, sorted. Empty where the file system has none or does not support them.
+    package static func names(at directory: Int32, _ name: String) throws(SystemError) -> [String] {
+        let p = path(directory, name)
+        var capacity = 256
+        while true {
+            var buffer = [CChar](repeating: 0, count: capacity)
+            let n = XattrCalls.list(p, &buffer, capacity)
+            if n < 0 {
+                if errno == ERANGE { capacity *= 4; continue }
+                if errno == ENOTSUP { return [] }
+                throw SystemError.errno("listxattr \(name)")
+            }
+            var names: [String] = []
+            var start = 0
+            for i in 0..<n where buffer[i] == 0 {
+                let bytes = buffer[start..<i].map { UInt8(bitPattern: $0) }
+                names.append(String(decoding: bytes, as: UTF8.self))
+                start = i + 1
+            }
+            return names.sorted()
+        }
+    }
+
+    /// One attribute's value, or nil when it is not set.
+    package static func value(at directory: Int32, _ name: String, attribute: String) throws(SystemError) -> [UInt8]? {
+        let p = path(directory, name)
+        var capacity = 256
+        while true {
+            var buffer = [UInt8](repeating: 0, count: capacity)
+            let n = XattrCalls.get(p, attribute, &buffer, capacity)
+            if n < 0 {
+                if errno == ERANGE { capacity *= 4; continue }
+                if errno == ENODATA || errno == ENOTSUP { return nil }
+                throw SystemError.errno("getxattr \(attribute) \(name)")
+            }
+            return Array(buffer[0..<n])
+        }
+    }
+
+    /// All attributes with their values.
+    package static func all(at directory: Int32, _ name: String) throws(SystemError) -> [String: [UInt8]] {
+        var result: [String: [UInt8]] = [:]
+        for attribute in try names(at: directory, name) {
+            if let v = try value(at: directory, name, attribute: attribute) { result[attribute] = v }
+        }
+        return result
+    }
+
+    package static func set(at directory: Int32, _ name: String, attribute: String, value: [UInt8]) throws(SystemError) {
+        let p = path(directory, name)
+        let rc = value.withUnsafeBytes { XattrCalls.set(p, attribute, $0.baseAddress, $0.count, 0) }
+        guard rc == 0 else { throw SystemError.errno("setxattr \(attribute) \(name)") }
+    }
+
+    package static func remove(at directory: Int32, _ name: String, attribute: String) throws(SystemError) {
+        guard XattrCalls.remove(path(directory, name), attribute) == 0 || errno == ENODATA else {
+            throw SystemError.errno("removexattr \(attribute) \(name)")
+        }
+    }
+}

@@ -1,0 +1,173 @@
+import Glibc
+import ImgArchive
+import ImgOCI
+import ImgSystem
+import Testing
+
+@Suite struct CompressionTests {
+    static func makeTree(_ root: String) {
+        let t = TreeBuilder(root: root)
+        t.dir("d")
+        t.file("d/text", String(repeating: "compressible text ", count: 5000))
+        t.file("small", "x")
+        t.symlink("link", to: "d/text")
+    }
+
+    @Test(.enabled(if: Tool.condition(.gzip, .zstd, .tar, .sha256sum), "needs gzip, zstd, tar, sha256sum (Debian: gzip, zstd, tar, coreutils)"),
+          arguments: LayerCompression.allCases)
+    func layerBlobDecompressesAndDigestsMatch(_ compression: LayerCompression) throws {
+        guard Tool.require(.gzip, .zstd, .tar, .sha256sum) else { return }
+        let tmp = TempDir()
+        let tree = tmp.sub("tree")
+        Self.makeTree(tree)
+        let blob = tmp["layer.blob"]
+        let digests = try LayerExport.directory(tree, toFile: blob, options: .init(compression: compression))
+        #expect(digests.compression == compression)
+        #expect(try sha256sum(blob) == digests.digest.description)
+        var st = stat()
+        stat(blob, &st)
+        #expect(Int64(st.st_size) == digests.size)
+
+        let tarPath = tmp["layer.tar"]
+        switch compression {
+        case .gzip:
+            #expect(try run(["gzip", "-t", blob]).status == 0)
+            #expect(try run(["sh", "-c", "gzip -dc '\(blob)' > '\(tarPath)'"]).status == 0)
+        case .zstd:
+            #expect(try run(["zstd", "-q", "-t", blob]).status == 0)
+            #expect(try run(["zstd", "-q", "-d", "-f", blob, "-o", tarPath]).status == 0)
+        case .uncompressed:
+            #expect(try run(["cp", blob, tarPath]).status == 0)
+        }
+        #expect(try sha256sum(tarPath) == digests.diffID.description)
+        stat(tarPath, &st)
+        #expect(Int64(st.st_size) == digests.uncompressedSize)
+        let listed = try run(["tar", "-tvf", tarPath])
+        #expect(listed.status == 0)
+        #expect(listed.output.contains("d/text") && listed.output.contains("link -> d/text"))
+        // Our reader detects the compression itself.
+        #expect(try entries(ofTar: blob).map(\.path) == ["d", "d/text", "link", "small"])
+    }
+
+    @Test(arguments: [LayerCompression.gzip, .zstd])
+    func standaloneCompressAndDecompress(_ compression: LayerCompression) throws {
+        let tmp = TempDir()
+        let tree = tmp.sub("tree")
+        Self.makeTree(tree)
+        let tarSink = try FileSink(creating: tmp["plain.tar"])
+        try TreeArchive.create(from: tree, to: tarSink)
+        tarSink.close()
+        let packed = try Compression.compress(file: tmp["plain.tar"], to: tmp["packed"], compression: compression, level: 9)
+        let unpacked = try Compression.decompress(file: tmp["packed"], to: tmp["unpacked.tar"])
+        #expect(unpacked.digest == packed.diffID)
+        #expect(unpacked.size == packed.uncompressedSize)
+        #expect(packed.size < packed.uncompressedSize)
+        let plain = try Compression.decompress(file: tmp["plain.tar"], to: tmp["copy.tar"])
+        #expect(plain.digest == packed.diffID)
+    }
+
+    @Test func gzipIsDeterministicAcrossRunsAndLevelsDiffer() throws {
+        let tmp = TempDir()
+        let tree = tmp.sub("tree")
+        Self.makeTree(tree)
+        let a = MemorySink(), b = MemorySink(), fast = MemorySink()
+        let da = try LayerExport.directory(tree, to: a)
+        let db = try LayerExport.directory(tree, to: b)
+        let df = try LayerExport.directory(tree, to: fast, options: .init(compressionLevel: 1))
+        #expect(a.bytes == b.bytes && da == db)
+        #expect(df.diffID == da.diffID)
+        #expect(df.digest != da.digest)
+        // No timestamp in the gzip header (bytes 4..<8).
+        #expect(Array(a.bytes[4..<8]) == [0, 0, 0, 0])
+    }
+
+    @Test func applyRejectsAWrongDiffID() throws {
+        let tmp = TempDir()
+        let tree = tmp.sub("tree")
+        Self.makeTree(tree)
+        let digests = try LayerExport.directory(tree, toFile: tmp["layer.tgz"])
+        let wrong = Digest.sha256(of: Array("not it".utf8))
+        let error = try #require(throws: ArchiveError.self) {
+            try LayerApplier.apply(layerAt: tmp["layer.tgz"], to: tmp.sub("root"), expectedDiffID: wrong)
+        }
+        #expect(error.code == .digestMismatch)
+        let summary = try LayerApplier.apply(layerAt: tmp["layer.tgz"], to: tmp.sub("root2"), expectedDiffID: digests.diffID)
+        #expect(summary.diffID == digests.diffID)
+    }
+
+    @Test func largeFileStreams() throws {
+        let tmp = TempDir()
+        let tree = tmp.sub("tree")
+        let fd = open(tree + "/big", O_WRONLY | O_CREAT, 0o644)
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for i in 0..<64 {
+            // Half pseudo-random, half zeros: compressible but not trivially.
+            for j in stride(from: 0, to: chunk.count / 2, by: 8) {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                withUnsafeBytes(of: state) { chunk.replaceSubrange(j..<j + 8, with: $0) }
+            }
+            chunk[0] = UInt8(i)
+            _ = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        }
+        close(fd)
+        let digests = try LayerExport.directory(tree, toFile: tmp["big.tgz"])
+        #expect(digests.uncompressedSize > 64 << 20)
+        let summary = try LayerApplier.apply(layerAt: tmp["big.tgz"], to: tmp.sub("out"), expectedDiffID: digests.diffID)
+        #expect(summary.bytes == 64 << 20)
+        #expect(try snapshot(tree + "/big", includeTimes: false) == snapshot(tmp["out/big"], includeTimes: false))
+    }
+
+    @Test func readsEveryCompressionDebianToolsWrite() throws {
+        let tmp = TempDir()
+        let tree = tmp.sub("tree")
+        Self.makeTree(tree)
+        var tested = 0
+        for (flag, tool) in [("-z", "gzip"), ("-j", "bzip2"), ("-J", "xz"), ("--zstd", "zstd")] {
+            guard access("/usr/bin/" + tool, X_OK) == 0 || access("/bin/" + tool, X_OK) == 0 else {
+                if Tool.inCI && (tool == "gzip" || tool == "zstd") { Issue.record("\(tool) missing: install the Debian package \(tool)") }
+                continue
+            }
+            let path = tmp["t.\(tool)"]
+            #expect(try run(["tar", flag, "-cf", path, "-C", tree, "."]).status == 0)
+            #expect(Set(try entries(ofTar: path).map(\.path)) == ["", "d", "d/text", "link", "small"], "\(tool)")
+            tested += 1
+        }
+        #expect(tested >= 1)
+    }
+
+    @Test(.enabled(if: Tool.condition(.gzip), "needs gzip (Debian: gzip)"))
+    func parallelGzipIsValidDeterministicAndReadable() throws {
+        guard Tool.require(.gzip) else { return }
+        let tmp = TempDir()
+        let tree = tmp.sub("tree")
+        Self.makeTree(tree)
+        TreeBuilder(root: tree).file("more", String(repeating: "0123456789abcdef", count: 20_000))
+        let options = LayerWriteOptions(gzipBlockSize: 16 << 10)
+        let first = try LayerExport.directory(tree, toFile: tmp["a.tgz"], options: options)
+        let second = try LayerExport.directory(tree, toFile: tmp["b.tgz"], options: options)
+        let single = try LayerExport.directory(tree, toFile: tmp["single.tgz"])
+        #expect(first == second)
+        #expect(first.diffID == single.diffID)
+        #expect(try sha256sum(tmp["a.tgz"]) == first.digest.description)
+        #expect(try run(["gzip", "-t", tmp["a.tgz"]]).status == 0)
+        #expect(try run(["sh", "-c", "gzip -dc '\(tmp["a.tgz"])' | sha256sum"]).output.hasPrefix(first.diffID.hex))
+        let summary = try LayerApplier.apply(layerAt: tmp["a.tgz"], to: tmp.sub("out"), expectedDiffID: first.diffID)
+        #expect(summary.bytes > 16 << 10 * 10)
+        // An empty input is still one valid member.
+        let empty = MemorySink()
+        let sink = try CompressingSink(compression: .gzip, gzipBlockSize: 1024, output: empty)
+        let digests = try sink.finish()
+        #expect(!empty.bytes.isEmpty && digests.uncompressedSize == 0)
+        let unpacked = try Compression.decompress(file: tmp["a.tgz"], to: tmp["a.tar"])
+        #expect(unpacked.digest == first.diffID)
+    }
+
+    @Test func emptyBlobIsAnEmptyLayer() throws {
+        let tmp = TempDir()
+        TreeBuilder(root: tmp.path).file("empty.blob", "")
+        let summary = try LayerApplier.apply(layerAt: tmp["empty.blob"], to: tmp.sub("root"))
+        #expect(summary.entries == 0)
+        #expect(summary.diffID == Digest.sha256(of: [UInt8]()))
+    }
+}

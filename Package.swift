@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "ImgCommands",
             dependencies: [
-                "ImgDockerfile", "ImgOCI", "ImgContent", "ImgSystem", "ImgRuntime",
+                "ImgDockerfile", "ImgOCI", "ImgContent", "ImgSystem", "ImgRuntime", "ImgArchive",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "ImgRuntimeTests", dependencies: ["ImgRuntime", "ImgSystem", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgContentTests", dependencies: ["ImgContent", "ImgOCI", "ImgSystem"], swiftSettings: strict),
         .testTarget(name: "ImgRegistryTests", dependencies: ["ImgRegistry", "ImgContent", "ImgOCI"], swiftSettings: strict),
-        .testTarget(name: "ImgCommandsTests", dependencies: ["ImgCommands", "img", "ImgContent", "ImgOCI"], swiftSettings: strict),
+        .testTarget(name: "ImgCommandsTests", dependencies: ["ImgCommands", "img", "ImgContent", "ImgOCI", "ImgArchive"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImgArchive
 import ImgContent
 import ImgDockerfile
 import ImgOCI
@@ -40,6 +41,9 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
         StandardError.print("error: \(error)")
         throw ExitCode.failure
     } catch let error as ContentError {
+        StandardError.print("error: \(error)")
+        throw ExitCode.failure
+    } catch let error as ArchiveError {
         StandardError.print("error: \(error)")
         throw ExitCode.failure
     } catch let error as OCIError {

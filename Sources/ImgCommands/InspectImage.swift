@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import ImgContent
-import ImgDockerfile
 import ImgOCI
 
 /// `img inspect IMAGE`: the image's descriptor, manifest and config as JSON.
@@ -29,32 +28,12 @@ struct InspectImage: AsyncParsableCommand {
         let options = root.global.merged(with: global)
         try await reportingErrors {
             let state = try options.openState()
-            let record = try await state.images.get(try parseReference(image))
-            let wanted = try Platform(parsing: platform ?? BuildPlatform.host.description)
-            let decoder = JSONDecoder()
-            var index: Index?
-            var manifestDescriptor = record.descriptor
-            if record.descriptor.mediaType.isIndex {
-                let decoded = try decode(Index.self, state.content.data(for: record.descriptor.digest), decoder)
-                guard let chosen = decoded.manifest(for: wanted) else {
-                    throw CommandError("image \(record.name.familiar) has no manifest for platform \(wanted)")
-                }
-                index = decoded
-                manifestDescriptor = chosen
-            }
-            let manifest = try decode(Manifest.self, state.content.data(for: manifestDescriptor.digest), decoder)
-            let config = try decode(ImageConfig.self, state.content.data(for: manifest.config.digest), decoder)
+            let image = try await StoredImage.load(self.image, platform: platform, state: state)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let out = Output(name: record.name.description, descriptor: record.descriptor, index: index,
-                             manifest: manifest, config: config)
+            let out = Output(name: image.record.name.description, descriptor: image.record.descriptor,
+                             index: image.index, manifest: image.manifest, config: image.config)
             print(String(decoding: try encoder.encode(out), as: UTF8.self))
-        }
-    }
-
-    private func decode<T: Decodable>(_ type: T.Type, _ data: Data, _ decoder: JSONDecoder) throws -> T {
-        do { return try decoder.decode(type, from: data) } catch {
-            throw CommandError("image \(image): stored \(type) is not valid JSON: \(error)")
         }
     }
 }

@@ -87,25 +87,14 @@ package final class SystemFile: Sendable {
     }
 }
 
-/// What `stat(2)` says about a file, in plain types.
-package struct FileStatus: Sendable, Hashable {
-    package var size: Int64
-    package var device: UInt64
-    package var inode: UInt64
+/// The views of `FileStatus` the content store reads.
+extension FileStatus {
+    package var isRegularFile: Bool { kind == .regular }
+    package var isDirectory: Bool { kind == .directory }
     /// Modification time, seconds since the epoch.
-    package var modified: Double
-    package var isRegularFile: Bool
-    package var isDirectory: Bool
-
-    init(_ st: stat) {
-        size = Int64(st.st_size)
-        device = UInt64(st.st_dev)
-        inode = UInt64(st.st_ino)
-        modified = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
-        isRegularFile = (st.st_mode & mode_t(S_IFMT)) == mode_t(S_IFREG)
-        isDirectory = (st.st_mode & mode_t(S_IFMT)) == mode_t(S_IFDIR)
+    package var modified: Double {
+        Double(modificationTime.seconds) + Double(modificationTime.nanoseconds) / 1e9
     }
-
     /// Whether both describe the same inode.
     package func isSameFile(as other: FileStatus) -> Bool { device == other.device && inode == other.inode }
 }

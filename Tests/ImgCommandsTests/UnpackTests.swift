@@ -1,0 +1,89 @@
+import Foundation
+import ImgArchive
+import ImgContent
+import ImgOCI
+import Testing
+
+/// `img unpack` through the real binary, on images whose layers the test builds with ImgArchive.
+@Suite struct UnpackTests {
+    /// Stores an image whose layers are the given directory trees (made by `build` closures), in order.
+    static func storeImage(_ state: StateDirectory, name: String, layers: [(URL) throws -> Void]) async throws {
+        let work = try TemporaryDirectory()
+        var descriptors: [Descriptor] = []
+        var diffIDs: [Digest] = []
+        for (i, build) in layers.enumerated() {
+            let tree = work.url.appending(path: "tree\(i)")
+            try FileManager.default.createDirectory(at: tree, withIntermediateDirectories: true)
+            try build(tree)
+            let blob = work.url.appending(path: "layer\(i).tar.gz").path
+            let digests = try LayerExport.directory(tree.path, toFile: blob)
+            descriptors.append(try await state.content.ingest(fileAt: blob, expected: digests.descriptor()))
+            diffIDs.append(digests.diffID)
+        }
+        let config = ImageConfig(platform: try Platform(parsing: "linux/amd64"), rootfs: RootFS(diffIDs: diffIDs))
+        let configDesc = try await state.content.ingest(Array(try JSONEncoder().encode(config)), mediaType: .ociConfig)
+        let manifest = Manifest(config: configDesc, layers: descriptors)
+        let desc = try await state.content.ingest(Array(try JSONEncoder().encode(manifest)), mediaType: .ociManifest)
+        _ = try await state.images.put(try Reference(parsing: name), descriptor: desc)
+    }
+
+    static func write(_ url: URL, _ text: String) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+    }
+
+    @Test func layersApplyInOrderWithWhiteoutsOwnersAndLinks() async throws {
+        let dir = try TemporaryDirectory()
+        let state = try StateDirectory(root: dir.url.path)
+        try await Self.storeImage(state, name: "app", layers: [
+            { root in
+                try Self.write(root.appending(path: "etc/hello"), "one\n")
+                try Self.write(root.appending(path: "gone/file"), "x")
+                try Self.write(root.appending(path: "home/app/own"), "mine")
+                chown(root.appending(path: "home/app/own").path, 1000, 1000)
+                chmod(root.appending(path: "etc/hello").path, 0o4755)
+                try FileManager.default.createSymbolicLink(atPath: root.appending(path: "link").path, withDestinationPath: "etc/hello")
+            },
+            { root in
+                try Self.write(root.appending(path: "etc/hello"), "two\n")
+                // A whiteout deleting the lower layer's directory.
+                FileManager.default.createFile(atPath: root.appending(path: ".wh.gone").path, contents: Data())
+            },
+        ])
+        let out = dir.url.appending(path: "out")
+        let r = try ImgBinary.run(["--state", dir.url.path, "unpack", "-o", out.path, "app"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "Unpacked app:latest to \(out.path)\n")
+        #expect(try String(contentsOf: out.appending(path: "etc/hello"), encoding: .utf8) == "two\n")
+        #expect(!FileManager.default.fileExists(atPath: out.appending(path: "gone").path))
+        #expect(!FileManager.default.fileExists(atPath: out.appending(path: ".wh.gone").path))
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: out.appending(path: "link").path) == "etc/hello")
+        var st = stat()
+        #expect(lstat(out.appending(path: "home/app/own").path, &st) == 0)
+        #expect(st.st_uid == 1000 && st.st_gid == 1000)
+    }
+
+    @Test func refusesANonEmptyTargetAndCleansUpAfterABadLayer() async throws {
+        let dir = try TemporaryDirectory()
+        let state = try StateDirectory(root: dir.url.path)
+        try await Self.storeImage(state, name: "ok", layers: [{ root in try Self.write(root.appending(path: "a"), "a") }])
+        let busy = dir.url.appending(path: "busy")
+        try Self.write(busy.appending(path: "keep"), "mine")
+        let refused = try ImgBinary.run(["-s", dir.url.path, "unpack", "-o", busy.path, "ok"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("not an empty directory"))
+        #expect(try String(contentsOf: busy.appending(path: "keep"), encoding: .utf8) == "mine")
+
+        // Corrupt the stored layer: the unpack fails with one line and leaves no output directory.
+        let image = try await state.images.get(try Reference(parsing: "ok"))
+        let manifest = try JSONDecoder().decode(Manifest.self, from: try state.content.data(for: image.descriptor.digest))
+        let layerPath = state.content.path(for: manifest.layers[0].digest)
+        chmod(layerPath, 0o644)
+        try Data("not a tar at all".utf8).write(to: URL(filePath: layerPath))
+        let out = dir.url.appending(path: "out")
+        let bad = try ImgBinary.run(["-s", dir.url.path, "unpack", "-o", out.path, "ok"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.hasPrefix("error: ") && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+}

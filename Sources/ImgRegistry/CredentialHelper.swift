@@ -48,21 +48,7 @@ struct CredentialHelper: Sendable {
     }
 
     private func run(_ verb: String, input: [UInt8]) throws -> (Int32, [UInt8], [UInt8]) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try executable())
-        process.arguments = [verb]
-        process.environment = environment
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        try stdin.fileHandleForWriting.write(contentsOf: input)
-        try stdin.fileHandleForWriting.close()
-        // Helper output is small; read both pipes to the end before waiting so neither can fill up.
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, Array(out), Array(err))
+        let result = try ChildProcess.run(try executable(), [verb], input: input, environment: environment)
+        return (result.status, result.stdout, result.stderr)
     }
 }

@@ -50,7 +50,7 @@ extension RegistryClient {
         headers.add(name: "Accept", value: RegistryClient.manifestAccept)
         let response = try await send(Request(method: .GET, path: manifestPath(ref), endpoint: endpoint,
                                               headers: headers, scopes: RegistryClient.scopes(pull: ref.path),
-                                              subject: ref.description))
+                                              subject: ref.description, repository: ref.name))
         try await expect(response, [.ok], subject: ref.description, repository: ref.name)
         let bytes = try await readSmallBody(response, limit: options.maxManifestSize, subject: "manifest \(ref)")
         let computed = Digest.sha256(of: bytes)
@@ -70,10 +70,10 @@ extension RegistryClient {
             headers.add(name: "Accept", value: RegistryClient.manifestAccept)
             let response = try await send(Request(method: .HEAD, path: manifestPath(ref), endpoint: endpoint,
                                                   headers: headers, scopes: RegistryClient.scopes(pull: ref.path),
-                                                  subject: ref.description))
-            await drain(response)
-            if response.status == .notFound { return nil }
+                                                  subject: ref.description, repository: ref.name))
+            if response.status == .notFound { await drain(response); return nil }
             try await expect(response, [.ok], subject: ref.description, repository: ref.name)
+            await drain(response)
             guard let digestText = response.headers.first(name: "Docker-Content-Digest"),
                   let digest = try? Digest(parsing: digestText),
                   let length = response.headers.first(name: "Content-Length").flatMap({ Int64($0) })
@@ -100,7 +100,7 @@ extension RegistryClient {
         let response = try await send(Request(method: .PUT, path: manifestPath(ref), endpoint: endpoint,
                                               headers: headers, body: { .bytes(ByteBuffer(bytes: bytes)) },
                                               scopes: RegistryClient.scopes(pull: ref.path, push: true),
-                                              subject: ref.description))
+                                              subject: ref.description, repository: ref.name))
         try await expect(response, [.created, .ok, .accepted], subject: ref.description, repository: ref.name)
         await drain(response)
         if let stored = response.headers.first(name: "Docker-Content-Digest"), let d = try? Digest(parsing: stored),
@@ -115,7 +115,7 @@ extension RegistryClient {
         try await onPullEndpoints(repository) { endpoint in
             let response = try await send(Request(method: .GET, path: "/v2/\(repository.path)/tags/list", endpoint: endpoint,
                                                   scopes: RegistryClient.scopes(pull: repository.path),
-                                                  subject: repository.name))
+                                                  subject: repository.name, repository: repository.name))
             try await expect(response, [.ok], subject: repository.name, repository: repository.name)
             let body = try await readSmallBody(response, limit: 16 << 20, subject: "tags of \(repository.name)")
             struct Tags: Decodable { var tags: [String]? }

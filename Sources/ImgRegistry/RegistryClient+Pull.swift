@@ -11,10 +11,10 @@ extension RegistryClient {
         let response = try await send(Request(method: .HEAD, path: "/v2/\(reference.path)/blobs/\(digest)",
                                               endpoint: endpoint,
                                               scopes: RegistryClient.scopes(pull: reference.path, push: true),
-                                              subject: subject))
-        await drain(response)
-        if response.status == .notFound { return false }
+                                              subject: subject, repository: reference.name))
+        if response.status == .notFound { await drain(response); return false }
         try await expect(response, [.ok], subject: subject, repository: reference.name)
+        await drain(response)
         return true
     }
 
@@ -127,7 +127,7 @@ extension RegistryClient {
         var headers = HTTPHeaders()
         if offset > 0 { headers.add(name: "Range", value: "bytes=\(offset)-") }
         var request = Request(method: .GET, path: "/v2/\(reference.path)/blobs/\(descriptor.digest)", endpoint: endpoint,
-                              headers: headers, scopes: RegistryClient.scopes(pull: reference.path), subject: subject)
+                              headers: headers, scopes: RegistryClient.scopes(pull: reference.path), subject: subject, repository: reference.name)
         for _ in 0..<10 {
             let response = try await send(request)
             guard [301, 302, 303, 307, 308].contains(response.status.code),

@@ -30,11 +30,11 @@ extension RegistryClient {
             scopes += RegistryClient.scopes(pull: from.path)
         }
         let response = try await send(Request(method: .POST, path: path, endpoint: endpoint,
-                                              scopes: scopes, subject: subject))
-        await drain(response)
-        if response.status == .created, mountFrom != nil { return .mounted }
+                                              scopes: scopes, subject: subject, repository: reference.name))
+        if response.status == .created, mountFrom != nil { await drain(response); return .mounted }
         // 202: an upload session (also what a registry answers when it cannot mount).
         try await expect(response, [.accepted], subject: subject, repository: reference.name)
+        await drain(response)
         guard let location = response.headers.first(name: "Location") else {
             throw RegistryError(.protocolError, "\(subject): upload session has no Location")
         }
@@ -58,10 +58,10 @@ extension RegistryClient {
                                               endpoint: endpoint,
                                               scopes: RegistryClient.scopes(pull: target.path, push: true)
                                                   + RegistryClient.scopes(pull: source.path),
-                                              subject: subject))
-        await drain(response)
-        if response.status == .created { return true }
+                                              subject: subject, repository: target.name))
+        if response.status == .created { await drain(response); return true }
         try await expect(response, [.accepted], subject: subject, repository: target.name)
+        await drain(response)
         return false
     }
 
@@ -73,7 +73,7 @@ extension RegistryClient {
                                               endpoint: endpoint, headers: headers,
                                               body: { try RegistryClient.body(content, range: 0..<descriptor.size) },
                                               scopes: RegistryClient.scopes(pull: reference.path, push: true),
-                                              subject: subject))
+                                              subject: subject, repository: reference.name))
         try await expectUploaded(response, descriptor: descriptor, reference: reference, subject: subject)
     }
 
@@ -90,15 +90,15 @@ extension RegistryClient {
             let range = offset..<end
             let response = try await send(Request(method: .PATCH, path: location, endpoint: endpoint, headers: headers,
                                                   body: { try RegistryClient.body(content, range: range) },
-                                                  scopes: scopes, subject: subject))
-            await drain(response)
+                                                  scopes: scopes, subject: subject, repository: reference.name))
             try await expect(response, [.accepted, .noContent], subject: subject, repository: reference.name)
+            await drain(response)
             if let next = response.headers.first(name: "Location") { location = resolveLocation(next, on: endpoint) }
             offset = end
         }
         let response = try await send(Request(method: .PUT, path: RegistryClient.appendingDigest(descriptor.digest, to: location),
                                               endpoint: endpoint,
-                                              scopes: scopes, subject: subject))
+                                              scopes: scopes, subject: subject, repository: reference.name))
         try await expectUploaded(response, descriptor: descriptor, reference: reference, subject: subject)
     }
 

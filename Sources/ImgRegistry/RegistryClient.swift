@@ -71,11 +71,15 @@ package final class RegistryClient: Sendable {
         var scopes: [String]
         /// Names what the request is about in error messages.
         var subject: String
+        /// The repository (`host/path`) that access errors name.
+        var repository: String?
         /// Whether to send credentials at all (not for a redirect to another host).
         var authenticate = true
 
         init(method: HTTPMethod, path: String, endpoint: RegistryEndpoint, headers: HTTPHeaders = HTTPHeaders(),
-             body: (@Sendable () throws -> HTTPClientRequest.Body)? = nil, scopes: [String], subject: String) {
+             body: (@Sendable () throws -> HTTPClientRequest.Body)? = nil, scopes: [String], subject: String,
+             repository: String? = nil) {
+            self.repository = repository
             self.method = method
             self.path = path
             self.endpoint = endpoint
@@ -100,7 +104,7 @@ package final class RegistryClient: Sendable {
             r.headers.replaceOrAdd(name: "User-Agent", value: options.userAgent)
             var sentAuthorization: String?
             if request.authenticate, let value = try await authorization(for: endpoint, scopes: request.scopes,
-                                                                          subject: request.subject) {
+                                                                          subject: request.repository ?? request.subject) {
                 r.headers.replaceOrAdd(name: "Authorization", value: value)
                 sentAuthorization = value
             }

@@ -19,56 +19,38 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// Runs a program to completion; throws with its output when it fails.
+/// Runs a program to completion; throws with its output when it fails. stderr is folded into the result.
 @discardableResult
 func run(_ program: String, _ arguments: [String], environment: [String: String]? = nil,
          input: String? = nil) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: program.hasPrefix("/") ? program : "/usr/bin/env")
-    process.arguments = program.hasPrefix("/") ? arguments : [program] + arguments
-    if let environment { process.environment = environment }
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = out
-    let stdin = Pipe()
-    process.standardInput = stdin
-    try process.run()
-    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-    try stdin.fileHandleForWriting.close()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
-    guard process.terminationStatus == 0 else {
-        throw TestFailure("\(program) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(text)")
+    let result = try ChildProcess.run(program, arguments, input: Array((input ?? "").utf8), environment: environment)
+    let text = String(decoding: result.stdout, as: UTF8.self)
+    guard result.status == 0 else {
+        throw TestFailure("\(program) \(arguments.joined(separator: " ")) failed (\(result.status)): \(text)"
+            + String(decoding: result.stderr, as: UTF8.self))
     }
     return text
 }
 
-/// A long-running helper (registry, proxy, token server) stopped by `stop()`.
-final class Daemon: @unchecked Sendable {
-    // @unchecked: started and stopped by the one test that owns it.
-    let process = Process()
+/// A long-running helper (registry, proxy, token server) with its output in a log file, stopped by `stop()`.
+final class Daemon: Sendable {
+    let child: ChildProcess
     let logPath: String
 
-    init(_ program: String, _ arguments: [String], log: String, directory: String? = nil) throws {
+    init(_ program: String, _ arguments: [String], log: String) throws {
         logPath = log
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        child = try ChildProcess.spawn(program, arguments, stdin: .null, stdout: .file(log), stderr: .descriptor(1))
     }
 
+    var isRunning: Bool { child.isRunning }
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// SIGTERM, then SIGKILL if it is still there after 5 seconds.
     func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        child.signal(SIGTERM)
+        for _ in 0..<100 where child.isRunning { usleep(50_000) }
+        child.signal(SIGKILL)
+        child.wait()
     }
 }
 
@@ -92,7 +74,7 @@ func freePort() throws -> Int {
 /// Waits until something accepts connections on `port`, or the daemon dies.
 func waitForPort(_ port: Int, daemon: Daemon) async throws {
     for _ in 0..<200 {
-        guard daemon.process.isRunning else { throw TestFailure("daemon exited: \(daemon.log)") }
+        guard daemon.isRunning else { throw TestFailure("daemon exited: \(daemon.log)") }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)

@@ -133,7 +133,7 @@ final class TestRegistry: @unchecked Sendable {
                 } catch let e as RegistryError where e.code == .unauthorized {
                     ready = true
                 } catch {
-                    guard daemon.process.isRunning else { throw TestFailure("registry exited: \(daemon.log)") }
+                    guard daemon.isRunning else { throw TestFailure("registry exited: \(daemon.log)") }
                     try await Task.sleep(for: .milliseconds(100))
                 }
             }

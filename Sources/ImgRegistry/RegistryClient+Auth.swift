@@ -13,22 +13,24 @@ actor AuthCache {
 
     private var challenges: [String: AuthChallenge] = [:]
     private var probed: Set<String> = []
-    private var probes: [String: Task<Void, Never>] = [:]
+    private var probes: [String: Task<(any Error)?, Never>] = [:]
     private var tokens: [String: Token] = [:]
     private var fetches: [String: Task<(String, Duration), any Error>] = [:]
 
     func challenge(for host: String) -> AuthChallenge? { challenges[host] }
     func learn(_ challenge: AuthChallenge, for host: String) { challenges[host] = challenge }
 
-    /// Runs `probe` once per host, however many requests ask at the same time.
-    func probeOnce(_ host: String, _ probe: @escaping @Sendable () async -> Void) async {
-        if probed.contains(host) { return }
+    /// Runs `probe` once per host, however many requests ask at the same time. A probe that could not
+    /// connect is not remembered, so the next request probes again; its error goes to the waiting callers.
+    func probeOnce(_ host: String, _ probe: @escaping @Sendable () async -> (any Error)?) async -> (any Error)? {
+        if probed.contains(host) { return nil }
         if let running = probes[host] { return await running.value }
         let task = Task { await probe() }
         probes[host] = task
-        await task.value
+        let error = await task.value
         probes[host] = nil
-        probed.insert(host)
+        if error == nil { probed.insert(host) }
+        return error
     }
 
     /// A valid token for `key`, fetching one (once, for all waiting requests) when there is none.
@@ -52,19 +54,25 @@ actor AuthCache {
 
 extension RegistryClient {
     /// Learns how `endpoint` wants clients to authenticate from one unauthenticated `GET /v2/`, as docker
-    /// does, so concurrent first requests do not each collect a 401.
-    func probeAuthentication(_ endpoint: RegistryEndpoint) async {
+    /// does, so concurrent first requests do not each collect a 401. Returns the connection error when the
+    /// registry could not be reached at all.
+    func probeAuthentication(_ endpoint: RegistryEndpoint) async -> (any Error)? {
         await auth.probeOnce(endpoint.host) {
             var request = HTTPClientRequest(url: endpoint.base + "/v2/")
             request.headers.add(name: "User-Agent", value: self.options.userAgent)
             if endpoint.scheme == .https { request.tlsConfiguration = self.settings.tlsConfiguration(for: endpoint) }
-            guard let response = try? await self.http.execute(request, timeout: self.options.connectTimeout + .seconds(30))
-            else { return }
+            let response: HTTPClientResponse
+            do {
+                response = try await self.http.execute(request, timeout: self.options.connectTimeout + .seconds(30))
+            } catch {
+                return error
+            }
             if response.status == .unauthorized,
                let challenge = self.preferredChallenge(response.headers["WWW-Authenticate"].flatMap(AuthChallenge.parse)) {
                 await self.auth.learn(challenge, for: endpoint.host)
             }
             await self.drain(response)
+            return nil
         }
     }
 

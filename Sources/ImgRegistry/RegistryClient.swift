@@ -96,7 +96,10 @@ package final class RegistryClient: Sendable {
         var budget = RetryBudget(options.retry)
         var reauthenticated = false
         let endpoint = try await resolvedScheme(request.endpoint, subject: request.subject)
-        if request.authenticate { await probeAuthentication(endpoint) }
+        // A registry that cannot be reached for a reason retrying will not fix (TLS) fails here, once.
+        if request.authenticate, let error = await probeAuthentication(endpoint), !isRetriable(error) {
+            throw networkError(error, endpoint: endpoint, subject: request.subject)
+        }
         while true {
             var r = HTTPClientRequest(url: url(request.path, on: endpoint))
             r.method = request.method

@@ -49,6 +49,7 @@ import Testing
             let ref = try registry.reference("a/b:latest")
             var options = RegistryClient.Options()
             options.retry = .none
+            options.connectTimeout = .seconds(3)
             // No CA: the certificate is not trusted and the error says which registry.
             try await withClient(settings: RegistrySettings(), credentials: credentials(for: registry), options: options) { client in
                 let error = await #expect(throws: RegistryError.self) { try await client.fetchManifest(ref) }

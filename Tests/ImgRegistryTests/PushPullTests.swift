@@ -10,19 +10,28 @@ import Testing
 
     @Test(arguments: [false, true])
     func pushThenPull(chunked: Bool) async throws {
-        guard require(.dockerRegistry, .busybox, .tar, .gzip) else { return }
+        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
         try await withRegistry { registry in
             let image = try TestImage.make(in: registry.dir)
             var options = RegistryClient.Options()
             if chunked {
-                // The ~1 MB layer goes up in four PATCHes.
+                // The ~1 MB layer goes up in 300 kB PATCHes.
                 options.chunkedUploadThreshold = 100_000
                 options.uploadChunkSize = 300_000
             }
-            try await withClient(settings: registry.settings(), options: options) { client in
-                let ref = try registry.reference("test/busybox:v1")
+            // Through a proxy without faults, to see which requests the upload used.
+            let proxy = try await FaultProxy(before: registry, faults: [])
+            defer { proxy.stop() }
+            var settings = RegistrySettings()
+            settings.hosts[proxy.host] = RegistryHostSettings(http: true)
+            try await withClient(settings: settings, options: options) { client in
+                let ref = try Reference(parsing: "\(proxy.host)/test/busybox:v1")
                 let pushed = try await client.pushImage(ref, root: image.root) { try image.content($0) }
                 #expect(pushed == image.root.digest)
+                let patches = try proxy.stats().requests.filter { $0.method == "PATCH" }.count
+                let size = Int(image.layer.descriptor.size)
+                #expect(patches == (chunked ? (size + 299_999) / 300_000 : 0))
+
                 // A second push finds every blob in place.
                 #expect(try await client.pushBlob(image.layer.descriptor, content: image.layer.content, to: ref) == .existed)
                 #expect(try await client.blobExists(image.layer.descriptor.digest, in: ref))

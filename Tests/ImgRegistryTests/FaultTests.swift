@@ -106,4 +106,44 @@ import Testing
             }
         }
     }
+
+    @Test func blobRedirectsAreFollowed() async throws {
+        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
+        try await withRegistry { registry in
+            let (image, proxy, settings) = try await setUp(registry, faults: ["redirect"])
+            defer { proxy.stop() }
+            try await withClient(settings: settings) { client in
+                let path = registry.dir.file("layer")
+                var sink = try FileBlobSink(path: path)
+                try await client.fetchBlob(image.layer.descriptor, from: try Reference(parsing: "\(proxy.host)/fault/image"), into: &sink)
+                #expect(try sha256(file: path) == image.layer.descriptor.digest)
+            }
+            let gets = try proxy.stats().requests.filter { $0.method == "GET" && $0.path.contains("/blobs/") }
+            let redirected: [Bool] = gets.map { $0.path.hasPrefix("/_r/") }
+            #expect(redirected == [false, true])
+        }
+    }
+
+    @Test func aPartialDownloadFromEarlierResumesWithRange() async throws {
+        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
+        try await withRegistry { registry in
+            let (image, proxy, settings) = try await setUp(registry, faults: [])
+            defer { proxy.stop() }
+            let layer = image.layer.descriptor
+            // Half the blob is already on disk, as an interrupted earlier pull leaves it.
+            let path = registry.dir.file("layer")
+            let half = Int(layer.size / 2)
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: image.layerPath))
+            try bytes.prefix(half).write(to: URL(fileURLWithPath: path + ".partial"))
+            try await withClient(settings: settings) { client in
+                var sink = try FileBlobSink(path: path)
+                #expect(sink.offset == Int64(half))
+                try await client.fetchBlob(layer, from: try Reference(parsing: "\(proxy.host)/fault/image"), into: &sink)
+                #expect(try sha256(file: path) == layer.digest)
+            }
+            let stats = try proxy.stats()
+            #expect(stats.requests.filter { $0.path.contains("/blobs/") }.map(\.range) == ["bytes=\(half)-"])
+            #expect(stats.blob_bytes == Int(layer.size) - half)
+        }
+    }
 }

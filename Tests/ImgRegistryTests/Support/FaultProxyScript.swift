@@ -1,7 +1,8 @@
 /// A fault-injecting HTTP proxy in front of a registry, in Python 3 stdlib. Faults:
 /// - `fail503=N`: the first N manifest requests get 503;
 /// - `cut=BYTES`: the first full blob GET is cut after BYTES body bytes (the connection is closed);
-/// - `corrupt`: blob bodies get one byte flipped.
+/// - `corrupt`: blob bodies get one byte flipped;
+/// - `redirect`: blob GETs are answered with a 307 to `/_r/<path>` on the proxy, which serves the blob.
 /// `GET /_stats` returns the requests seen and the blob body bytes sent.
 ///
 /// argv: port upstream-port faults(comma separated)
@@ -30,10 +31,23 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_stats":
             with lock:
                 return self.send_json(200, {"requests": state["requests"], "blob_bytes": state["blob_bytes"]})
+        if "redirect" in faults and self.command == "GET" and "/blobs/sha256:" in self.path \
+                and not self.path.startswith("/_r/"):
+            with lock:
+                state["requests"].append({"method": "GET", "path": self.path, "range": self.headers.get("Range")})
+            self.send_response(307)
+            self.send_header("Location", "http://%s/_r%s" % (self.headers.get("Host"), self.path))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        redirected = self.path.startswith("/_r/")
+        if redirected:
+            self.path = self.path[3:]
         is_blob = "/blobs/sha256:" in self.path and self.command == "GET"
         is_manifest = "/manifests/" in self.path
         with lock:
-            state["requests"].append({"method": self.command, "path": self.path, "range": self.headers.get("Range")})
+            state["requests"].append({"method": self.command, "path": ("/_r" if redirected else "") + self.path,
+                                      "range": self.headers.get("Range")})
             if is_manifest and state["fail503"] > 0:
                 state["fail503"] -= 1
                 fail = True

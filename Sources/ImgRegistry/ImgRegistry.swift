@@ -1,1 +1,0 @@
-// The distribution client arrives with the images issue.

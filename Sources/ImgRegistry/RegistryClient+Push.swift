@@ -1,0 +1,169 @@
+package import ImgOCI
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// How a blob came to be in the target repository.
+package enum BlobPushOutcome: Sendable, Hashable {
+    /// A HEAD found it already there.
+    case existed
+    /// Mounted from another repository on the same registry, no bytes sent.
+    case mounted
+    case uploaded
+}
+
+extension RegistryClient {
+    /// Makes blob `descriptor` present in `reference`'s repository: skipped when it exists, mounted from
+    /// `mountFrom` (same registry) when possible, else uploaded — monolithic for small blobs, in chunks above
+    /// `options.chunkedUploadThreshold`.
+    @discardableResult
+    package func pushBlob(_ descriptor: Descriptor, content: BlobContent, to reference: Reference,
+                          mountFrom: Reference? = nil) async throws -> BlobPushOutcome {
+        if try await blobExists(descriptor.digest, in: reference) { return .existed }
+        let endpoint = settings.endpoint(host: reference.registryHost)
+        let subject = "blob \(descriptor.digest) to \(reference.name)"
+        var scopes = RegistryClient.scopes(pull: reference.path, push: true)
+        var path = "/v2/\(reference.path)/blobs/uploads/"
+        if let from = mountFrom, from.domain == reference.domain, from.path != reference.path {
+            path += "?mount=\(descriptor.digest)&from=\(from.path)"
+            scopes += RegistryClient.scopes(pull: from.path)
+        }
+        let response = try await send(Request(method: .POST, path: path, endpoint: endpoint,
+                                              scopes: scopes, subject: subject, repository: reference.name))
+        if response.status == .created, mountFrom != nil { await drain(response); return .mounted }
+        // 202: an upload session (also what a registry answers when it cannot mount).
+        try await expect(response, [.accepted], subject: subject, repository: reference.name)
+        await drain(response)
+        guard let location = response.headers.first(name: "Location") else {
+            throw RegistryError(.protocolError, "\(subject): upload session has no Location")
+        }
+        let session = resolveLocation(location, on: endpoint)
+        if descriptor.size > options.chunkedUploadThreshold {
+            try await uploadChunked(descriptor, content: content, session: session, reference: reference,
+                                    endpoint: endpoint, subject: subject)
+        } else {
+            try await uploadMonolithic(descriptor, content: content, session: session, reference: reference,
+                                       endpoint: endpoint, subject: subject)
+        }
+        return .uploaded
+    }
+
+    /// Asks the registry to link `digest` from `source` into `target` without sending bytes. False when it
+    /// would not (the upload session it opened instead is left to expire).
+    package func mountBlob(_ digest: Digest, from source: Reference, to target: Reference) async throws -> Bool {
+        let endpoint = settings.endpoint(host: target.registryHost)
+        let subject = "blob \(digest) to \(target.name)"
+        let response = try await send(Request(method: .POST, path: "/v2/\(target.path)/blobs/uploads/?mount=\(digest)&from=\(source.path)",
+                                              endpoint: endpoint,
+                                              scopes: RegistryClient.scopes(pull: target.path, push: true)
+                                                  + RegistryClient.scopes(pull: source.path),
+                                              subject: subject, repository: target.name))
+        if response.status == .created { await drain(response); return true }
+        try await expect(response, [.accepted], subject: subject, repository: target.name)
+        await drain(response)
+        return false
+    }
+
+    /// One PUT carrying the whole blob.
+    private func uploadMonolithic(_ descriptor: Descriptor, content: BlobContent, session: String, reference: Reference,
+                                  endpoint: RegistryEndpoint, subject: String) async throws {
+        let headers: HTTPHeaders = ["Content-Type": "application/octet-stream"]
+        let response = try await send(Request(method: .PUT, path: RegistryClient.appendingDigest(descriptor.digest, to: session),
+                                              endpoint: endpoint, headers: headers,
+                                              body: { try RegistryClient.body(content, range: 0..<descriptor.size) },
+                                              scopes: RegistryClient.scopes(pull: reference.path, push: true),
+                                              subject: subject, repository: reference.name))
+        try await expectUploaded(response, descriptor: descriptor, reference: reference, subject: subject)
+    }
+
+    /// PATCH chunks with `Content-Range`, following each new `Location`, then PUT with the digest.
+    private func uploadChunked(_ descriptor: Descriptor, content: BlobContent, session: String, reference: Reference,
+                               endpoint: RegistryEndpoint, subject: String) async throws {
+        var location = session
+        var offset: Int64 = 0
+        let scopes = RegistryClient.scopes(pull: reference.path, push: true)
+        while offset < descriptor.size {
+            let end = min(offset + options.uploadChunkSize, descriptor.size)
+            // Content-Length comes from the body's known length.
+            let headers: HTTPHeaders = ["Content-Type": "application/octet-stream", "Content-Range": "\(offset)-\(end - 1)"]
+            let range = offset..<end
+            let response = try await send(Request(method: .PATCH, path: location, endpoint: endpoint, headers: headers,
+                                                  body: { try RegistryClient.body(content, range: range) },
+                                                  scopes: scopes, subject: subject, repository: reference.name))
+            try await expect(response, [.accepted, .noContent], subject: subject, repository: reference.name)
+            await drain(response)
+            if let next = response.headers.first(name: "Location") { location = resolveLocation(next, on: endpoint) }
+            offset = end
+        }
+        let response = try await send(Request(method: .PUT, path: RegistryClient.appendingDigest(descriptor.digest, to: location),
+                                              endpoint: endpoint,
+                                              scopes: scopes, subject: subject, repository: reference.name))
+        try await expectUploaded(response, descriptor: descriptor, reference: reference, subject: subject)
+    }
+
+    private func expectUploaded(_ response: HTTPClientResponse, descriptor: Descriptor, reference: Reference,
+                                subject: String) async throws {
+        if response.status == .badRequest {
+            // The registry checks the digest itself: DIGEST_INVALID / SIZE_INVALID.
+            let body = (try? await response.body.collect(upTo: 64 << 10)).map { Array(buffer: $0) } ?? []
+            let detail = RegistryErrorBody.message(from: body) ?? "bad request"
+            throw RegistryError(.digestMismatch, "\(subject) was rejected by the registry: \(detail)")
+        }
+        try await expect(response, [.created, .noContent, .accepted], subject: subject, repository: reference.name)
+        await drain(response)
+    }
+
+    static func appendingDigest(_ digest: Digest, to location: String) -> String {
+        location + (location.contains("?") ? "&" : "?") + "digest=" + digest.description
+    }
+
+    /// A request body for `range` of the content, streamed from disk for files.
+    static func body(_ content: BlobContent, range: Range<Int64>) throws -> HTTPClientRequest.Body {
+        switch content {
+        case .bytes(let bytes):
+            return .bytes(ByteBuffer(bytes: bytes[Int(range.lowerBound)..<Int(range.upperBound)]))
+        case .file(let path):
+            return .stream(FileChunks(path: path, range: range), length: .known(range.upperBound - range.lowerBound))
+        }
+    }
+}
+
+/// A byte range of a file as a stream of 1 MiB buffers: uploads never hold a whole blob.
+struct FileChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let path: String
+    let range: Range<Int64>
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let path: String
+        var position: Int64
+        let end: Int64
+        var handle: FileHandle?
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard position < end else {
+                try handle?.close()
+                handle = nil
+                return nil
+            }
+            if handle == nil {
+                guard let h = FileHandle(forReadingAtPath: path) else {
+                    throw RegistryError(.configuration, "cannot open \(path) for upload")
+                }
+                try h.seek(toOffset: UInt64(position))
+                handle = h
+            }
+            let want = Int(Swift.min(Int64(1 << 20), end - position))
+            guard let data = try handle?.read(upToCount: want), !data.isEmpty else {
+                throw RegistryError(.sizeMismatch, "\(path) ended before the size its descriptor says")
+            }
+            position += Int64(data.count)
+            return ByteBuffer(bytes: data)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(path: path, position: range.lowerBound, end: range.upperBound)
+    }
+}

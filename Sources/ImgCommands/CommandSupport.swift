@@ -4,6 +4,7 @@ import ImgArchive
 import ImgContent
 import ImgDockerfile
 import ImgOCI
+import ImgRegistry
 import Logging
 
 /// A user-facing failure of a command, printed as one line.
@@ -41,6 +42,9 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
         StandardError.print("error: \(error)")
         throw ExitCode.failure
     } catch let error as ContentError {
+        StandardError.print("error: \(error)")
+        throw ExitCode.failure
+    } catch let error as RegistryError {
         StandardError.print("error: \(error)")
         throw ExitCode.failure
     } catch let error as ArchiveError {

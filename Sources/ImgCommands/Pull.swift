@@ -1,0 +1,41 @@
+import ArgumentParser
+import ImgContent
+import ImgDockerfile
+import ImgOCI
+import ImgRegistry
+
+/// `img pull NAME[:TAG|@DIGEST]`: fetch an image into the store. A multi-platform index is kept, with the
+/// chosen platform's manifest, config and layers.
+struct Pull: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Pull an image or a repository from a registry.")
+
+    @OptionGroup var global: GlobalOptions
+    @ParentCommand var root: ImgCommand
+
+    @Option(help: ArgumentHelp("Platform to pull from a multi-platform image (default: the host's).", valueName: "os/arch[/variant]"))
+    var platform: String?
+
+    @Argument(help: ArgumentHelp("Image to pull.", valueName: "NAME[:TAG|@DIGEST]")) var image: String
+
+    func run() async throws {
+        let options = root.global.merged(with: global)
+        try await reportingErrors {
+            let reference = try parseReference(image).withDefaultTag
+            let platform = try Platform(parsing: self.platform ?? BuildPlatform.host.description)
+            let state = try options.openState()
+            print("Pulling \(reference.familiar)")
+            let pulled = try await RegistryAccess.with(try RegistryAccess.client()) { client in
+                try await state.content.withLease { lease in
+                    let image = try await client.pullImage(reference, platform: platform) { descriptor in
+                        try await state.sink(for: descriptor, lease: lease)
+                    }
+                    // Recorded inside the lease, so GC can never see the blobs unreferenced.
+                    _ = try await state.images.put(reference, descriptor: image.root.descriptor)
+                    return image
+                }
+            }
+            print("Digest: \(pulled.root.descriptor.digest)")
+            print("Pulled: \(reference.familiar)")
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import ImgContent
+import ImgOCI
+import ImgRegistry
+
+/// `img push NAME[:TAG]`: upload an image from the store; blobs the registry has are skipped.
+struct Push: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Push an image or a repository to a registry.")
+
+    @OptionGroup var global: GlobalOptions
+    @ParentCommand var root: ImgCommand
+
+    @Flag(help: "Allow plain HTTP or unverified TLS for this registry.")
+    var insecureRegistry = false
+
+    @Argument(help: ArgumentHelp("Image to push.", valueName: "NAME[:TAG]")) var image: String
+
+    func run() async throws {
+        let options = root.global.merged(with: global)
+        try await reportingErrors {
+            let reference = try parseReference(image).withDefaultTag
+            let state = try options.openState()
+            let record = try await state.images.get(reference)
+            print("Pushing \(reference.familiar)")
+            let client = try RegistryAccess.client(insecureHosts: insecureRegistry ? [reference.domain] : [])
+            let digest = try await RegistryAccess.with(client) { client in
+                try await client.pushImage(reference, root: record.descriptor) { descriptor in
+                    guard state.content.exists(descriptor.digest) else {
+                        throw CommandError("cannot push \(reference.familiar): blob \(descriptor.digest) is not in the store (pull the image again)")
+                    }
+                    return .file(path: state.content.path(for: descriptor.digest))
+                }
+            }
+            print("\(reference.tag ?? "latest"): digest: \(digest) size: \(record.descriptor.size)")
+        }
+    }
+}

@@ -5,7 +5,7 @@ public struct ImgCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "img",
         abstract: "Standalone, daemon-less, unprivileged Dockerfile and OCI image builder.",
-        subcommands: [Build.self, DiskUsageCommand.self, InspectImage.self, ListImages.self, Login.self, Logout.self, Prune.self, Pull.self, Push.self, RemoveImages.self, TagImage.self, Unpack.self, Version.self]
+        subcommands: [Build.self, DiskUsageCommand.self, InspectImage.self, Load.self, Login.self, Logout.self, ListImages.self, Prune.self, Pull.self, Push.self, RemoveImages.self, Save.self, TagImage.self, Unpack.self, Version.self]
     )
 
     @OptionGroup var global: GlobalOptions

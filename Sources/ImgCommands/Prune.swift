@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ImgContent
 
 /// `img prune`: remove every blob no image, cache record or running operation still needs.
@@ -16,8 +17,22 @@ struct Prune: AsyncParsableCommand {
         try await reportingErrors {
             let state = try options.openState()
             let report = try await state.collectGarbage(GCOptions(dryRun: dryRun))
+            if !dryRun { removeStaleWorkDirectories(state) }
             for digest in report.removedBlobs { print("\(dryRun ? "Would remove" : "Deleted"): \(digest)") }
             print("Total reclaimed space: \(HumanFormat.size(report.reclaimedBytes))")
+        }
+    }
+}
+
+/// Work directories of `save`/`load` left by a killed process; an hour old means no live command owns them.
+func removeStaleWorkDirectories(_ state: StateDirectory, olderThan age: TimeInterval = 3600) {
+    let base = state.layout.root + "/tmp"
+    let fm = FileManager.default
+    for name in (try? fm.contentsOfDirectory(atPath: base)) ?? [] {
+        let path = base + "/" + name
+        if let modified = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+           Date().timeIntervalSince(modified) > age {
+            try? fm.removeItem(atPath: path)
         }
     }
 }

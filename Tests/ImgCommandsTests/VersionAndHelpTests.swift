@@ -30,7 +30,7 @@ import Testing
             guard line.hasPrefix("  "), !line.hasPrefix("    "), let word = t.split(separator: " ").first else { return nil }
             return String(word.filter { $0 != "," })
         }
-        #expect(names == ["build", "du", "inspect", "ls", "login", "logout", "prune", "pull", "push", "rm", "tag", "unpack", "version"])
+        #expect(names == ["build", "du", "inspect", "load", "login", "logout", "ls", "prune", "pull", "push", "rm", "save", "tag", "unpack", "version"])
         for flag in ["-b, --backend", "-d, --debug", "-s, --state", "-v, --version"] {
             #expect(r.stdout.contains(flag), "missing global flag \(flag)")
         }

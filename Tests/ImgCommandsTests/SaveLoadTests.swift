@@ -48,6 +48,13 @@ import Testing
         #expect(inspect.status == 0, "\(inspect.stderr)")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appending(path: "inspect.json"))) as? [String: Any]
         #expect((json?["Layers"] as? [Any])?.count == 2)
+        if format == "oci", let umoci = Self.tool("umoci", package: "umoci") {
+            // umoci reads OCI layouts as directories: unpack the archive, then let umoci build a bundle.
+            let layout = dir.url.appending(path: "layout").path, bundle = dir.url.appending(path: "bundle").path
+            let r = try Self.shell("mkdir '\(layout)' && tar -xf '\(archive)' -C '\(layout)' && \(umoci) unpack --image '\(layout):1.0' '\(bundle)'")
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(try String(contentsOfFile: bundle + "/rootfs/srv/data", encoding: .utf8) == "second layer\n")
+        }
 
         // Streamed to stdout, the same archive loads into an empty state directory.
         let fresh = try TemporaryDirectory()

@@ -1,4 +1,5 @@
 import Foundation
+import ImgContent
 import ImgOCI
 import ImgRegistry
 import Testing
@@ -119,6 +120,50 @@ import Testing
             let logout = try img(["logout", registry.host])
             #expect(logout.out == "Removing login credentials for \(registry.host)\n")
             #expect(try img(["logout", registry.host]).out == "Not logged in to \(registry.host)\n")
+        }
+    }
+
+    /// `kill -9` of a pull halfway through a layer, then the same pull again: it succeeds, resumes the
+    /// partial layer with a Range request, and every stored blob matches its digest.
+    @Test func killedPullResumesAndStoresOnlyVerifiedBlobs() async throws {
+        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
+        try await withRegistry { registry in
+            let image = try TestImage.make(in: registry.dir, padding: 6 << 20)
+            try await withClient(settings: registry.settings()) { client in
+                _ = try await client.pushImage(try registry.reference("test/big:v1"), root: image.root) { try image.content($0) }
+            }
+            let proxy = try await FaultProxy(before: registry, faults: ["slow=0.02"])
+            defer { proxy.stop() }
+            let img = try Img()
+            defer { img.remove() }
+            let name = "\(proxy.host)/test/big:v1"
+
+            let child = try ChildProcess.spawn(Img.binary, ["-s", img.state.path, "pull", name],
+                                               environment: img.environment, stdout: .null, stderr: .null)
+            // Wait until a layer is partly downloaded, then kill without warning.
+            let ingest = img.state.file("content/ingest")
+            var partial = false
+            for _ in 0..<3000 where !partial {
+                let sizes = ((try? FileManager.default.contentsOfDirectory(atPath: ingest)) ?? []).compactMap {
+                    (try? FileManager.default.attributesOfItem(atPath: ingest + "/" + $0)[.size] as? NSNumber)?.int64Value
+                }
+                partial = sizes.contains { $0 > 256 << 10 && $0 < image.layer.descriptor.size }
+                if !partial { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(partial, "the pull never got halfway")
+            child.signal(SIGKILL)
+            _ = child.wait()
+            #expect(try img(["ls"]).out.split(separator: "\n").count == 1, "a killed pull records no image")
+
+            let again = try img(["pull", name])
+            #expect(again.status == 0, "\(again.err)")
+            #expect(try proxy.stats().requests.contains { $0.range != nil && $0.path.contains(image.layer.descriptor.digest.hex) },
+                    "the partial layer is resumed, not fetched again from zero")
+            let state = try StateDirectory(root: img.state.path)
+            let blobs = try state.content.list()
+            #expect(blobs.count == 3)
+            for blob in blobs { #expect(throws: Never.self) { try state.content.verify(blob.digest) } }
+            #expect(try await state.databaseIntegrityCheck() == ["ok"])
         }
     }
 }

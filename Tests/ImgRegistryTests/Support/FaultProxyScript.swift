@@ -2,12 +2,13 @@
 /// - `fail503=N`: the first N manifest requests get 503;
 /// - `cut=BYTES`: the first full blob GET is cut after BYTES body bytes (the connection is closed);
 /// - `corrupt`: blob bodies get one byte flipped;
+/// - `slow=SECONDS`: blob bodies pause SECONDS after every 64 KiB (a slow link, to catch a pull midway);
 /// - `redirect`: blob GETs are answered with a 307 to `/_r/<path>` on the proxy, which serves the blob.
 /// `GET /_stats` returns the requests seen and the blob body bytes sent.
 ///
 /// argv: port upstream-port faults(comma separated)
 let faultProxyScript = #"""
-import http.client, json, sys, threading
+import http.client, json, sys, threading, time
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 
 port, upstream = int(sys.argv[1]), int(sys.argv[2])
@@ -86,6 +87,8 @@ class Handler(BaseHTTPRequestHandler):
             payload = b"" if payload is not None else None
             if not chunk:
                 break
+            if is_blob and "slow" in faults:
+                time.sleep(float(faults["slow"] or "0.02"))
             if is_blob and "corrupt" in faults and not flipped:
                 chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
                 flipped = True

@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "ImgRuntimeTests", dependencies: ["ImgRuntime", "ImgSystem", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgContentTests", dependencies: ["ImgContent", "ImgOCI", "ImgSystem"], swiftSettings: strict),
         .testTarget(name: "ImgRegistryTests", dependencies: ["ImgRegistry", "ImgContent", "ImgOCI", "img"], swiftSettings: strict),
-        .testTarget(name: "ImgCommandsTests", dependencies: ["ImgCommands", "img", "ImgContent", "ImgOCI", "ImgArchive"], swiftSettings: strict),
+        .testTarget(name: "ImgCommandsTests", dependencies: ["ImgCommands", "img", "ImgContent", "ImgOCI", "ImgArchive", "ImgSystem"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import ImgSystem
 import ImgContent
 import ImgOCI
 import Testing
@@ -14,16 +15,11 @@ import Testing
         return nil
     }
 
+    /// Runs a shell script. Spawned with a clean signal mask (not Foundation's Process, whose children
+    /// inherit the test thread's blocked SIGCHLD: a script's `wait` then never returns).
     static func shell(_ command: String) throws -> ImgBinary.Result {
-        let process = Process()
-        process.executableURL = URL(filePath: "/bin/sh")
-        process.arguments = ["-c", command]
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
-        let data = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return ImgBinary.Result(status: process.terminationStatus, stdout: "", stderr: String(decoding: data, as: UTF8.self))
+        let result = try ChildProcess.collect(executable: "/bin/sh", arguments: ["-c", command])
+        return ImgBinary.Result(status: result.status.shellCode, stdout: result.stdout, stderr: result.stderr)
     }
 
     static func makeImage(_ dir: TemporaryDirectory) async throws {

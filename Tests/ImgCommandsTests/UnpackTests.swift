@@ -87,3 +87,41 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: out.path))
     }
 }
+
+/// Hostile layers through `img unpack`: rejected or contained, never a write outside the target.
+@Suite struct HostileUnpackTests {
+    @Test(arguments: ["../escape", "a/../../escape", "link-out/escape"])
+    func layersCannotWriteOutside(entry: String) async throws {
+        let dir = try TemporaryDirectory()
+        let state = try StateDirectory(root: dir.url.appending(path: "state").path)
+        let tarPath = dir.url.appending(path: "layer.tar").path
+        let script = """
+            import io, sys, tarfile
+            t = tarfile.open(sys.argv[1], "w")
+            link = tarfile.TarInfo("link-out"); link.type = tarfile.SYMTYPE; link.linkname = sys.argv[3]; t.addfile(link)
+            info = tarfile.TarInfo(sys.argv[2]); data = b"pwned"; info.size = len(data); t.addfile(info, io.BytesIO(data))
+            t.close()
+            """
+        let outside = dir.url.appending(path: "outside").path
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        let make = try SaveLoadTests.shell("python3 -c '\(script)' '\(tarPath)' '\(entry)' '\(outside)'")
+        #expect(make.status == 0, "\(make.stderr)")
+        let diffID = Digest.sha256(of: Array(try Data(contentsOf: URL(filePath: tarPath))))
+        let layer = try await state.content.ingest(fileAt: tarPath, expected: Descriptor(
+            mediaType: .ociLayer, digest: diffID, size: Int64(try Data(contentsOf: URL(filePath: tarPath)).count)))
+        let config = ImageConfig(platform: try Platform(parsing: "linux/amd64"), rootfs: RootFS(diffIDs: [diffID]))
+        let configDesc = try await state.content.ingest(Array(try JSONEncoder().encode(config)), mediaType: .ociConfig)
+        let manifest = try await state.content.ingest(
+            Array(try JSONEncoder().encode(Manifest(config: configDesc, layers: [layer]))), mediaType: .ociManifest)
+        _ = try await state.images.put(try Reference(parsing: "evil"), descriptor: manifest)
+
+        let before = try FileManager.default.contentsOfDirectory(atPath: dir.url.path).sorted()
+        let target = dir.url.appending(path: "target").path
+        let r = try ImgBinary.run(["-s", dir.url.appending(path: "state").path, "unpack", "-o", target, "evil"])
+        #expect(r.status == 0 || r.stderr.hasPrefix("error: "), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.url.appending(path: "escape").path))
+        #expect(!FileManager.default.fileExists(atPath: outside + "/escape"))
+        let after = try FileManager.default.contentsOfDirectory(atPath: dir.url.path).sorted().filter { $0 != "target" }
+        #expect(after == before)
+    }
+}

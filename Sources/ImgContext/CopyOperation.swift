@@ -17,7 +17,9 @@ package enum CopyOperation {
     /// - symlinks are copied as symlinks, never followed;
     /// - owners are 0:0 for the build context, kept for other trees, the `--chown` owner when given;
     ///   modes are kept unless `--chmod`; modification times are kept;
-    /// - ADD extracts a local tar archive (detected by content) into the destination directory.
+    /// - ADD extracts a local tar archive (detected by content) into the destination directory, with the
+    ///   archive's owners unless `--chown`; `--chmod` does not apply to extracted entries (BuildKit's unpack
+    ///   takes no mode).
     ///
     /// Every write is resolved inside `rootfs` as if it were `/`: no `..`, symlink already in the rootfs, or
     /// absolute link target can lead outside.

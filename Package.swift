@@ -61,6 +61,16 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // Build-context selection (.dockerignore, wildcards, --exclude, --parents), content checksums with a
+        // persistent stat cache, and the COPY/ADD file operation into a rootfs.
+        .target(
+            name: "ImgContext",
+            dependencies: [
+                "ImgDockerfile", "ImgOCI", "ImgSystem", "ImgArchive", "ImgRuntime",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "ImgCommands",
             dependencies: [
@@ -86,6 +96,8 @@ let package = Package(
         .testTarget(name: "ImgRuntimeTests", dependencies: ["ImgRuntime", "ImgSystem", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgContentTests", dependencies: ["ImgContent", "ImgOCI", "ImgSystem"], swiftSettings: strict),
         .testTarget(name: "ImgRegistryTests", dependencies: ["ImgRegistry", "ImgContent", "ImgOCI", "img"], swiftSettings: strict),
+        .testTarget(name: "ImgContextTests", dependencies: ["ImgContext", "ImgDockerfile", "ImgOCI", "ImgSystem", "ImgArchive"],
+                    swiftSettings: strict),
         .testTarget(name: "ImgCommandsTests", dependencies: ["ImgCommands", "img", "ImgContent", "ImgOCI", "ImgArchive", "ImgSystem"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,126 @@
+import Glibc
+package import ImgOCI
+import ImgSystem
+
+extension CopySelection {
+    /// sha256 over exactly what is selected: for every root and every entry below a directory root, its
+    /// path, type, permission bits, owner (only for trees whose owners are copied), symlink target, device
+    /// numbers and content hash, in selection order. Modification times are left out on purpose, as BuildKit
+    /// does: touching a file must not invalidate a COPY.
+    ///
+    /// With a `cache`, a regular file whose (path, size, mtime, inode, device) is unchanged since it was last
+    /// hashed is not read again.
+    package func checksum(cache: ChecksumCache?) throws(ContextError) -> Digest {
+        var records: [Record] = []
+        for root in roots {
+            let rootHost = root.path.isEmpty ? tree.root : tree.root + "/" + root.path
+            records.append(try Record.make(marker: "root", path: root.path, name: root.name, host: rootHost,
+                                           keepsOwnership: tree.keepsOwnership))
+            for entry in root.contents {
+                records.append(try Record.make(marker: "entry", path: entry.path, name: nil,
+                                               host: rootHost + "/" + entry.path, keepsOwnership: tree.keepsOwnership))
+            }
+        }
+
+        let keys = records.compactMap(\.key)
+        let cached = try cache?.lookup(keys) ?? [:]
+        var computed: [ChecksumCache.Key: Digest] = [:]
+        var toStore: [(ChecksumCache.Key, Digest)] = []
+        // Files changed within this window may change again inside the same mtime tick and still look
+        // unchanged; they are hashed but not remembered.
+        let racyLimit = Self.nanosecondsNow() - 2_000_000_000
+        for key in keys where cached[key] == nil && computed[key] == nil {
+            let (digest, stable) = try Self.hashFile(key)
+            computed[key] = digest
+            if stable && key.modified < racyLimit { toStore.append((key, digest)) }
+        }
+        try cache?.store(toStore)
+
+        var hasher = DigestHasher()
+        for record in records {
+            record.header.withUnsafeBytes { hasher.update($0) }
+            if let key = record.key, let digest = cached[key] ?? computed[key] {
+                Array(digest.description.utf8).withUnsafeBytes { hasher.update($0) }
+            }
+            [UInt8(0x0a)].withUnsafeBytes { hasher.update($0) }
+        }
+        return hasher.finalize()
+    }
+
+    /// Hashes a regular file's content; `stable` is false when it changed under us (then not cached).
+    static func hashFile(_ key: ChecksumCache.Key) throws(ContextError) -> (Digest, stable: Bool) {
+        let fd = open(key.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw ContextError(.io, "cannot read \(key.path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var hasher = DigestHasher()
+        let size = 256 * 1024
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer.baseAddress, size)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ContextError(.io, "cannot read \(key.path): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+        var st = stat()
+        let stable = fstat(fd, &st) == 0 && Int64(st.st_size) == key.size
+            && Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec) == key.modified
+            && UInt64(st.st_ino) == key.inode
+        return (hasher.finalize(), stable)
+    }
+
+    static func nanosecondsNow() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+}
+
+/// One line of what the checksum covers; a regular file's content digest is appended after `header`.
+private struct Record {
+    var header: [UInt8]
+    var key: ChecksumCache.Key?
+
+    static func make(marker: String, path: String, name: String?, host: String, keepsOwnership: Bool) throws(ContextError) -> Record {
+        var st = stat()
+        guard lstat(host, &st) == 0 else {
+            throw ContextError(.io, "cannot stat \(host): \(String(cString: strerror(errno)))")
+        }
+        // Fields are NUL-terminated: no path or link target can contain a NUL, so no two selections
+        // produce the same bytes.
+        var fields: [String] = [marker, path]
+        if let name { fields.append(name) }
+        let type = st.st_mode & S_IFMT
+        fields.append(String(UInt32(type >> 12), radix: 16))
+        fields.append(String(UInt32(st.st_mode & 0o7777), radix: 8))
+        if keepsOwnership { fields.append("\(st.st_uid):\(st.st_gid)") }
+        var key: ChecksumCache.Key?
+        switch type {
+        case S_IFLNK:
+            guard let target = RootedDirectory.readLink(AT_FDCWD, host) else {
+                throw ContextError(.io, "cannot read the symlink \(host): \(String(cString: strerror(errno)))")
+            }
+            fields.append(target)
+        case S_IFREG:
+            key = ChecksumCache.Key(path: host, size: Int64(st.st_size),
+                                    modified: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                                    inode: UInt64(st.st_ino), device: UInt64(st.st_dev))
+        case S_IFCHR, S_IFBLK:
+            let (major, minor) = DeviceNumber.split(UInt64(st.st_rdev))
+            fields.append("\(major),\(minor)")
+        default:
+            break
+        }
+        var header: [UInt8] = []
+        for field in fields {
+            header.append(contentsOf: field.utf8)
+            header.append(0)
+        }
+        return Record(header: header, key: key)
+    }
+}

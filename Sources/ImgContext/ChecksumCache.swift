@@ -1,0 +1,134 @@
+import Glibc
+package import ImgOCI
+import GRDB
+import ImgSystem
+import Synchronization
+
+/// Persistent `(path, size, mtime, inode, device) → sha256` of regular files, so an unchanged context is not
+/// read again to compute a COPY's cache key.
+///
+/// An actor by contract, but every member is `nonisolated` and synchronous: `CopySelection.checksum` is
+/// synchronous and does its reads in bulk through GRDB's pool, which serialises access within the process;
+/// SQLite in WAL mode with a busy timeout does the same between two `img` processes sharing the file.
+package actor ChecksumCache {
+    /// What identifies one state of a file without reading it.
+    package struct Key: Sendable, Hashable {
+        package var path: String
+        package var size: Int64
+        /// Nanoseconds since the epoch.
+        package var modified: Int64
+        package var inode: UInt64
+        package var device: UInt64
+
+        package init(path: String, size: Int64, modified: Int64, inode: UInt64, device: UInt64) {
+            self.path = path
+            self.size = size
+            self.modified = modified
+            self.inode = inode
+            self.device = device
+        }
+    }
+
+    /// Counters since this value was made; tests use them to prove a hit did not read the file.
+    package struct Statistics: Sendable, Hashable {
+        package var hits = 0
+        package var misses = 0
+        package var stored = 0
+
+        package init(hits: Int = 0, misses: Int = 0, stored: Int = 0) {
+            self.hits = hits
+            self.misses = misses
+            self.stored = stored
+        }
+    }
+
+    package nonisolated let path: String
+    private nonisolated let pool: DatabasePool
+    private nonisolated let counters = Mutex(Statistics())
+
+    /// Opens (creating when missing) the cache database at `path`, e.g. `<state>/context-checksums.db`.
+    package init(path: String) throws(ContextError) {
+        self.path = path
+        var config = Configuration()
+        config.busyMode = .timeout(30)
+        config.label = "img-context-checksums"
+        // Creating the file, switching it to WAL and migrating are not safe to race; two processes opening
+        // a fresh cache at once take turns.
+        let lock: FileLock
+        do { lock = try FileLock(path: path + ".lock") } catch {
+            throw ContextError(.database, "cannot lock the checksum cache \(path): \(error)", instruction: nil)
+        }
+        defer { lock.unlock() }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            var migrator = DatabaseMigrator()
+            migrator.registerMigration("v1-file-hashes") { db in
+                try db.execute(sql: """
+                    CREATE TABLE file_hashes (
+                        path TEXT PRIMARY KEY NOT NULL,   -- absolute host path
+                        size INTEGER NOT NULL,
+                        modified INTEGER NOT NULL,        -- mtime, ns since the epoch
+                        inode INTEGER NOT NULL,           -- bit pattern of the unsigned value
+                        device INTEGER NOT NULL,
+                        digest TEXT NOT NULL              -- sha256:… of the content
+                    );
+                    """)
+            }
+            try migrator.migrate(pool)
+        } catch {
+            throw ContextError(.database, "cannot open the checksum cache \(path): \(error)", instruction: nil)
+        }
+    }
+
+    package nonisolated var statistics: Statistics { counters.withLock { $0 } }
+
+    /// The cached digests of those keys whose every field still matches.
+    package nonisolated func lookup(_ keys: [Key]) throws(ContextError) -> [Key: Digest] {
+        guard !keys.isEmpty else { return [:] }
+        let found: [Key: Digest]
+        do {
+            found = try pool.read { db in
+                var result: [Key: Digest] = [:]
+                let statement = try db.cachedStatement(
+                    sql: "SELECT size, modified, inode, device, digest FROM file_hashes WHERE path = ?")
+                for key in keys {
+                    guard let row = try Row.fetchOne(statement, arguments: [key.path]) else { continue }
+                    let size: Int64 = row[0], modified: Int64 = row[1], inode: Int64 = row[2], device: Int64 = row[3]
+                    guard size == key.size, modified == key.modified, UInt64(bitPattern: inode) == key.inode,
+                          UInt64(bitPattern: device) == key.device,
+                          let digest = try? Digest(parsing: row[4] as String) else { continue }
+                    result[key] = digest
+                }
+                return result
+            }
+        } catch {
+            throw ContextError(.database, "cannot read the checksum cache \(path): \(error)", instruction: nil)
+        }
+        counters.withLock {
+            $0.hits += found.count
+            $0.misses += keys.count - found.count
+        }
+        return found
+    }
+
+    /// Records digests just computed, in one transaction.
+    package nonisolated func store(_ entries: [(Key, Digest)]) throws(ContextError) {
+        guard !entries.isEmpty else { return }
+        let rows = entries
+        do {
+            try pool.write { db in
+                let statement = try db.cachedStatement(sql: """
+                    INSERT OR REPLACE INTO file_hashes (path, size, modified, inode, device, digest)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """)
+                for (key, digest) in rows {
+                    try statement.execute(arguments: [key.path, key.size, key.modified, Int64(bitPattern: key.inode),
+                                                      Int64(bitPattern: key.device), digest.description])
+                }
+            }
+        } catch {
+            throw ContextError(.database, "cannot write the checksum cache \(path): \(error)", instruction: nil)
+        }
+        counters.withLock { $0.stored += entries.count }
+    }
+}

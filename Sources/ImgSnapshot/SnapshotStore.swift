@@ -205,7 +205,7 @@ package actor SnapshotStore {
             _ = try LayerApplier.apply(layerAt: layer.path, to: directory, options: applyOptions, expectedDiffID: layer.diffID,
                                        label: layer.label)
         } catch {
-            throw SnapshotError(error.code == .digestMismatch ? .digestMismatch : .layer, "cannot apply \(layer.label)", cause: error)
+            throw SnapshotError(error.code == .digestMismatch ? .digestMismatch : .layer, "cannot unpack", cause: error)
         }
     }
 

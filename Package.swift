@@ -32,6 +32,9 @@ let package = Package(
         .target(name: "ImgArchive", dependencies: ["CArchive", "ImgOCI", "ImgSystem"], swiftSettings: strict),
         // Syscalls and process plumbing: file locks, safe paths inside a root, (later) namespaces and mounts.
         .target(name: "ImgSystem", dependencies: ["CImgShim"], swiftSettings: strict),
+        // Snapshotters (overlayfs, fuse-overlayfs, native copy) and `auto` selection: layer apply into
+        // snapshots by chain id, writable workspaces, diffs and commits.
+        .target(name: "ImgSnapshot", dependencies: ["ImgSystem", "ImgArchive", "ImgOCI"], swiftSettings: strict),
         // C start-up shim: enters the user namespace before the Swift runtime starts threads.
         .target(name: "CImgShim"),
         // Executor: OCI runtime spec for a RUN step, rootless adjustments, runc invocation, stdio streaming.
@@ -74,7 +77,7 @@ let package = Package(
         .target(
             name: "ImgCommands",
             dependencies: [
-                "ImgDockerfile", "ImgOCI", "ImgContent", "ImgSystem", "ImgRuntime", "ImgArchive", "ImgRegistry",
+                "ImgDockerfile", "ImgOCI", "ImgContent", "ImgSystem", "ImgRuntime", "ImgArchive", "ImgRegistry", "ImgSnapshot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -85,7 +88,7 @@ let package = Package(
         .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
 
         // Benchmarks are executables, never timed tests.
-        .executableTarget(name: "img-bench", dependencies: ["ImgDockerfile"], path: "bench/Sources/img-bench",
+        .executableTarget(name: "img-bench", dependencies: ["ImgDockerfile", "ImgArchive", "ImgSnapshot", "ImgSystem", "ImgOCI"], path: "bench/Sources/img-bench",
                           swiftSettings: strict),
 
         .testTarget(name: "ImgDockerfileTests", dependencies: ["ImgDockerfile"], swiftSettings: strict),
@@ -94,6 +97,7 @@ let package = Package(
         .testTarget(name: "ImgArchiveTests", dependencies: ["ImgArchive", "ImgOCI", "ImgSystem"], swiftSettings: strict),
         .testTarget(name: "ImgSystemTests", dependencies: ["ImgSystem"], swiftSettings: strict),
         .testTarget(name: "ImgRuntimeTests", dependencies: ["ImgRuntime", "ImgSystem", "ImgOCI"], swiftSettings: strict),
+        .testTarget(name: "ImgSnapshotTests", dependencies: ["ImgSnapshot", "ImgArchive", "ImgSystem", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgContentTests", dependencies: ["ImgContent", "ImgOCI", "ImgSystem"], swiftSettings: strict),
         .testTarget(name: "ImgRegistryTests", dependencies: ["ImgRegistry", "ImgContent", "ImgOCI", "img"], swiftSettings: strict),
         .testTarget(name: "ImgContextTests", dependencies: ["ImgContext", "ImgDockerfile", "ImgOCI", "ImgSystem", "ImgArchive"],

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -19,8 +21,30 @@
 #include <unistd.h>
 
 static int userns_entered;
+static int private_mounts_entered;
 
 int img_shim_userns_entered(void) { return userns_entered; }
+int img_shim_private_mounts_entered(void) { return private_mounts_entered; }
+
+/* Real root's half: a private mount namespace, entered before any thread exists (see the header). */
+__attribute__((constructor)) static void img_shim_enter_private_mounts(void) {
+    const char *marker = getenv(IMG_SHIM_PRIVATE_MOUNTS_ENV);
+    if (marker == NULL) return;
+    unsetenv(IMG_SHIM_PRIVATE_MOUNTS_ENV);
+    if (strcmp(marker, "1") != 0 || geteuid() != 0) return;
+    if (unshare(CLONE_NEWNS) != 0) {
+        fprintf(stderr, "img: entering a private mount namespace: unshare(CLONE_NEWNS): %s\n", strerror(errno));
+        _exit(IMG_SHIM_ENTRY_FAILED);
+    }
+    /* Without this, mounts would still propagate to the host's shared peer group. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        fprintf(stderr, "img: entering a private mount namespace: make / rprivate: %s\n", strerror(errno));
+        _exit(IMG_SHIM_ENTRY_FAILED);
+    }
+    /* The outer process only forwards signals; if it dies, stop too. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    private_mounts_entered = 1;
+}
 
 static void entry_fail(const char *step) {
     /* One line, then out: the parent passes our status on. */
@@ -127,6 +151,31 @@ int img_shim_open_in_root(int dirfd, const char *path, int flags, unsigned int m
     do { fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how); } while (fd < 0 && errno == EINTR);
     return (int)fd;
 }
+
+int img_shim_mount_in_directory(const char *directory, const char *source, const char *target, const char *fstype,
+                                unsigned long flags, const char *data) {
+    pid_t child = fork();
+    if (child < 0) return errno;
+    if (child == 0) {
+        /* Only async-signal-safe calls here: the parent may have had other threads. */
+        if (chdir(directory) != 0) _exit(errno & 0xff);
+        if (mount(source, target, fstype, flags, data) != 0) _exit(errno & 0xff);
+        _exit(0);
+    }
+    int status = 0;
+    for (;;) {
+        if (waitpid(child, &status, 0) == child) break;
+        if (errno != EINTR) return errno;
+    }
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return EINTR;
+}
+
+long img_shim_copy_file_range(int in_fd, int out_fd, unsigned long length) {
+    return (long)copy_file_range(in_fd, NULL, out_fd, NULL, (size_t)length, 0);
+}
+
+int img_shim_ficlone(int destination_fd, int source_fd) { return ioctl(destination_fd, FICLONE, source_fd); }
 
 int img_shim_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 

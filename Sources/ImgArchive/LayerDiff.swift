@@ -31,11 +31,15 @@ package enum LayerDiff {
 
     /// The changes an overlayfs upper directory holds: 0/0 character devices (and the kernel's xattr
     /// whiteouts) become deletions, `overlay.opaque=y` directories become opaque markers, and overlay's own
-    /// xattrs are dropped.
-    package static func overlayChanges(upper: String) throws(ArchiveError) -> [LayerChange] {
+    /// xattrs are dropped. fuse-overlayfs's forms are read too: `.wh.NAME` files (where it could not make a
+    /// device), `.wh..wh..opq` files and its `user.fuseoverlayfs.opaque` xattr.
+    ///
+    /// `lowers`, when given, are the mount's lower directories: an opaque marker on a directory none of
+    /// them has anything at is dropped (it hides nothing; fuse-overlayfs marks every new directory so).
+    package static func overlayChanges(upper: String, lowers: [String] = []) throws(ArchiveError) -> [LayerChange] {
         let upperFD = try openTree(upper)
         defer { close(upperFD) }
-        return try OverlayWalker(label: upper).directory([], upperFD)
+        return try OverlayWalker(label: upper, lowers: lowers).directory([], upperFD)
     }
 
     static func openTree(_ path: String) throws(ArchiveError) -> Int32 {
@@ -183,7 +187,15 @@ struct NativeWalker {
 
 struct OverlayWalker {
     let label: String
-    static let xattrPrefixes = ["trusted.overlay.", "user.overlay."]
+    var lowers: [String] = []
+
+    /// Whether an opaque marker at `path` can hide anything.
+    func hidesSomething(_ path: String) -> Bool {
+        guard !lowers.isEmpty else { return true }
+        var info = stat()
+        return lowers.contains { fstatat(AT_FDCWD, $0 + "/" + path, &info, AT_SYMLINK_NOFOLLOW) == 0 }
+    }
+    static let xattrPrefixes = ["trusted.overlay.", "user.overlay.", "user.fuseoverlayfs."]
 
     func directory(_ components: [String], _ upper: Int32) throws(ArchiveError) -> [LayerChange] {
         let names: [String]
@@ -197,16 +209,25 @@ struct OverlayWalker {
             let xattrs = allXattrs.filter { key, _ in !Self.xattrPrefixes.contains { key.hasPrefix($0) } }
             switch status.kind {
             case .socket: continue
+            case _ where name.hasPrefix(Whiteout.prefix):
+                // fuse-overlayfs marks an opaque directory with a `.wh..wh..opq` file (read with the directory,
+                // below) and hides that name with a `.wh..opq` device; a regular `.wh.NAME` is its whiteout.
+                if status.kind == .regular && name != Whiteout.opaque {
+                    let target = String(name.dropFirst(Whiteout.prefix.count))
+                    groups.append((name, [LayerChange(path: LayerDiff.join(components, target), kind: .deleted)]))
+                }
             case .characterDevice where status.deviceMajor == 0 && status.deviceMinor == 0:
                 groups.append((Whiteout.name(for: name), [LayerChange(path: path, kind: .deleted)]))
             case .regular where status.size == 0 && Self.xattrPrefixes.contains(where: { allXattrs[$0 + "whiteout"] != nil }):
                 groups.append((Whiteout.name(for: name), [LayerChange(path: path, kind: .deleted)]))
             case .directory:
-                let opaque = Self.xattrPrefixes.contains { allXattrs[$0 + "opaque"] == Array("y".utf8) }
                 let child = try LayerDiff.openChild(upper, name, path, label: label)
                 defer { close(child) }
+                let opaque = Self.xattrPrefixes.contains { allXattrs[$0 + "opaque"] == Array("y".utf8) }
+                    || faccessat(child, Whiteout.opaque, F_OK, AT_SYMLINK_NOFOLLOW) == 0
+                let hides = opaque && hidesSomething(path)
                 var group = [LayerChange(path: path, kind: .modified, status: status, xattrs: xattrs)]
-                if opaque { group.append(LayerChange(path: path, kind: .opaque)) }
+                if hides { group.append(LayerChange(path: path, kind: .opaque)) }
                 group += try directory(components + [name], child)
                 groups.append((name, group))
             default:

@@ -151,10 +151,10 @@ package enum LayerExport {
         return try LayerWriter.write(changes, from: upper, to: output, options: options, label: label)
     }
 
-    /// The layer an overlayfs upper directory records.
-    package static func overlayDiff(upper: String, to output: any ByteSink, options: LayerWriteOptions = .init(),
+    /// The layer an overlayfs upper directory records (`lowers`: see `LayerDiff.overlayChanges`).
+    package static func overlayDiff(upper: String, lowers: [String] = [], to output: any ByteSink, options: LayerWriteOptions = .init(),
                                     label: String? = nil) throws(ArchiveError) -> BlobDigests {
-        let changes = try LayerDiff.overlayChanges(upper: upper)
+        let changes = try LayerDiff.overlayChanges(upper: upper, lowers: lowers)
         return try LayerWriter.write(changes, from: upper, to: output, options: options, label: label)
     }
 

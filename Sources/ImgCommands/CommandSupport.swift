@@ -4,6 +4,7 @@ import ImgArchive
 import ImgContent
 import ImgDockerfile
 import ImgOCI
+import ImgSnapshot
 import ImgRegistry
 import Logging
 
@@ -51,6 +52,9 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
         StandardError.print("error: \(error)")
         throw ExitCode.failure
     } catch let error as OCIError {
+        StandardError.print("error: \(error)")
+        throw ExitCode.failure
+    } catch let error as SnapshotError {
         StandardError.print("error: \(error)")
         throw ExitCode.failure
     }

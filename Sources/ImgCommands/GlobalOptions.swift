@@ -1,11 +1,20 @@
 import ArgumentParser
 import Foundation
+import ImgSnapshot
 
-/// The snapshotter a build uses. Only parsed and validated for now: execution arrives with the rootless
-/// issue, and `auto` will probe overlayfs, then fuse-overlayfs, then native.
+/// The snapshotter (`-b`): `auto` probes overlayfs, then fuse-overlayfs, then native (see `SnapshotStore.select`).
 enum Backend: String, ExpressibleByArgument, CaseIterable, Sendable {
     case auto, native, overlayfs
     case fuseOverlayfs = "fuse-overlayfs"
+
+    var choice: BackendChoice {
+        switch self {
+        case .auto: .auto
+        case .native: .native
+        case .overlayfs: .overlayfs
+        case .fuseOverlayfs: .fuseOverlayfs
+        }
+    }
 }
 
 /// Flags every command accepts, before or after the command name (`img -d build` and `img build -d`).

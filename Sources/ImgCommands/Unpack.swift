@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ImgArchive
 import ImgContent
+import ImgSnapshot
 import ImgSystem
 
 /// `img unpack IMAGE [-o DIR]`: the image's filesystem, layers applied in order with whiteouts, as a
@@ -25,7 +26,7 @@ struct Unpack: AsyncParsableCommand {
         let options = root.global.merged(with: global)
         let log = CommandLog(debug: options.debug)
         try await reportingErrors {
-            do { try UserNamespace.enterIfNeeded() } catch {
+            do { try UserNamespace.enterIfNeeded(privateMountsForRoot: true) } catch {
                 // Without a subuid range the owners cannot all be kept; unpack anyway, owners best effort.
                 log.debug("not entering a user namespace (\(error)); file owners will be the caller's")
             }
@@ -39,21 +40,22 @@ struct Unpack: AsyncParsableCommand {
                     throw CommandError("cannot unpack into \(output): it exists and is not an empty directory")
                 }
             }
-            try fm.createDirectory(atPath: target, withIntermediateDirectories: true)
             let diffIDs = image.config.rootfs.diffIDs
             guard diffIDs.count == image.manifest.layers.count else {
                 throw CommandError("image \(image.record.name.familiar): config lists \(diffIDs.count) diff_ids for \(image.manifest.layers.count) layers")
             }
+            // The layers go into the snapshot store (kept for builds and later unpacks), then the merged
+            // tree is copied out.
+            let snapshots = state.layout.snapshotsDirectory
+            let backend = try SnapshotStore.select(options.backend.choice, root: snapshots, log: { [log] in log.debug($0) })
+            let store = try SnapshotStore(root: snapshots, backend: backend)
+            let blobs = zip(image.manifest.layers, diffIDs).map { layer, diffID in
+                LayerBlob(path: state.content.path(for: layer.digest), diffID: diffID, label: "layer \(layer.digest)")
+            }
+            let snapshot = try await store.prepare(blobs)
+            try fm.createDirectory(atPath: target, withIntermediateDirectories: true)
             do {
-                var warnings = 0
-                for (layer, diffID) in zip(image.manifest.layers, diffIDs) {
-                    let summary = try LayerApplier.apply(
-                        layerAt: state.content.path(for: layer.digest), to: target, expectedDiffID: diffID,
-                        label: "layer \(layer.digest)")
-                    for warning in summary.warnings { log.debug("\(warning)") }
-                    warnings += summary.warnings.count
-                }
-                if warnings > 0 { StandardError.print("warning: \(warnings) entries could not be applied exactly (see --debug)") }
+                try await store.export(snapshot, into: target)
             } catch {
                 // Leave nothing half-written behind.
                 try? fm.removeItem(atPath: target)

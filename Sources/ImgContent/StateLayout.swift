@@ -14,6 +14,8 @@ package struct StateLayout: Sendable, Hashable {
     package var blobsDirectory: String { contentDirectory + "/blobs" }
     package var ingestDirectory: String { contentDirectory + "/ingest" }
     package var databasePath: String { root + "/img.db" }
+    /// The snapshot store's root (`SnapshotStore`): unpacked layers and build workspaces.
+    package var snapshotsDirectory: String { root + "/snapshots" }
     /// flock'd shared by steps that make a blob visible, exclusively by garbage collection.
     package var lockPath: String { root + "/lock" }
 

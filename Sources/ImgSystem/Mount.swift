@@ -1,3 +1,4 @@
+import CImgShim
 import Glibc
 
 /// `mount(2)` flags img uses.
@@ -107,6 +108,20 @@ package enum Mount {
         }
         if userXattr ?? (UserNamespace.state == .inside) { options.append("userxattr") }
         try mount(source: "overlay", target: target, type: "overlay", data: options.joined(separator: ","))
+    }
+
+    /// `mount(2)` with relative paths in `data` resolved in `directory` (a forked child changes its working
+    /// directory and mounts; this process's, shared by all threads, stays). Overlayfs reads its options
+    /// from one page, so long lowerdir lists need short relative names.
+    package static func mount(
+        inDirectory directory: String, source: String?, target: String, type: String?, flags: MountFlags = [], data: String? = nil
+    ) throws(MountError) {
+        let code = data.withOptionalCString { dataPointer in
+            img_shim_mount_in_directory(directory, source, target, type, flags.rawValue, dataPointer?.assumingMemoryBound(to: CChar.self))
+        }
+        guard code == 0 else {
+            throw MountError(operation: .mount, target: target, kind: type ?? (flags.contains(.bind) ? "bind" : "none"), code: code)
+        }
     }
 
     /// Changes the propagation of `target` (recursively by default) to private: nothing mounted under it

@@ -117,7 +117,15 @@ package enum UserNamespace {
     /// Returns at once when already root (real, or inside). Otherwise it re-executes this program inside the
     /// namespace (see the type's documentation) and never returns: this process exits with the inner one's
     /// status (or dies of its signal). Call it at the start of `main` or of a command, before any output.
-    package static func enterIfNeeded(arguments: [String] = CommandLine.arguments) throws(UserNamespaceError) {
+    ///
+    /// With `privateMountsForRoot`, real root is re-executed too, into a private mount namespace (the C
+    /// constructor unshares it before any thread starts), so that snapshot mounts never show on the host.
+    package static func enterIfNeeded(arguments: [String] = CommandLine.arguments,
+                                      privateMountsForRoot: Bool = false) throws(UserNamespaceError) {
+        let state = self.state
+        if state == .privileged && privateMountsForRoot && img_shim_private_mounts_entered() == 0 {
+            exit(with: try runWithPrivateMounts(arguments: arguments))
+        }
         guard state == .outside else { return }
         let facts: HostFacts
         do { facts = try HostFacts.current() } catch {
@@ -125,6 +133,29 @@ package enum UserNamespace {
         }
         let status = try runInside(plan(facts), arguments: arguments)
         exit(with: status)
+    }
+
+    /// True when this process moved into a private mount namespace through the shim (real root).
+    package static var privateMountsByShim: Bool { img_shim_private_mounts_entered() != 0 }
+
+    /// Re-executes `/proc/self/exe` with `arguments` in a private mount namespace (real root only), forwards
+    /// signals to it and returns how it ended.
+    package static func runWithPrivateMounts(
+        arguments: [String], environment: [String] = ChildProcess.currentEnvironment
+    ) throws(UserNamespaceError) -> ProcessStatus {
+        let marker = "\(IMG_SHIM_PRIVATE_MOUNTS_ENV)="
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(
+                executable: "/proc/self/exe", argv0: arguments.first, arguments: Array(arguments.dropFirst()),
+                environment: environment.filter { !$0.hasPrefix(marker) } + [marker + "1"],
+                stdin: .inherit, stdout: .inherit, stderr: .inherit)
+        } catch {
+            throw UserNamespaceError(.startFailed, "cannot re-execute img in a private mount namespace: \(error)", cause: error)
+        }
+        let status = img_shim_wait_forwarding_signals(child.pid)
+        guard status >= 0 else { throw startFailed(.errno("wait for the re-executed img")) }
+        return ProcessStatus(waitStatus: status)
     }
 
     /// Re-executes `/proc/self/exe` with `arguments` (argv, including argv[0]) inside a new namespace set up

@@ -63,6 +63,31 @@ import Testing
         #expect(st.st_uid == 1000 && st.st_gid == 1000)
     }
 
+    /// `-b` picks the snapshotter the layers are prepared in, `-d` says which; the result is the same tree,
+    /// and (as root, in img's private mount namespace) no mount is left on the host.
+    @Test(arguments: [("auto", "snapshotter: overlayfs (auto)"), ("overlayfs", "snapshotter: overlayfs (forced)"),
+                      ("fuse-overlayfs", "snapshotter: fuse-overlayfs (forced)"), ("native", "snapshotter: native (forced)")])
+    func backendIsChosenAndReported(_ backend: String, _ line: String) async throws {
+        let dir = try TemporaryDirectory()
+        let state = try StateDirectory(root: dir.url.path)
+        try await Self.storeImage(state, name: "app", layers: [
+            { root in try Self.write(root.appending(path: "etc/hello"), "one\n"); try Self.write(root.appending(path: "gone"), "x") },
+            { root in
+                try Self.write(root.appending(path: "etc/hello"), "two\n")
+                FileManager.default.createFile(atPath: root.appending(path: ".wh.gone").path, contents: Data())
+            },
+        ])
+        let out = dir.url.appending(path: "out")
+        let r = try ImgBinary.run(["-d", "-b", backend, "-s", dir.url.path, "unpack", "-o", out.path, "app"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains(line), "\(r.stderr)")
+        #expect(try String(contentsOf: out.appending(path: "etc/hello"), encoding: .utf8) == "two\n")
+        #expect(!FileManager.default.fileExists(atPath: out.appending(path: "gone").path))
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!mounts.contains(dir.url.path))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.appending(path: "snapshots/tmp").path).isEmpty)
+    }
+
     @Test func refusesANonEmptyTargetAndCleansUpAfterABadLayer() async throws {
         let dir = try TemporaryDirectory()
         let state = try StateDirectory(root: dir.url.path)

@@ -12,11 +12,30 @@
    UserNamespace.swift when it re-executes /proc/self/exe; every other process leaves the shim inert. */
 #define IMG_SHIM_USERNS_STAGE_ENV "_IMG_USERNS_STAGE"
 
+/* The environment variable that asks the constructor, in a process running as real root, to move into a
+   private mount namespace ("1"). Set only by UserNamespace.swift when it re-executes /proc/self/exe, so
+   that build mounts never show on the host; unshare(CLONE_NEWNS) after threads exist would move only the
+   calling thread. */
+#define IMG_SHIM_PRIVATE_MOUNTS_ENV "_IMG_PRIVATE_MOUNTS"
+
 /* Exit status of a child that could not finish entering the namespace after the parent mapped its ids. */
 #define IMG_SHIM_ENTRY_FAILED 125
 
 /* 1 if this process entered the user namespace through the constructor, else 0. */
 int img_shim_userns_entered(void);
+
+/* 1 if this process moved into a private mount namespace through the constructor, else 0. */
+int img_shim_private_mounts_entered(void);
+
+/* mount(2) run by a forked child whose working directory is `directory`, so that relative paths in `data`
+   (overlayfs lowerdir lists, which must fit in one page) resolve there without changing this process's
+   working directory, which every thread shares. Returns 0, or the errno of chdir or mount. */
+int img_shim_mount_in_directory(const char *directory, const char *source, const char *target, const char *fstype,
+                                unsigned long flags, const char *data);
+
+/* copy_file_range(2) and the FICLONE ioctl, which Swift's Glibc module does not show (_GNU_SOURCE). */
+long img_shim_copy_file_range(int in_fd, int out_fd, unsigned long length);
+int img_shim_ficlone(int destination_fd, int source_fd);
 
 /* Forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT to `child` while waiting for it; returns its wait status
    (as from waitpid), or -1 with errno set. */

@@ -1,0 +1,259 @@
+import Foundation
+import Glibc
+package import ImgArchive
+package import ImgOCI
+import ImgSystem
+
+/// Snapshots by chain id, shared by every build and process using one state directory:
+///
+///     <root>/overlay/<chain hex>/fs        one layer, overlayfs form (both overlay backends)
+///     <root>/overlay/<chain hex>/diffids   the chain's diffIDs, one a line
+///     <root>/native/<chain hex>/fs         the whole tree
+///     <root>/tmp/<kind>-<pid>-<random>/    work directories: prepares, workspaces, probes
+///
+/// A snapshot is built in `tmp/` and renamed into place, so it is either complete or absent, and two
+/// processes preparing the same chain race harmlessly (the loser's rename fails and it discards its copy).
+/// Work directories carry their process id: those of processes that are gone are removed at start.
+package actor SnapshotStore {
+    package nonisolated let backend: SnapshotBackend
+    /// Canonical (symlinks resolved), so mount points compare equal to `/proc/self/mountinfo`.
+    package nonisolated let root: String
+    let temporary: String
+    /// Workspaces with a mount still in place, by directory.
+    var mounted: [String: MountedWorkspace] = [:]
+
+    enum MountedWorkspace {
+        case kernel(target: String)
+        case fuse(FuseOverlayProcess)
+    }
+
+    /// root: `<state>/snapshots`. Creates it.
+    package init(root: String, backend: SnapshotBackend) throws(SnapshotError) {
+        try Self.makeParents(of: root)
+        for directory in [root, root + "/tmp"] + SnapshotFormat.allCases.map({ root + "/" + $0.rawValue }) {
+            guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+                throw SnapshotError(.io, "cannot create the snapshot directory \(directory)", cause: SystemError.errno("mkdir"))
+            }
+        }
+        guard let canonical = realpath(root, nil) else {
+            throw SnapshotError(.io, "cannot resolve \(root)", cause: SystemError.errno("realpath"))
+        }
+        self.root = String(cString: canonical)
+        free(canonical)
+        self.backend = backend
+        temporary = self.root + "/tmp"
+        Self.removeAbandoned(in: temporary)
+    }
+
+    // MARK: - Paths
+
+    nonisolated func snapshotDirectory(_ chainID: Digest, _ format: SnapshotFormat? = nil) -> String {
+        "\(root)/\((format ?? backend.format).rawValue)/\(chainID.hex)"
+    }
+
+    nonisolated func tree(_ chainID: Digest) -> String { snapshotDirectory(chainID) + "/fs" }
+
+    /// A new, empty work directory: `tmp/<kind>-<pid>-<random>`.
+    func makeWorkDirectory(_ kind: String) throws(SnapshotError) -> String {
+        try Self.makeWorkDirectory(kind, in: temporary)
+    }
+
+    static func makeWorkDirectory(_ kind: String, in temporary: String) throws(SnapshotError) -> String {
+        var template = Array("\(temporary)/\(kind)-\(getpid())-XXXXXX".utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw SnapshotError(.io, "cannot create a work directory in \(temporary)", cause: SystemError.errno("mkdtemp"))
+        }
+        return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// `mkdir -p` of the directories above `path` (the state directory may be new).
+    static func makeParents(of path: String) throws(SnapshotError) {
+        var prefix = ""
+        for component in path.split(separator: "/").dropLast() {
+            prefix += "/" + component
+            guard mkdir(prefix, 0o755) == 0 || errno == EEXIST else {
+                throw SnapshotError(.io, "cannot create \(prefix)", cause: SystemError.errno("mkdir"))
+            }
+        }
+    }
+
+    static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SnapshotError) {
+        guard mkdir(path, mode) == 0 else { throw SnapshotError(.io, "cannot create \(path)", cause: SystemError.errno("mkdir")) }
+    }
+
+    /// `rm -rf` that never follows symlinks; quiet when it is already gone.
+    static func remove(_ path: String) {
+        let slash = path.lastIndex(of: "/")!
+        let parent = open(String(path[..<slash]).isEmpty ? "/" : String(path[..<slash]), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parent >= 0 else { return }
+        defer { close(parent) }
+        try? DirectoryEntries.removeTree(in: parent, String(path[path.index(after: slash)...]))
+    }
+
+    /// Removes work directories whose process has ended (killed mid-build); their mounts went with their
+    /// mount namespace.
+    static func removeAbandoned(in temporary: String) {
+        guard let names = try? DirectoryEntries.names(in: AT_FDCWD, temporary) else { return }
+        for name in names {
+            let parts = name.split(separator: "-")
+            guard parts.count == 3, let pid = Int32(parts[1]) else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { remove(temporary + "/" + name) }
+        }
+    }
+
+    static func writeDiffIDs(_ diffIDs: [Digest], into directory: String) throws(SnapshotError) {
+        let text = diffIDs.map { "\($0)\n" }.joined()
+        do { try Data(text.utf8).write(to: URL(filePath: directory + "/diffids")) } catch {
+            throw SnapshotError(.io, "cannot write \(directory)/diffids: \(error.localizedDescription)")
+        }
+    }
+
+    static func readDiffIDs(in directory: String) -> [Digest]? {
+        guard let text = try? SmallTextFile.read(directory + "/diffids") else { return nil }
+        var result: [Digest] = []
+        for line in text.split(separator: "\n") {
+            guard let digest = try? Digest(parsing: String(line)) else { return nil }
+            result.append(digest)
+        }
+        return result
+    }
+
+    /// Renames a finished snapshot into place; false when another process got there first (ours is
+    /// discarded).
+    @discardableResult
+    func publish(_ built: String, as chainID: Digest) throws(SnapshotError) -> Bool {
+        let destination = snapshotDirectory(chainID)
+        if rename(built, destination) == 0 { return true }
+        let error = SystemError.errno("rename \(built) \(destination)")
+        guard error.code == EEXIST || error.code == ENOTEMPTY else {
+            Self.remove(built)
+            throw SnapshotError(.io, "cannot store snapshot \(chainID)", cause: error)
+        }
+        Self.remove(built)
+        return false
+    }
+
+    // MARK: - Queries
+
+    package func exists(_ chainID: Digest) -> Bool {
+        access(snapshotDirectory(chainID) + "/diffids", F_OK) == 0
+    }
+
+    // MARK: - Prepare
+
+    /// How layers are applied for this backend, as this process stands (root, or root in img's namespace).
+    var applyOptions: LayerApplyOptions {
+        switch backend.format {
+        case .overlay: LayerApplyOptions(whiteouts: .overlay(.init(namespace: .user, form: .deviceElseXattr)))
+        case .native: LayerApplyOptions(whiteouts: .merged)
+        }
+    }
+
+    /// The snapshot after `layers` (in order), applying only the layers whose chain is not prepared yet.
+    /// Idempotent and safe when two img processes prepare the same chain at once. A layer whose diffID does
+    /// not match is an error and nothing is kept.
+    package func prepare(_ layers: [LayerBlob]) async throws(SnapshotError) -> Snapshot {
+        let diffIDs = layers.map(\.diffID)
+        let snapshot = Snapshot(diffIDs: diffIDs)
+        guard let chainID = snapshot.chainID else { return snapshot }
+        if exists(chainID) { return snapshot }
+        switch backend.format {
+        case .overlay: try prepareOverlay(layers)
+        case .native: try prepareNative(layers, chainID: chainID)
+        }
+        return snapshot
+    }
+
+    /// Each layer is its own directory: apply the missing ones, then publish them all, bottom first.
+    private func prepareOverlay(_ layers: [LayerBlob]) throws(SnapshotError) {
+        let chains = ChainID.prefixes(layers.map(\.diffID))
+        var built: [(directory: String, chainID: Digest)] = []
+        do {
+            for (index, layer) in layers.enumerated() where !exists(chains[index]) {
+                let work = try makeWorkDirectory("prepare")
+                built.append((work, chains[index]))
+                try Self.makeDirectory(work + "/fs")
+                try apply(layer, into: work + "/fs")
+                try Self.writeDiffIDs(Array(layers[...index].map(\.diffID)), into: work)
+            }
+            for (directory, chainID) in built { try publish(directory, as: chainID) }
+        } catch {
+            for (directory, _) in built { Self.remove(directory) }
+            throw error
+        }
+    }
+
+    /// One tree: copy the longest prepared prefix, apply the rest on top, publish only the full chain.
+    private func prepareNative(_ layers: [LayerBlob], chainID: Digest) throws(SnapshotError) {
+        let chains = ChainID.prefixes(layers.map(\.diffID))
+        let start = (chains.lastIndex { exists($0) }).map { $0 + 1 } ?? 0
+        let work = try makeWorkDirectory("prepare")
+        do {
+            try Self.makeDirectory(work + "/fs")
+            if start > 0 { try TreeCopy.copy(from: tree(chains[start - 1]), to: work + "/fs") }
+            for layer in layers[start...] { try apply(layer, into: work + "/fs") }
+            try Self.writeDiffIDs(layers.map(\.diffID), into: work)
+            try publish(work, as: chainID)
+        } catch {
+            Self.remove(work)
+            throw error
+        }
+    }
+
+    private func apply(_ layer: LayerBlob, into directory: String) throws(SnapshotError) {
+        do {
+            _ = try LayerApplier.apply(layerAt: layer.path, to: directory, options: applyOptions, expectedDiffID: layer.diffID,
+                                       label: layer.label)
+        } catch {
+            throw SnapshotError(error.code == .digestMismatch ? .digestMismatch : .layer, "cannot unpack", cause: error)
+        }
+    }
+
+    // MARK: - Prune
+
+    /// Removes every snapshot not in `keep` (for `img prune`), in every format (a backend switched away
+    /// from still frees its space); returns bytes freed. Overlay snapshots a kept one stands on are kept.
+    package func prune(keeping keep: Set<Digest>) async throws(SnapshotError) -> Int64 {
+        var freed: Int64 = 0
+        for format in SnapshotFormat.allCases {
+            let directory = "\(root)/\(format.rawValue)"
+            let names: [String]
+            do { names = try DirectoryEntries.names(in: AT_FDCWD, directory) } catch {
+                throw SnapshotError(.io, "cannot list \(directory)", cause: error)
+            }
+            var kept = Set<String>()
+            for chainID in keep {
+                kept.insert(chainID.hex)
+                if format == .overlay, let diffIDs = Self.readDiffIDs(in: snapshotDirectory(chainID, .overlay)) {
+                    for prefix in ChainID.prefixes(diffIDs) { kept.insert(prefix.hex) }
+                }
+            }
+            for name in names where !kept.contains(name) {
+                freed += DiskUsage.bytes(of: directory + "/" + name)
+                Self.remove(directory + "/" + name)
+            }
+        }
+        return freed
+    }
+}
+
+/// Space a tree takes on disk (allocated blocks, each inode once).
+enum DiskUsage {
+    static func bytes(of path: String) -> Int64 {
+        var seen = Set<UInt64>()
+        return walk(AT_FDCWD, path, &seen)
+    }
+
+    private static func walk(_ parent: Int32, _ name: String, _ seen: inout Set<UInt64>) -> Int64 {
+        var info = stat()
+        guard fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return 0 }
+        var total: Int64 = 0
+        if seen.insert(UInt64(info.st_ino)).inserted { total += Int64(info.st_blocks) * 512 }
+        guard info.st_mode & S_IFMT == S_IFDIR else { return total }
+        let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return total }
+        defer { close(fd) }
+        for child in (try? DirectoryEntries.names(in: fd)) ?? [] { total += walk(fd, child, &seen) }
+        return total
+    }
+}

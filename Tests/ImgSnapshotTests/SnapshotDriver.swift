@@ -1,0 +1,48 @@
+import Foundation
+import Glibc
+import ImgSnapshot
+import ImgSystem
+import Testing
+
+/// The half of `SnapshotTests` that runs where snapshots are made: `SnapshotTests` (as root) starts this test
+/// binary filtered to `SnapshotDriver`, as root or through `runuser` as the unprivileged `imgtest`, with
+/// `IMG_TEST_SNAPSHOT_BACKEND`, `IMG_TEST_SNAPSHOT_SCENARIO` and `IMG_TEST_WORKDIR` set. It first re-executes
+/// itself into a private mount namespace (root) or img's user namespace (ordinary user), as `img` does, then
+/// runs the scenarios with ordinary expectations: any failure fails this process, which the root side
+/// reports with the output. Run any other way it has nothing to drive and is disabled.
+@Suite struct SnapshotDriver {
+    static let environment = ProcessInfo.processInfo.environment
+    static let backend = environment["IMG_TEST_SNAPSHOT_BACKEND"].flatMap(SnapshotBackend.init(rawValue:))
+    static let scenario = environment["IMG_TEST_SNAPSHOT_SCENARIO"] ?? "all"
+    static let workdir = environment["IMG_TEST_WORKDIR"] ?? "/nonexistent"
+
+    @Test(.enabled(if: SnapshotDriver.backend != nil, "started by SnapshotTests"))
+    func drive() async throws {
+        try UserNamespace.enterIfNeeded(privateMountsForRoot: true)
+        // From here on: the re-executed process, root in its own mount namespace.
+        print("STATE \(UserNamespace.state) private=\(UserNamespace.privateMountsByShim) shim=\(UserNamespace.enteredByShim)")
+        #expect(UserNamespace.privateMountsByShim || UserNamespace.enteredByShim)
+        let backend = try #require(Self.backend)
+        switch Self.scenario {
+        case "all":
+            try await SnapshotScenarios(backend: backend, workdir: Self.workdir).runAll()
+        case "no-fuse":
+            // /dev/fuse is closed to us: forcing fuse-overlayfs is a clear one-line error, auto passes over it.
+            let root = Self.workdir + "/state/snapshots"
+            do {
+                _ = try SnapshotStore.select(.fuseOverlayfs, root: root, log: { _ in })
+                Issue.record("fuse-overlayfs was selected without /dev/fuse")
+            } catch {
+                #expect(error.code == .unavailable)
+                #expect(error.description.contains("/dev/fuse"), "\(error)")
+                print("FORCED_ERROR \(error)")
+            }
+            let reason = try SnapshotStore.unavailability(of: .fuseOverlayfs, root: root)
+            #expect(reason?.contains("chmod 0666 /dev/fuse") == true)
+            #expect(entries(root + "/tmp").isEmpty)
+        default:
+            Issue.record("unknown scenario \(Self.scenario)")
+        }
+        fflush(nil)
+    }
+}

@@ -74,10 +74,22 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Build graphs: vertices, cache-key derivation and the solver. Knows nothing of Dockerfiles or runc.
+        .target(name: "ImgGraph", dependencies: ["ImgOCI"], swiftSettings: strict),
+        // Dockerfile stages into a build graph.
+        .target(name: "ImgFrontend", dependencies: ["ImgDockerfile", "ImgGraph", "ImgOCI"], swiftSettings: strict),
+        // The op runner: base images, RUN through the executor, COPY/ADD and WORKDIR on snapshots, the cache.
+        .target(
+            name: "ImgWorker",
+            dependencies: ["ImgFrontend", "ImgGraph", "ImgDockerfile", "ImgOCI", "ImgContent", "ImgContext", "ImgSnapshot",
+                           "ImgRuntime", "ImgArchive", "ImgSystem"],
+            swiftSettings: strict
+        ),
         .target(
             name: "ImgCommands",
             dependencies: [
-                "ImgDockerfile", "ImgOCI", "ImgContent", "ImgSystem", "ImgRuntime", "ImgArchive", "ImgRegistry", "ImgSnapshot",
+                "ImgDockerfile", "ImgOCI", "ImgContent", "ImgSystem", "ImgRuntime", "ImgArchive", "ImgRegistry",
+                "ImgGraph", "ImgFrontend", "ImgWorker", "ImgContext", "ImgSnapshot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -93,6 +105,7 @@ let package = Package(
 
         .testTarget(name: "ImgDockerfileTests", dependencies: ["ImgDockerfile"], swiftSettings: strict),
         .testTarget(name: "ImgConformanceTests", dependencies: ["ImgDockerfile", "ImgOCI"], swiftSettings: strict),
+        .testTarget(name: "ImgGraphTests", dependencies: ["ImgGraph", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgOCITests", dependencies: ["ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgArchiveTests", dependencies: ["ImgArchive", "ImgOCI", "ImgSystem"], swiftSettings: strict),
         .testTarget(name: "ImgSystemTests", dependencies: ["ImgSystem"], swiftSettings: strict),

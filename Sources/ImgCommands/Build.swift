@@ -1,17 +1,28 @@
 import ArgumentParser
 import Foundation
+import Glibc
+import ImgArchive
+import ImgContent
+import ImgContext
 import ImgDockerfile
+import ImgFrontend
+import ImgGraph
+import ImgOCI
+import ImgRuntime
+import ImgSnapshot
+import ImgSystem
+import ImgWorker
 
-/// `img build`: for now only `--check`, which reads the Dockerfile the way a build would, resolves its
-/// stages for the chosen target and reports lint findings without building anything.
+/// `img build [OPTIONS] PATH`: a Dockerfile and its context into an image, as docker build does; or, with
+/// `--check`, only the Dockerfile's lint findings.
 struct Build: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check a Dockerfile (building images arrives in a later version; use --check).",
+        abstract: "Build an image from a Dockerfile.",
         discussion: """
-            PATH is the build context directory; the Dockerfile defaults to PATH/Dockerfile. \
-            With --check, img parses the Dockerfile, resolves its stages and prints each lint finding as \
-            FILE:LINE: warning|error: Rule: message. It exits 1 when the Dockerfile cannot be read or parsed, \
-            or when a finding is an error (`# check=error=true`).
+            PATH is the build context directory (or - for a tar archive on stdin); the Dockerfile defaults to \
+            PATH/Dockerfile. With -t the image is stored under each name (see img ls). With --check, img \
+            parses the Dockerfile, resolves its stages and prints each lint finding as FILE:LINE: \
+            warning|error: Rule: message, without building.
             """
     )
 
@@ -20,6 +31,9 @@ struct Build: AsyncParsableCommand {
 
     @Flag(help: "Parse, resolve stages and run lint checks without building.")
     var check = false
+
+    @Option(name: [.short, .customLong("tag")], help: ArgumentHelp("Name and optionally a tag (name:tag); repeatable.", valueName: "name"))
+    var tags: [String] = []
 
     @Option(name: [.short, .customLong("file")], help: ArgumentHelp("Name of the Dockerfile (default: PATH/Dockerfile; - reads stdin).", valueName: "file"))
     var file: String?
@@ -30,29 +44,68 @@ struct Build: AsyncParsableCommand {
     @Option(name: .customLong("build-arg"), help: ArgumentHelp("Set a build-time variable (KEY=VALUE, or KEY to take it from the environment).", valueName: "key=value"))
     var buildArgs: [String] = []
 
+    @Option(name: .customLong("label"), help: ArgumentHelp("Set a label on the image (KEY=VALUE).", valueName: "key=value"))
+    var labels: [String] = []
+
     @Option(help: ArgumentHelp("Target platform (default: the host's).", valueName: "os/arch[/variant]"))
     var platform: String?
 
-    @Argument(help: ArgumentHelp("Build context directory.", valueName: "PATH"))
+    @Flag(name: .customLong("no-cache"), help: "Do not use the build cache.")
+    var noCache = false
+
+    @Flag(name: .customLong("no-console"), help: "Plain progress output (same as --progress plain).")
+    var noConsole = false
+
+    @Option(help: ArgumentHelp("Progress output: auto, tty or plain.", valueName: "type"))
+    var progress: ProgressMode = .auto
+
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Output: type=image|oci|docker|tar|local[,dest=...][,name=...][,push=true], DIR, or - (rootfs tar to stdout).", valueName: "spec"))
+    var outputs: [String] = []
+
+    @Option(name: .customLong("secret"), help: ArgumentHelp("Secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR.", valueName: "spec"))
+    var secrets: [String] = []
+
+    @Option(name: .customLong("ssh"), help: ArgumentHelp("SSH agent socket or keys for RUN --mount=type=ssh (not supported yet).", valueName: "spec"))
+    var ssh: [String] = []
+
+    @Option(name: .customLong("runtime"), help: ArgumentHelp("OCI runtime for RUN (default: runc).", valueName: "path"))
+    var runtime: String?
+
+    @Argument(help: ArgumentHelp("Build context directory, or - for a tar archive on stdin.", valueName: "PATH"))
     var context: String
 
+    enum ProgressMode: String, ExpressibleByArgument, CaseIterable { case auto, tty, plain }
+
     func validate() throws {
-        guard check else {
-            throw ValidationError("building images is not available yet; run `img build --check` to check a Dockerfile")
-        }
+        if !ssh.isEmpty { throw ValidationError("--ssh is not supported yet") }
+        if file == "-" && context == "-" { throw ValidationError("the Dockerfile and the context cannot both come from stdin") }
+        for output in outputs { _ = try BuildOutput(parsing: output) }
     }
 
     func run() async throws {
         let options = root.global.merged(with: global)
         let log = CommandLog(debug: options.debug)
+        if check {
+            try await reportingErrors {
+                let source = try DockerfileSource.load(file: file, context: context)
+                let args = try BuildArguments.parse(buildArgs)
+                log.debug("checking \(source.displayName) (\(source.bytes.count) bytes), context \(context)")
+                let outcome = try CheckRunner(log: log).run(source: source, target: target, buildArgs: args, platform: platform)
+                if outcome.failed { throw ExitCode.failure }
+            }
+            return
+        }
         try await reportingErrors {
-            let source = try DockerfileSource.load(file: file, context: context)
-            let args = try BuildArguments.parse(buildArgs)
-            log.debug("checking \(source.displayName) (\(source.bytes.count) bytes), context \(context)")
-            let outcome = try CheckRunner(log: log).run(
-                source: source, target: target, buildArgs: args,
-                platform: platform)
-            if outcome.failed { throw ExitCode.failure }
+            try enterNamespace()
+            try await BuildSession(command: self, options: options, log: log).run()
+        }
+    }
+
+    /// Rootless: img's user namespace (subuid-mapped); as root: a private mount namespace, so no snapshot
+    /// mount is ever visible to (or left behind on) the host.
+    private func enterNamespace() throws {
+        do { try UserNamespace.enterIfNeeded(privateMountsForRoot: true) } catch {
+            throw CommandError("\(error)")
         }
     }
 }

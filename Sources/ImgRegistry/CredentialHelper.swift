@@ -48,7 +48,7 @@ struct CredentialHelper: Sendable {
     }
 
     private func run(_ verb: String, input: [UInt8]) throws -> (Int32, [UInt8], [UInt8]) {
-        let result = try ChildProcess.run(try executable(), [verb], input: input, environment: environment)
+        let result = try HelperProcess.run(try executable(), [verb], input: input, environment: environment)
         return (result.status, result.stdout, result.stderr)
     }
 }

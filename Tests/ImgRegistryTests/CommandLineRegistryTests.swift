@@ -35,7 +35,7 @@ import Testing
         }
 
         func callAsFunction(_ args: [String], input: String = "") throws -> (status: Int32, out: String, err: String) {
-            let r = try ChildProcess.run(Img.binary, ["-s", state.path] + args, input: Array(input.utf8), environment: environment)
+            let r = try HelperProcess.run(Img.binary, ["-s", state.path] + args, input: Array(input.utf8), environment: environment)
             return (r.status, String(decoding: r.stdout, as: UTF8.self), String(decoding: r.stderr, as: UTF8.self))
         }
 
@@ -75,7 +75,7 @@ import Testing
             let push = try img(["push", "\(registry.host)/other/copy:v2"])
             #expect(push.status == 0, "\(push.err)")
             #expect(push.out.contains("v2: digest: \(image.root.digest)"))
-            let skopeo = try ChildProcess.run(Tool.skopeo.path!, ["inspect", "--tls-verify=false", "--raw",
+            let skopeo = try HelperProcess.run(Tool.skopeo.path!, ["inspect", "--tls-verify=false", "--raw",
                                                                   "docker://\(registry.host)/other/copy:v2"])
             #expect(skopeo.status == 0, "\(String(decoding: skopeo.stderr, as: UTF8.self))")
             #expect(Digest.sha256(of: skopeo.stdout) == image.root.digest)
@@ -138,7 +138,7 @@ import Testing
             defer { img.remove() }
             let name = "\(proxy.host)/test/big:v1"
 
-            let child = try ChildProcess.spawn(Img.binary, ["-s", img.state.path, "pull", name],
+            let child = try HelperProcess.spawn(Img.binary, ["-s", img.state.path, "pull", name],
                                                environment: img.environment, stdout: .null, stderr: .null)
             // Wait until a layer is partly downloaded, then kill without warning.
             let ingest = img.state.file("content/ingest")

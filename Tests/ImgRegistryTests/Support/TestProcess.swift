@@ -23,7 +23,7 @@ struct TestFailure: Error, CustomStringConvertible {
 @discardableResult
 func run(_ program: String, _ arguments: [String], environment: [String: String]? = nil,
          input: String? = nil) throws -> String {
-    let result = try ChildProcess.run(program, arguments, input: Array((input ?? "").utf8), environment: environment)
+    let result = try HelperProcess.run(program, arguments, input: Array((input ?? "").utf8), environment: environment)
     let text = String(decoding: result.stdout, as: UTF8.self)
     guard result.status == 0 else {
         throw TestFailure("\(program) \(arguments.joined(separator: " ")) failed (\(result.status)): \(text)"
@@ -34,12 +34,12 @@ func run(_ program: String, _ arguments: [String], environment: [String: String]
 
 /// A long-running helper (registry, proxy, token server) with its output in a log file, stopped by `stop()`.
 final class Daemon: Sendable {
-    let child: ChildProcess
+    let child: HelperProcess
     let logPath: String
 
     init(_ program: String, _ arguments: [String], log: String) throws {
         logPath = log
-        child = try ChildProcess.spawn(program, arguments, stdin: .null, stdout: .file(log), stderr: .descriptor(1))
+        child = try HelperProcess.spawn(program, arguments, stdin: .null, stdout: .file(log), stderr: .descriptor(1))
     }
 
     var isRunning: Bool { child.isRunning }

@@ -4,7 +4,7 @@ import Synchronization
 /// A child process started with `posix_spawn`. Foundation's `Process` is not used: its exit detection runs
 /// on Dispatch and spins or stalls when called from a busy Swift concurrency pool, and its children inherit
 /// the spawning thread's blocked signals (a helper that cannot be stopped by SIGTERM).
-package final class ChildProcess: Sendable {
+package final class HelperProcess: Sendable {
     package let pid: pid_t
     private let exitStatus = Mutex<Int32?>(nil)
 
@@ -23,7 +23,7 @@ package final class ChildProcess: Sendable {
     /// Starts `program` (looked up in `PATH` when it has no slash) with a clean signal mask and default
     /// signal actions. `stderr` of `.descriptor(1)` means "the same as stdout".
     package static func spawn(_ program: String, _ arguments: [String], environment: [String: String]? = nil,
-                              stdin: Stream = .null, stdout: Stream = .inherit, stderr: Stream = .inherit) throws -> ChildProcess {
+                              stdin: Stream = .null, stdout: Stream = .inherit, stderr: Stream = .inherit) throws -> HelperProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -59,7 +59,7 @@ package final class ChildProcess: Sendable {
         guard rc == 0 else {
             throw RegistryError(.configuration, "cannot run \(program): \(String(cString: strerror(rc)))")
         }
-        return ChildProcess(pid: pid)
+        return HelperProcess(pid: pid)
     }
 
     /// Whether the child is still running (reaps it when it has exited).
@@ -67,7 +67,7 @@ package final class ChildProcess: Sendable {
         exitStatus.withLock { status in
             if status != nil { return false }
             var raw: Int32 = 0
-            if waitpid(pid, &raw, WNOHANG) == pid { status = ChildProcess.decode(raw); return false }
+            if waitpid(pid, &raw, WNOHANG) == pid { status = HelperProcess.decode(raw); return false }
             return true
         }
     }
@@ -79,7 +79,7 @@ package final class ChildProcess: Sendable {
             if let status { return status }
             var raw: Int32 = 0
             while waitpid(pid, &raw, 0) < 0, errno == EINTR {}
-            let decoded = ChildProcess.decode(raw)
+            let decoded = HelperProcess.decode(raw)
             status = decoded
             return decoded
         }
@@ -105,7 +105,7 @@ package final class ChildProcess: Sendable {
         }
         // Our ends must not leak into the child.
         for fd in [inPipe[1], outPipe[0], errPipe[0]] { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        let child: ChildProcess
+        let child: HelperProcess
         do {
             child = try spawn(program, arguments, environment: environment, stdin: .descriptor(inPipe[0]),
                               stdout: .descriptor(outPipe[1]), stderr: .descriptor(errPipe[1]))

@@ -1,0 +1,78 @@
+import Foundation
+import ImgOCI
+
+/// One `-o/--output` of `img build`, as buildx spells it: `type=KIND,key=value,...`, `-o DIR` (local) or
+/// `-o -` (a rootfs tar on stdout).
+struct BuildOutput: Equatable {
+    enum Kind: String, CaseIterable { case image, oci, docker, tar, local }
+
+    var kind: Kind
+    /// `dest=`; nil means stdout for the archive kinds.
+    var destination: String?
+    /// `name=` (image, oci, docker), comma-separated in buildx.
+    var names: [String] = []
+    var push = false
+    /// `oci-mediatypes=`: nil picks the kind's default (docker types for image/docker, OCI for oci).
+    var ociMediaTypes: Bool?
+    var compression: LayerCompression?
+
+    init(kind: Kind, destination: String? = nil) {
+        self.kind = kind
+        self.destination = destination
+    }
+
+    init(parsing text: String) throws {
+        if text == "-" {
+            self.init(kind: .tar)
+            return
+        }
+        guard text.contains("=") else {
+            self.init(kind: .local, destination: text)
+            return
+        }
+        var kind: Kind?
+        var fields: [(String, String)] = []
+        for field in text.split(separator: ",", omittingEmptySubsequences: true) {
+            guard let eq = field.firstIndex(of: "=") else {
+                throw CommandError("invalid output \"\(text)\": \"\(field)\" is not key=value")
+            }
+            let key = field[..<eq].lowercased()
+            let value = String(field[field.index(after: eq)...])
+            if key == "type" {
+                guard let parsed = Kind(rawValue: value) else {
+                    throw CommandError("invalid output \"\(text)\": type must be one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                kind = parsed
+            } else {
+                fields.append((key, value))
+            }
+        }
+        guard let kind else { throw CommandError("invalid output \"\(text)\": missing type=") }
+        self.init(kind: kind)
+        for (key, value) in fields {
+            switch key {
+            case "dest": destination = value
+            case "name": names += value.split(separator: ",").map(String.init)
+            case "push": push = try Self.bool(value, key, text)
+            case "oci-mediatypes": ociMediaTypes = try Self.bool(value, key, text)
+            case "compression":
+                guard let parsed = LayerCompression(rawValue: value) else {
+                    throw CommandError("invalid output \"\(text)\": compression must be gzip, zstd or uncompressed")
+                }
+                compression = parsed
+            default:
+                throw CommandError("invalid output \"\(text)\": unknown key \(key)")
+            }
+        }
+        if kind == .local, destination == nil { throw CommandError("invalid output \"\(text)\": type=local needs dest=DIR") }
+        if push, kind != .image { throw CommandError("invalid output \"\(text)\": push=true needs type=image") }
+    }
+
+    private static func bool(_ value: String, _ key: String, _ text: String) throws -> Bool {
+        switch value.lowercased() {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw CommandError("invalid output \"\(text)\": \(key) must be true or false")
+        }
+    }
+}

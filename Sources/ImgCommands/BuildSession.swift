@@ -1,0 +1,197 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import ImgArchive
+import ImgContent
+import ImgContext
+import ImgDockerfile
+import ImgFrontend
+import ImgGraph
+import ImgOCI
+import ImgRegistry
+import ImgRuntime
+import ImgSnapshot
+import ImgSystem
+import ImgWorker
+
+/// One `img build` run: plan, solve, export. Lives apart from the argument parsing in `Build`.
+struct BuildSession {
+    let command: Build
+    let options: GlobalOptions
+    let log: CommandLog
+
+    func run() async throws {
+        do {
+            try await build()
+        } catch let error as BuildError {
+            throw CommandError(error.description)
+        } catch let error as SnapshotError {
+            throw CommandError(error.description)
+        } catch let error as ContextError {
+            throw CommandError(error.description)
+        } catch let error as RuntimeError {
+            throw CommandError(error.description)
+        } catch is CancellationError {
+            throw CommandError("build cancelled")
+        }
+    }
+
+    private func build() async throws {
+        let started = ContinuousClock.now
+        let outputs = try resolvedOutputs()
+        let state = try options.openState()
+        let useTTY = switch command.progress {
+        case .tty: true
+        case .plain: false
+        case .auto: !command.noConsole && isatty(2) != 0
+        }
+        let progress: any ProgressDisplay = useTTY ? TTYProgress() : PlainProgress(debug: options.debug)
+        defer { progress.stop() }
+
+        try await WorkDirectory.with(state, "build") { work in
+            // The context: a directory, or a tar on stdin unpacked into the work directory.
+            var contextDirectory = command.context
+            if command.context == "-" {
+                contextDirectory = work.file("context")
+                try FileManager.default.createDirectory(atPath: contextDirectory, withIntermediateDirectories: false)
+                let archive = work.file("context.tar")
+                guard FileManager.default.createFile(atPath: archive, contents: FileHandle.standardInput.readDataToEndOfFile()) else {
+                    throw CommandError("cannot read the context archive from stdin")
+                }
+                _ = try TreeArchive.extract(from: archive, into: contextDirectory)
+            }
+            let source = try DockerfileSource.load(file: command.file, context: contextDirectory)
+            let plan = try makePlan(source)
+            let definition = BuildDefinition(plan: plan)
+            for stage in plan.allStages where !stage.isReachable {
+                log.debug("stage \(stage.displayName) is not needed for the target: skipped")
+            }
+
+            let backend = try SnapshotStore.select(
+                BackendChoice(rawValue: options.backend.rawValue) ?? .auto, root: state.layout.root + "/snapshots",
+                log: { [log] line in log.debug(line) })
+            let snapshots = try SnapshotStore(root: state.layout.root + "/snapshots", backend: backend)
+            let executor = try RuncExecutor(stateDirectory: state.layout.root, runtimePath: command.runtime)
+            let dockerfilePath = command.file == "-" ? nil : source.displayName
+            let context = try SourceTree.context(
+                URL(filePath: contextDirectory).standardizedFileURL.path,
+                dockerfilePath: dockerfilePath.map { URL(filePath: $0).standardizedFileURL.path })
+            let checksums = try ChecksumCache(path: state.layout.root + "/context-checksums.db")
+            let platform = try Platform(parsing: command.platform ?? BuildPlatform.host.description)
+            let secrets = try secretFiles(in: work)
+            let compression = outputs.compactMap(\.compression).first ?? .gzip
+            let worker = BuildWorker(
+                state: state, snapshots: snapshots, executor: executor, context: context, checksums: checksums,
+                images: StoreImageResolver(state: state, log: log), progress: progress,
+                options: WorkerOptions(
+                    platform: platform, dockerfileName: source.displayName, noCache: command.noCache,
+                    compression: compression,
+                    sourceDateEpoch: LayerWriteOptions.sourceDateEpoch(from: ProcessInfo.processInfo.environment),
+                    secrets: secrets))
+
+            try await state.content.withLease { _ in
+                let solver = Solver<BuildStep, BuildState>(graph: definition.graph) { vertex, inputs in
+                    try await worker.run(vertex, inputs: inputs)
+                }
+                // Ctrl-C / SIGTERM cancel the solve: the executor kills running containers, workspaces are
+                // released, and the lease and work directory go as usual.
+                let solve = Task {
+                    try await withTaskCancellationHandler {
+                        try await solver.solve([definition.target])[0]
+                    } onCancel: {
+                        Task { await solver.cancelAll() }
+                    }
+                }
+                let signals = InterruptSignals { _ in solve.cancel() }
+                let result = try await solve.value
+                withExtendedLifetime(signals) {}
+                try await export(result, outputs: outputs, worker: worker, state: state, work: work, progress: progress)
+            }
+            progress.message("Built in \(String(format: "%.1fs", (ContinuousClock.now - started).seconds))")
+        }
+    }
+
+    /// The plan for the chosen target, build args and platform.
+    private func makePlan(_ source: DockerfileSource) throws -> BuildPlan {
+        var targetPlatform: BuildPlatform?
+        if let platform = command.platform {
+            guard let parsed = BuildPlatform(parsing: platform) else {
+                throw CommandError("invalid --platform \"\(platform)\": expected os/arch[/variant]")
+            }
+            targetPlatform = parsed
+        }
+        let args = try BuildArguments.parse(command.buildArgs)
+        let plan = try BuildPlanner.plan(
+            String(decoding: source.bytes, as: UTF8.self), file: source.displayName,
+            options: BuildOptions(target: command.target, buildArgs: args, targetPlatform: targetPlatform))
+        if !plan.unusedBuildArgs.isEmpty {
+            StandardError.print("warning: build-args [\(plan.unusedBuildArgs.joined(separator: ", "))] were not consumed")
+        }
+        return plan
+    }
+
+    /// `-o` values, plus `type=image` for `-t` names when no image output was asked for.
+    private func resolvedOutputs() throws -> [BuildOutput] {
+        var outputs = try command.outputs.map { try BuildOutput(parsing: $0) }
+        if !command.tags.isEmpty {
+            if let index = outputs.firstIndex(where: { $0.kind == .image }) {
+                outputs[index].names += command.tags
+            } else {
+                var image = BuildOutput(kind: .image)
+                image.names = command.tags
+                outputs.append(image)
+            }
+        }
+        for output in outputs {
+            for name in output.names { _ = try parseReference(name) }
+            if output.kind == .image, output.names.isEmpty {
+                throw CommandError("type=image needs a name: use -t NAME or name=NAME")
+            }
+            if output.destination == nil, output.kind != .image, output.kind != .local, isatty(1) != 0 {
+                throw CommandError("cowardly refusing to write a \(output.kind.rawValue) archive to a terminal: add dest=FILE or redirect stdout")
+            }
+        }
+        if outputs.isEmpty {
+            StandardError.print("warning: no output specified: the result is only kept in the build cache (use -t NAME or -o)")
+        }
+        return outputs
+    }
+
+    /// `--secret id=x,src=FILE|env=VAR` → id → file. Env secrets are written to a private file in the work
+    /// directory (removed with it) so they reach the container the same way.
+    private func secretFiles(in work: WorkDirectory) throws -> [String: String] {
+        var files: [String: String] = [:]
+        for spec in command.secrets {
+            var id: String?
+            var source: String?
+            var env: String?
+            for field in spec.split(separator: ",") {
+                let parts = field.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw CommandError("invalid --secret \"\(spec)\": expected id=ID,src=FILE or id=ID,env=VAR") }
+                switch parts[0] {
+                case "id": id = parts[1]
+                case "src", "source": source = parts[1]
+                case "env": env = parts[1]
+                case "type": guard parts[1] == "file" || parts[1] == "env" else { throw CommandError("invalid --secret \"\(spec)\": type must be file or env") }
+                default: throw CommandError("invalid --secret \"\(spec)\": unknown key \(parts[0])")
+                }
+            }
+            guard let id else { throw CommandError("invalid --secret \"\(spec)\": missing id=") }
+            if let source {
+                guard FileManager.default.isReadableFile(atPath: source) else { throw CommandError("--secret \(id): cannot read \(source)") }
+                files[id] = URL(filePath: source).standardizedFileURL.path
+            } else {
+                let name = env ?? id
+                guard let value = ProcessInfo.processInfo.environment[name] else {
+                    throw CommandError("--secret \(id): environment variable \(name) is not set")
+                }
+                let path = work.file("secret-" + Digest.sha256(of: Array(id.utf8)).short)
+                guard FileManager.default.createFile(atPath: path, contents: Data(value.utf8), attributes: [.posixPermissions: 0o400]) else {
+                    throw CommandError("--secret \(id): cannot write a temporary file")
+                }
+                files[id] = path
+            }
+        }
+        return files
+    }
+}

@@ -1,0 +1,79 @@
+package import ImgDockerfile
+package import ImgGraph
+
+/// A Dockerfile build as a graph: a vertex per FROM and per instruction of every stage the target needs.
+package struct BuildDefinition: Sendable {
+    package var graph: Graph<BuildStep>
+    /// The vertex whose output is the target stage's image.
+    package var target: Int
+    /// Each built stage's final vertex.
+    package var stageResults: [Int: Int]
+    package var plan: BuildPlan
+
+    /// Converts `plan` (already expanded for one target and set of build args) into a graph. Stages the
+    /// target does not need are not in the plan, so they never run.
+    package init(plan: BuildPlan) {
+        self.plan = plan
+        var graph = Graph<BuildStep>()
+        var finals: [Int: Int] = [:]
+        // The plan lists stages in file order, and a stage only refers to earlier ones, so every stage a
+        // vertex needs already has its final vertex.
+        for stage in plan.stages {
+            let count = stage.instructions.count + 1
+            var inputs: [Int] = []
+            if case .stage(let parent) = stage.base, let parentFinal = finals[parent] { inputs = [parentFinal] }
+            var previous = graph.add(
+                BuildStep(kind: .from(stage.base, platform: stage.platform), stageIndex: stage.index,
+                          stageName: stage.nameAsWritten, number: 1, count: count, instruction: stage.from,
+                          args: [], stageInputs: []),
+                inputs: inputs)
+            var args: [KeyValue] = []
+            let finalArgs = Dictionary(stage.args.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
+            for (offset, instruction) in stage.instructions.enumerated() {
+                var inputs = [previous]
+                var stageInputs: [BuildStep.StageInput] = []
+                for reference in stage.dependencies
+                where reference.kind != .from && reference.line >= instruction.startLine
+                    && reference.line <= instruction.endLine {
+                    guard let final = finals[reference.stage],
+                          !stageInputs.contains(where: { $0.stage == reference.stage }) else { continue }
+                    let name = Self.referenceName(instruction, stage: reference.stage, plan: plan)
+                    stageInputs.append(.init(name: name, stage: reference.stage, inputPosition: inputs.count))
+                    inputs.append(final)
+                }
+                if case .arg(let declarations) = instruction.command {
+                    for declaration in declarations {
+                        args.removeAll { $0.key == declaration.name }
+                        if let value = finalArgs[declaration.name] ?? nil {
+                            args.append(KeyValue(declaration.name, value))
+                        }
+                    }
+                }
+                previous = graph.add(
+                    BuildStep(kind: .instruction, stageIndex: stage.index, stageName: stage.nameAsWritten,
+                              number: offset + 2, count: count, instruction: instruction, args: args,
+                              stageInputs: stageInputs),
+                    inputs: inputs)
+            }
+            finals[stage.index] = previous
+        }
+        self.graph = graph
+        stageResults = finals
+        target = finals[plan.target.index]!
+    }
+
+    /// How the instruction named the stage: its `--from` value (COPY) or a mount's `from=`.
+    private static func referenceName(_ instruction: Instruction, stage: Int, plan: BuildPlan) -> String {
+        let named = plan.allStages[stage]
+        switch instruction.command {
+        case .copy(let copy), .add(let copy):
+            if let from = copy.from { return from }
+        case .run(let run):
+            for mount in run.mounts {
+                if let from = mount.from, from.lowercased() == named.name || from == String(stage) { return from }
+            }
+        default: break
+        }
+        return named.name ?? String(stage)
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import ImgContent
+package import ImgOCI
+
+extension BuildWorker {
+    /// The cached result for `key`: its layers and config, stored as an OCI manifest in the content store so
+    /// garbage collection keeps what a cache record reaches. Nil on a miss, with --no-cache, or when a blob
+    /// the record needs is gone.
+    func cachedState(_ key: Digest) async throws -> BuildState? {
+        if options.noCache { return nil }
+        guard let record = try await state.cache.get(key) else { return nil }
+        guard let manifestData = try? state.content.data(for: record.result.digest),
+              let manifest = try? JSONDecoder().decode(Manifest.self, from: manifestData),
+              let configData = try? state.content.data(for: manifest.config.digest),
+              let config = try? JSONDecoder().decode(ImageConfig.self, from: configData),
+              config.rootfs.diffIDs.count == manifest.layers.count,
+              manifest.layers.allSatisfy({ state.content.exists($0.digest) })
+        else { return nil }
+        let layers = zip(manifest.layers, config.rootfs.diffIDs).map { LayerRecord(descriptor: $0, diffID: $1) }
+        return BuildState(cacheKey: key, layers: layers, config: config, cached: true)
+    }
+
+    /// Records `result` as the outcome of its key.
+    func remember(_ result: BuildState) async throws {
+        let (manifest, _) = try await storeImage(result, mediaTypes: .oci)
+        try await state.cache.put(key: result.cacheKey, result: manifest)
+    }
+
+    /// Writes the config and manifest of `result` into the content store.
+    package func storeImage(_ result: BuildState, mediaTypes: ImageMediaTypes) async throws -> (manifest: Descriptor, config: Descriptor) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let configBytes = try encoder.encode(result.config)
+        let config = try await state.content.ingest(configBytes, mediaType: mediaTypes.config)
+        let layers = result.layers.map { layer in
+            var descriptor = layer.descriptor
+            descriptor.mediaType = mediaTypes.layer(descriptor.mediaType)
+            return descriptor
+        }
+        let manifest = Manifest(mediaType: mediaTypes.manifest, config: config, layers: layers)
+        let manifestBytes = try encoder.encode(manifest)
+        let stored = try await state.content.ingest(manifestBytes, mediaType: mediaTypes.manifest)
+        return (stored, config)
+    }
+}
+
+/// Docker's or OCI's media types for an image the build writes.
+package enum ImageMediaTypes: Sendable {
+    case docker, oci
+
+    package var manifest: MediaType { self == .docker ? .dockerManifest : .ociManifest }
+    var config: MediaType { self == .docker ? .dockerConfig : .ociConfig }
+
+    func layer(_ stored: MediaType) -> MediaType {
+        let compression: LayerCompression =
+            stored == .ociLayerZstd || stored == .dockerLayerZstd ? .zstd
+            : stored == .ociLayer || stored.rawValue == "application/vnd.docker.image.rootfs.diff.tar" ? .uncompressed
+            : .gzip
+        switch (self, compression) {
+        case (.oci, .gzip): return .ociLayerGzip
+        case (.oci, .zstd): return .ociLayerZstd
+        case (.oci, .uncompressed): return .ociLayer
+        case (.docker, .gzip): return .dockerLayerGzip
+        case (.docker, .zstd): return .dockerLayerZstd
+        case (.docker, .uncompressed): return "application/vnd.docker.image.rootfs.diff.tar"
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import ImgDockerfile
+import ImgFrontend
+import ImgGraph
+import ImgOCI
+
+extension BuildWorker {
+    /// FROM: an empty image, a base image (local store first, else pulled), or another stage's result.
+    func from(_ vertex: Int, _ step: BuildStep, base: StageBase, platform: BuildPlatform?,
+              inputs: [BuildState]) async throws -> BuildState {
+        let wanted = try platform.map { try Platform(parsing: $0.description) } ?? options.platform
+        switch base {
+        case .stage:
+            // The parent stage's image is this stage's start; same content, same key.
+            var state = inputs[0]
+            state.cmdSetInStage = false
+            return state
+        case .scratch:
+            var key = CacheKeyBuilder(kind: "scratch")
+            key.add("platform", wanted.description)
+            var config = ImageConfig(platform: wanted)
+            config.config = ContainerConfig()
+            config.config?.env = ["PATH=\(Self.defaultPath)"]
+            config.history = []
+            return BuildState(cacheKey: key.finish(), layers: [], config: config, cached: true)
+        case .image(let name):
+            return try await shown(vertex, step) {
+                let image: BaseImage
+                do { image = try await images.resolve(name, platform: wanted) } catch {
+                    throw self.error(step, "FROM \(name): \(error)")
+                }
+                guard image.manifest.layers.count == image.config.rootfs.diffIDs.count else {
+                    throw self.error(step, "FROM \(name): the image lists \(image.config.rootfs.diffIDs.count) diff_ids for \(image.manifest.layers.count) layers")
+                }
+                var key = CacheKeyBuilder(kind: "image")
+                key.add("manifest", image.manifestDigest)
+                key.add("platform", wanted.description)
+                let layers = zip(image.manifest.layers, image.config.rootfs.diffIDs).map {
+                    LayerRecord(descriptor: $0, diffID: $1)
+                }
+                var config = image.config
+                if config.config == nil { config.config = ContainerConfig() }
+                if config.config?.env == nil { config.config?.env = ["PATH=\(Self.defaultPath)"] }
+                if let triggers = config.config?.onBuild, !triggers.isEmpty {
+                    // Triggers run in the child build; this image's own record of them is not inherited.
+                    progress.note(vertex, "base image \(name) has ONBUILD triggers, which img does not run yet: \(triggers.joined(separator: "; "))")
+                    config.config?.onBuild = nil
+                }
+                return BuildState(cacheKey: key.finish(), layers: layers, config: config,
+                                  baseDigest: image.manifestDigest)
+            }
+        }
+    }
+
+    /// docker's default PATH for images that set none.
+    static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+}

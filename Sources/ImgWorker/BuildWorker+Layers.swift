@@ -1,0 +1,67 @@
+import ImgArchive
+import ImgContent
+package import ImgOCI
+import ImgSnapshot
+
+extension BuildWorker {
+    /// Mounts a writable rootfs over `parent`'s layers, lets `body` change it, and turns the change into a
+    /// layer in the content store; the workspace is kept as the snapshot of the new chain, so the next step
+    /// starts from it without re-applying anything. Returns nil when `body` reports there was nothing to do.
+    func layer(on parent: BuildState, _ body: (Workspace) async throws -> Bool) async throws -> LayerRecord? {
+        let base = try await snapshots.prepare(parent.layerBlobs { state.content.path(for: $0) })
+        let workspace = try await snapshots.workspace(on: base)
+        do {
+            guard try await body(workspace) else {
+                await snapshots.release(workspace)
+                return nil
+            }
+            let writer = try await state.content.beginIngest(mediaType: Self.layerMediaType(options.compression))
+            let sink = IngestByteSink(writer: writer)
+            let digests: BlobDigests
+            do {
+                digests = try await snapshots.diff(
+                    workspace, to: sink,
+                    options: LayerWriteOptions(sourceDateEpoch: options.sourceDateEpoch, compression: options.compression))
+            } catch {
+                writer.abort()
+                throw error
+            }
+            let descriptor = try await writer.commit()
+            _ = try await snapshots.commit(workspace, diffID: digests.diffID)
+            return LayerRecord(descriptor: descriptor, diffID: digests.diffID)
+        } catch {
+            await snapshots.release(workspace)
+            throw error
+        }
+    }
+
+    /// A read-only look at a build state's filesystem (COPY --from, RUN --mount from=): `body` gets a rootfs
+    /// path; the workspace is released afterwards.
+    package func withFilesystem<T>(of source: BuildState, _ body: (String) async throws -> T) async throws -> T {
+        let base = try await snapshots.prepare(source.layerBlobs { state.content.path(for: $0) })
+        let workspace = try await snapshots.workspace(on: base)
+        do {
+            let result = try await body(workspace.rootfs)
+            await snapshots.release(workspace)
+            return result
+        } catch {
+            await snapshots.release(workspace)
+            throw error
+        }
+    }
+
+    static func layerMediaType(_ compression: LayerCompression) -> MediaType {
+        switch compression {
+        case .gzip: .ociLayerGzip
+        case .zstd: .ociLayerZstd
+        case .uncompressed: .ociLayer
+        }
+    }
+}
+
+/// A layer being written straight into a content-store ingest.
+final class IngestByteSink: ByteSink {
+    let writer: IngestWriter
+    init(writer: IngestWriter) { self.writer = writer }
+    func write(_ bytes: UnsafeRawBufferPointer) throws { try writer.write(bytes) }
+}

@@ -1,0 +1,110 @@
+import ImgDockerfile
+import ImgFrontend
+import ImgGraph
+import ImgOCI
+
+extension BuildWorker {
+    /// Instructions that only change the image config (and history, with `empty_layer`).
+    func metadata(_ step: BuildStep, parent: BuildState) throws -> BuildState {
+        var result = parent
+        var container = parent.container
+        var history: String?
+        switch step.instruction.command {
+        case .env(let env):
+            var list = container.env ?? []
+            for pair in env.pairs {
+                list.removeAll { $0.hasPrefix(pair.key + "=") || $0 == pair.key }
+                list.append("\(pair.key)=\(pair.value)")
+            }
+            container.env = list
+            history = "ENV " + env.pairs.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        case .label(let label):
+            var labels = container.labels ?? [:]
+            for pair in label.pairs { labels[pair.key] = pair.value }
+            container.labels = labels
+            history = "LABEL " + label.pairs.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        case .expose(let ports):
+            var exposed = container.exposedPorts ?? [:]
+            for port in ports {
+                let normalised = port.contains("/") ? port.lowercased() : port + "/tcp"
+                exposed[normalised] = EmptyObject()
+            }
+            container.exposedPorts = exposed
+            history = "EXPOSE " + ports.joined(separator: " ")
+        case .volume(let paths):
+            var volumes = container.volumes ?? [:]
+            for path in paths { volumes[path] = EmptyObject() }
+            container.volumes = volumes
+            history = "VOLUME " + paths.joined(separator: " ")
+        case .user(let user):
+            container.user = user
+            history = "USER \(user)"
+        case .cmd(let line):
+            container.cmd = Self.words(line, shell: container.shell)
+            result.cmdSetInStage = true
+            history = "CMD " + Self.historyForm(container.cmd ?? [])
+        case .entrypoint(let line):
+            container.entrypoint = Self.words(line, shell: container.shell)
+            // docker: an ENTRYPOINT clears a CMD inherited from the base; a CMD of this stage stays.
+            if !parent.cmdSetInStage { container.cmd = nil }
+            history = "ENTRYPOINT " + Self.historyForm(container.entrypoint ?? [])
+        case .healthcheck(let check):
+            switch check {
+            case .none:
+                container.healthcheck = Healthcheck(test: ["NONE"])
+                history = "HEALTHCHECK NONE"
+            case .check(let options):
+                var health = Healthcheck(test: options.test)
+                health.interval = options.interval.map(Self.nanoseconds)
+                health.timeout = options.timeout.map(Self.nanoseconds)
+                health.startPeriod = options.startPeriod.map(Self.nanoseconds)
+                health.startInterval = options.startInterval.map(Self.nanoseconds)
+                health.retries = options.retries
+                container.healthcheck = health
+                history = "HEALTHCHECK " + Self.historyForm(options.test)
+            }
+        case .stopSignal(let signal):
+            container.stopSignal = signal
+            history = "STOPSIGNAL \(signal)"
+        case .onbuild(let trigger):
+            container.onBuild = (container.onBuild ?? []) + [trigger.expression]
+            history = "ONBUILD \(trigger.expression)"
+        case .shell(let shell):
+            container.shell = shell
+            history = "SHELL " + Self.historyForm(shell)
+        case .maintainer(let author):
+            result.config.author = author
+            history = "MAINTAINER \(author)"
+        case .arg:
+            // ARG values reach RUN through the step's args; they are not part of the image.
+            break
+        case .from, .run, .copy, .add, .workdir:
+            preconditionFailure("not a metadata instruction")
+        }
+        result.container = container
+        var key = CacheKeyBuilder(kind: "metadata")
+        key.add("parent", parent.cacheKey)
+        key.add("instruction", String(describing: step.instruction.command))
+        result.cacheKey = key.finish()
+        // A metadata step takes the time of the step before it, so an unchanged rebuild gives the same
+        // config (and image digest) instead of a new one each time.
+        if let history { result.appendEmpty(createdBy: history, created: parent.config.history?.last?.created ?? now) }
+        return result
+    }
+
+    /// CMD/ENTRYPOINT/HEALTHCHECK words: exec form as written, shell form through SHELL.
+    static func words(_ line: ImgDockerfile.CommandLine, shell: [String]?) -> [String] {
+        switch line {
+        case .exec(let words): words
+        case .shell(let text): (shell ?? ["/bin/sh", "-c"]) + [text]
+        }
+    }
+
+    static func historyForm(_ words: [String]) -> String {
+        "[" + words.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: " ") + "]"
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+    }
+}

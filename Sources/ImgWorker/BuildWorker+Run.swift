@@ -1,0 +1,193 @@
+import Foundation
+import Glibc
+import ImgDockerfile
+import ImgFrontend
+import ImgGraph
+import ImgOCI
+import ImgRuntime
+import ImgSystem
+
+extension BuildWorker {
+    /// RUN: the command in a container over the parent's filesystem; what it changed becomes a layer.
+    func run(_ vertex: Int, _ step: BuildStep, _ run: RunCommand, parent: BuildState,
+             inputs: [BuildState]) async throws -> BuildState {
+        let container = parent.container
+        let shell = container.shell ?? ["/bin/sh", "-c"]
+        let command = Self.command(run, shell: shell)
+        let environment = Self.environment(image: container.env ?? [], args: step.args)
+        let workdir = container.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
+        let network: RunStep.Network = run.network == NetworkMode.none ? .none : .host
+
+        var key = CacheKeyBuilder(kind: "run")
+        key.add("parent", parent.cacheKey)
+        key.add("platform", options.platform.description)
+        key.add("command", command.arguments)
+        key.add("env", environment)
+        key.add("workdir", workdir)
+        key.add("user", container.user ?? "")
+        key.add("network", network.rawValue)
+        for mount in run.mounts {
+            // Secrets are named by id only: their values never reach a key.
+            key.add("mount", [mount.type.rawValue, mount.target ?? "", mount.source ?? "", mount.from ?? "",
+                              mount.id ?? "", mount.readOnly ? "ro" : "rw", mount.sharing.rawValue,
+                              mount.mode.map { String($0, radix: 8) } ?? "", mount.uid.map(String.init) ?? "",
+                              mount.gid.map(String.init) ?? "", mount.env ?? ""])
+        }
+        for input in step.stageInputs { key.add("stage-input", inputs[input.inputPosition].cacheKey) }
+        let cacheKey = key.finish()
+        let createdBy = Self.createdBy(run, command: command)
+
+        if let hit = try await cachedState(cacheKey) {
+            progress.started(vertex, title: step.title)
+            progress.cached(vertex)
+            return hit
+        }
+        return try await shown(vertex, step) {
+            var result = parent
+            result.cacheKey = cacheKey
+            result.cached = false
+            let layer = try await layer(on: parent) { workspace in
+                var mounts: [RunStep.Mount] = []
+                var cleanups: [() -> Void] = []
+                defer { for cleanup in cleanups.reversed() { cleanup() } }
+                var stepEnvironment = environment
+                for mount in run.mounts {
+                    try await prepareMount(mount, step: step, inputs: inputs, into: &mounts, environment: &stepEnvironment,
+                                           cleanups: &cleanups)
+                }
+                let runStep = RunStep(
+                    rootfs: workspace.rootfs, command: command, environment: stepEnvironment,
+                    workingDirectory: workdir, user: container.user, network: network, mounts: mounts)
+                // WORKDIR may name a directory no step created yet (docker creates it for RUN).
+                Self.makeDirectory(workdir, in: workspace.rootfs)
+                do {
+                    try await executor.run(runStep) { _, bytes in progress.output(vertex, bytes) }
+                } catch let failure as RuntimeError {
+                    if failure.code == .nonZeroExit, let code = failure.exitCode {
+                        throw error(step, "RUN exited with code \(code): \(command)")
+                    }
+                    throw error(step, "\(failure)")
+                }
+                return true
+            }
+            if let layer { result.append(layer, createdBy: createdBy, created: now) }
+            try await remember(result)
+            return result
+        }
+    }
+
+    /// The argument vector: exec form as written; shell form through SHELL; a RUN that is only a heredoc
+    /// runs the heredoc's body as the script, other heredocs stay in the script for the shell to read.
+    static func command(_ run: RunCommand, shell: [String]) -> RunStep.Command {
+        switch run.command {
+        case .exec(let arguments):
+            return .exec(arguments)
+        case .shell(let line):
+            guard !run.heredocs.isEmpty else { return .shell(line, shell: shell) }
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if run.heredocs.count == 1, trimmed.hasPrefix("<<"),
+               trimmed.range(of: #"^<<-?["']?[A-Za-z0-9_]+["']?$"#, options: .regularExpression) != nil {
+                return .shell(run.heredocs[0].content, shell: shell)
+            }
+            var script = line
+            for heredoc in run.heredocs {
+                script += "\n" + heredoc.content
+                if !heredoc.content.hasSuffix("\n") { script += "\n" }
+                script += heredoc.name
+            }
+            return .shell(script, shell: shell)
+        }
+    }
+
+    /// The image's environment plus the ARGs in scope; ENV wins over an ARG of the same name.
+    static func environment(image: [String], args: [KeyValue]) -> [String] {
+        let imageNames = Set(image.map { String($0.split(separator: "=", maxSplits: 1).first ?? "") })
+        return image + args.filter { !imageNames.contains($0.key) }.map { "\($0.key)=\($0.value)" }
+    }
+
+    /// docker's history text: `RUN /bin/sh -c make # buildkit`.
+    static func createdBy(_ run: RunCommand, command: RunStep.Command) -> String {
+        switch run.command {
+        case .exec(let arguments): "RUN " + arguments.joined(separator: " ") + " # buildkit"
+        case .shell: "RUN " + command.arguments.joined(separator: " ") + " # buildkit"
+        }
+    }
+
+    /// Turns one `--mount` into a runtime mount (and what must be undone afterwards).
+    func prepareMount(_ mount: RunMount, step: BuildStep, inputs: [BuildState], into mounts: inout [RunStep.Mount],
+                      environment: inout [String], cleanups: inout [() -> Void]) async throws {
+        let target = mount.target.map { $0.hasPrefix("/") ? $0 : "/" + $0 }
+        switch mount.type {
+        case .tmpfs:
+            var tmpfsOptions = ["mode=1777"]
+            if let size = mount.size { tmpfsOptions.append("size=\(size)") }
+            mounts.append(.init(destination: target!, kind: .tmpfs(options: tmpfsOptions)))
+        case .cache:
+            let id = mount.id ?? target!
+            let directory = state.layout.root + "/cache-mounts/" + Digest.sha256(of: Array(id.utf8)).hex
+            if !FileManager.default.fileExists(atPath: directory) {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                chmod(directory, mode_t(mount.mode ?? 0o755))
+                chown(directory, uid_t(mount.uid ?? 0), gid_t(mount.gid ?? 0))
+            }
+            if mount.sharing == .locked {
+                let lock = try FileLock(path: directory + ".lock")
+                cleanups.append { lock.unlock() }
+            }
+            mounts.append(.init(destination: target!, kind: .bind(source: directory, readOnly: mount.readOnly)))
+        case .bind:
+            var root = context.root
+            if let from = mount.from {
+                guard let input = step.stageInputs.first(where: { $0.name == from }) else {
+                    throw error(step, "RUN --mount from=\(from): only earlier stages can be mounted for now")
+                }
+                // Keep the stage's filesystem mounted while the step runs.
+                let base = try await snapshots.prepare(inputs[input.inputPosition].layerBlobs { state.content.path(for: $0) })
+                let workspace = try await snapshots.workspace(on: base)
+                let store = snapshots
+                cleanups.append { Task { await store.release(workspace) } }
+                root = workspace.rootfs
+            }
+            let source = try Self.inside(root, mount.source ?? "/", step: step, worker: self)
+            mounts.append(.init(destination: target!, kind: .bind(source: source, readOnly: true)))
+            if !mount.readOnly {
+                progress.note(0, "RUN --mount=type=bind,rw: writes are not kept (mounted read-only by img)")
+            }
+        case .secret:
+            let id = mount.id!
+            guard let file = options.secrets[id] else {
+                if mount.required { throw error(step, "secret \(id) is required but was not provided (--secret id=\(id),src=FILE)") }
+                return
+            }
+            if let target {
+                mounts.append(.init(destination: target, kind: .bind(source: file, readOnly: true)))
+            }
+            if let name = mount.env {
+                let value = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+                environment.append("\(name)=\(value)")
+            }
+        case .ssh:
+            throw error(step, "RUN --mount=type=ssh is not supported yet")
+        }
+    }
+
+    /// Creates `path` (and its parents) inside `rootfs`, resolving every component inside it. Returns
+    /// whether anything had to be created.
+    @discardableResult
+    static func makeDirectory(_ path: String, in rootfs: String) -> Bool {
+        guard let components = RootedDirectory.components(of: path), !components.isEmpty,
+              let root = try? RootedDirectory(path: rootfs) else { return false }
+        if (try? root.openDirectory(components)) != nil { return false }
+        return (try? root.openDirectory(components, createMode: 0o755)) != nil
+    }
+
+    /// `path` inside `root` with symlinks resolved, refusing anything that leaves it.
+    static func inside(_ root: String, _ path: String, step: BuildStep, worker: BuildWorker) throws -> String {
+        let joined = URL(filePath: root).appending(path: path).standardizedFileURL.resolvingSymlinksInPath().path
+        let base = URL(filePath: root).standardizedFileURL.resolvingSymlinksInPath().path
+        guard joined == base || joined.hasPrefix(base + "/") else {
+            throw worker.error(step, "mount source \(path) is outside the build context")
+        }
+        return joined
+    }
+}

@@ -1,0 +1,85 @@
+package import ImgContent
+package import ImgContext
+package import ImgDockerfile
+package import ImgFrontend
+package import ImgGraph
+import ImgOCI
+package import ImgRuntime
+package import ImgSnapshot
+import Foundation
+
+/// Runs the vertices of a Dockerfile build: image and context sources, RUN through the executor, file
+/// operations on snapshots, and the metadata steps that only change the config. Each step is looked up in
+/// the persistent cache by its key before it runs.
+package struct BuildWorker: Sendable {
+    package let state: StateDirectory
+    package let snapshots: SnapshotStore
+    package let executor: RuncExecutor
+    package let context: SourceTree
+    package let checksums: ChecksumCache?
+    package let images: any BaseImageResolver
+    package let progress: any BuildProgress
+    package let options: WorkerOptions
+
+    package init(state: StateDirectory, snapshots: SnapshotStore, executor: RuncExecutor, context: SourceTree,
+                 checksums: ChecksumCache?, images: any BaseImageResolver, progress: any BuildProgress,
+                 options: WorkerOptions) {
+        self.state = state
+        self.snapshots = snapshots
+        self.executor = executor
+        self.context = context
+        self.checksums = checksums
+        self.images = images
+        self.progress = progress
+        self.options = options
+    }
+
+    /// The solver's runner: one vertex, given its inputs' results.
+    package func run(_ vertex: Vertex<BuildStep>, inputs: [BuildState]) async throws -> BuildState {
+        let step = vertex.operation
+        switch step.kind {
+        case .from(let base, let platform):
+            return try await from(vertex.id, step, base: base, platform: platform, inputs: inputs)
+        case .instruction:
+            let parent = inputs[0]
+            switch step.instruction.command {
+            case .run(let run):
+                return try await self.run(vertex.id, step, run, parent: parent, inputs: inputs)
+            case .copy(let copy):
+                return try await self.copy(vertex.id, step, copy, isAdd: false, parent: parent, inputs: inputs)
+            case .add(let copy):
+                return try await self.copy(vertex.id, step, copy, isAdd: true, parent: parent, inputs: inputs)
+            case .workdir(let path):
+                return try await workdir(vertex.id, step, path, parent: parent)
+            default:
+                return try metadata(step, parent: parent)
+            }
+        }
+    }
+
+    /// `Dockerfile:12: message`.
+    func error(_ step: BuildStep, _ message: String) -> BuildError {
+        BuildError(file: options.dockerfileName, line: step.instruction.startLine, message)
+    }
+
+    /// The `created` time for history and config: SOURCE_DATE_EPOCH when set, else now.
+    package var now: String {
+        let date = options.sourceDateEpoch.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date()
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    /// Runs `body` as a step shown in progress (started, then finished or failed).
+    func shown<T>(_ vertex: Int, _ step: BuildStep, _ body: () async throws -> T) async throws -> T {
+        progress.started(vertex, title: step.title)
+        do {
+            let result = try await body()
+            progress.finished(vertex)
+            return result
+        } catch {
+            progress.failed(vertex, "\(error)")
+            throw error
+        }
+    }
+}

@@ -1,0 +1,25 @@
+package import ImgOCI
+
+/// What one build asked for that changes how steps run.
+package struct WorkerOptions: Sendable {
+    package var platform: Platform
+    /// How the Dockerfile is named in messages (`Dockerfile`, `docker/app.Dockerfile`).
+    package var dockerfileName: String
+    package var noCache: Bool
+    package var compression: LayerCompression
+    /// `SOURCE_DATE_EPOCH`: clamps layer mtimes and sets the `created` times.
+    package var sourceDateEpoch: Int64?
+    /// `--secret id=...`: secret id → host file holding the value (env secrets are written to a private
+    /// temp file by the caller).
+    package var secrets: [String: String]
+
+    package init(platform: Platform, dockerfileName: String = "Dockerfile", noCache: Bool = false,
+                 compression: LayerCompression = .gzip, sourceDateEpoch: Int64? = nil, secrets: [String: String] = [:]) {
+        self.platform = platform
+        self.dockerfileName = dockerfileName
+        self.noCache = noCache
+        self.compression = compression
+        self.sourceDateEpoch = sourceDateEpoch
+        self.secrets = secrets
+    }
+}

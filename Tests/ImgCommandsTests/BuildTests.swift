@@ -1,0 +1,256 @@
+import Foundation
+import Glibc
+import Testing
+
+/// `img build` end to end through the real binary, as root: runc, snapshots, the cache, outputs.
+@Suite(.serialized) struct BuildTests {
+    static let base = """
+        FROM scratch
+        COPY busybox /bin/busybox
+        RUN ["/bin/busybox", "--install", "-s", "/bin"]
+
+        """
+
+    @Test func instructionsShapeTheImage() throws {
+        let f = try BuildFixture()
+        try f.write("app/hello.txt", "hello\n")
+        try f.write("Dockerfile", Self.base + """
+            ARG GREETING=hi
+            ENV GREETING=${GREETING} OTHER=x
+            RUN mkdir -p /srv && echo "$GREETING from run" > /srv/message && chown 1000:1000 /srv/message
+            WORKDIR /srv/work
+            COPY --chmod=0750 app/ ./app/
+            COPY <<EOF /srv/inline.txt
+            inline $GREETING
+            EOF
+            RUN echo "user: $(id -u) dir: $(pwd)" > /srv/who && rm -f /bin/wget
+            LABEL org.example.a=1 org.example.b="two words"
+            EXPOSE 8080 53/udp
+            USER 1000:1000
+            ENTRYPOINT ["/bin/cat"]
+            CMD ["/srv/message"]
+            STOPSIGNAL SIGTERM
+            HEALTHCHECK --interval=5s CMD ["true"]
+            """)
+        let result = try f.build(["-t", "shaped", "--build-arg", "GREETING=hey", "--label", "from.cli=yes"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("naming to shaped:latest") || result.stderr.contains("naming to docker.io/library/shaped:latest"), "\(result.stderr)")
+
+        let config = try f.config("shaped")
+        let container = try #require(config["config"] as? [String: Any])
+        let env = try #require(container["Env"] as? [String])
+        #expect(env.contains("GREETING=hey") && env.contains("OTHER=x"))
+        #expect(env.contains { $0.hasPrefix("PATH=") })
+        #expect(container["WorkingDir"] as? String == "/srv/work")
+        #expect(container["User"] as? String == "1000:1000")
+        #expect(container["Entrypoint"] as? [String] == ["/bin/cat"])
+        #expect(container["Cmd"] as? [String] == ["/srv/message"])
+        #expect(container["StopSignal"] as? String == "SIGTERM")
+        let labels = try #require(container["Labels"] as? [String: String])
+        #expect(labels == ["org.example.a": "1", "org.example.b": "two words", "from.cli": "yes"])
+        #expect(Set((container["ExposedPorts"] as? [String: Any])?.keys.map { $0 } ?? []) == ["8080/tcp", "53/udp"])
+        let health = try #require(container["Healthcheck"] as? [String: Any])
+        #expect(health["Test"] as? [String] == ["CMD", "true"])
+        #expect(health["Interval"] as? Int == 5_000_000_000)
+
+        // History: one entry per step after FROM; metadata steps are empty layers; diff_ids match layers.
+        let history = try #require(config["history"] as? [[String: Any]])
+        let layered = history.filter { ($0["empty_layer"] as? Bool) != true }
+        let rootfs = try #require(config["rootfs"] as? [String: Any])
+        let diffIDs = try #require(rootfs["diff_ids"] as? [String])
+        #expect(layered.count == diffIDs.count)
+        #expect(diffIDs.count == 7, "COPY, RUN, RUN, WORKDIR, COPY, COPY, RUN: \(history.map { $0["created_by"] ?? "" })")
+        #expect(history.contains { ($0["created_by"] as? String)?.hasPrefix("ENV GREETING=hey") == true && $0["empty_layer"] as? Bool == true })
+
+        let rootfsDir = try f.unpack("shaped")
+        func text(_ path: String) -> String? { try? String(contentsOf: rootfsDir.appending(path: path), encoding: .utf8) }
+        #expect(text("srv/message") == "hey from run\n")
+        #expect(text("srv/inline.txt") == "inline hey\n")
+        #expect(text("srv/who") == "user: 0 dir: /srv/work\n")
+        #expect(text("srv/work/app/hello.txt") == "hello\n")
+        var info = stat()
+        #expect(lstat(rootfsDir.appending(path: "srv/message").path, &info) == 0 && info.st_uid == 1000 && info.st_gid == 1000)
+        #expect(lstat(rootfsDir.appending(path: "srv/work/app/hello.txt").path, &info) == 0 && info.st_mode & 0o777 == 0o750)
+        #expect(lstat(rootfsDir.appending(path: "bin/wget").path, &info) != 0, "the RUN's delete is a whiteout in its layer")
+        #expect(lstat(rootfsDir.appending(path: "bin/ls").path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK)
+    }
+
+    @Test func cacheHitsAndMissesFollowTheInputs() throws {
+        let f = try BuildFixture()
+        try f.write("a.txt", "one\n")
+        try f.write("b.txt", "bee\n")
+        try f.write("Dockerfile", Self.base + """
+            RUN echo first > /first
+            COPY a.txt /a.txt
+            RUN cat /a.txt > /copy-of-a
+            COPY b.txt /b.txt
+            """)
+        let cold = try f.build(["-t", "cached"])
+        #expect(cold.status == 0, "\(cold.stderr)")
+        #expect(BuildFixture.steps(cold.stderr).cached.isEmpty)
+        #expect(BuildFixture.steps(cold.stderr).ran.count == 6)
+
+        let warm = try f.build(["-t", "cached"])
+        #expect(warm.status == 0, "\(warm.stderr)")
+        #expect(BuildFixture.steps(warm.stderr).ran.isEmpty, "unchanged: everything CACHED\n\(warm.stderr)")
+        #expect(BuildFixture.steps(warm.stderr).cached.count == 6)
+
+        // A new mtime is not a change.
+        let later = Date().addingTimeInterval(120)
+        try FileManager.default.setAttributes([.modificationDate: later], ofItemAtPath: f.context.appending(path: "a.txt").path)
+        let touched = try f.build(["-t", "cached"])
+        #expect(BuildFixture.steps(touched.stderr).ran.isEmpty, "touch: everything CACHED\n\(touched.stderr)")
+
+        // An edit reruns the step that reads it and everything after, nothing before.
+        try f.write("a.txt", "two\n")
+        let edited = try f.build(["-t", "cached"])
+        #expect(edited.status == 0, "\(edited.stderr)")
+        let steps = BuildFixture.steps(edited.stderr)
+        #expect(steps.cached.count == 3, "\(edited.stderr)")
+        #expect(steps.ran.map { String($0.split(separator: "]").last ?? "").trimmingCharacters(in: .whitespaces) }
+            == ["COPY a.txt /a.txt", "RUN cat /a.txt > /copy-of-a", "COPY b.txt /b.txt"])
+        let rootfs = try f.unpack("cached")
+        #expect(try String(contentsOf: rootfs.appending(path: "copy-of-a"), encoding: .utf8) == "two\n")
+
+        // --no-cache runs everything again.
+        let fresh = try f.build(["-t", "cached", "--no-cache"])
+        #expect(BuildFixture.steps(fresh.stderr).cached.isEmpty && BuildFixture.steps(fresh.stderr).ran.count == 6)
+    }
+
+    @Test func independentStagesOverlapAndUnreachableStagesNeverRun() throws {
+        let f = try BuildFixture()
+        try f.write("Dockerfile", Self.base.replacingOccurrences(of: "FROM scratch", with: "FROM scratch AS tools") + """
+            FROM tools AS left
+            RUN sleep 2 && echo left > /left
+
+            FROM tools AS right
+            RUN sleep 2 && echo right > /right
+
+            FROM tools AS broken
+            RUN echo never-runs && exit 7
+
+            FROM tools
+            COPY --from=left /left /out/
+            COPY --from=right /right /out/
+            """)
+        let result = try f.build(["-t", "multi"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stderr.contains("never-runs"))
+        // Both sleeps start before either finishes.
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        func index(_ predicate: (String) -> Bool) -> Int? { lines.firstIndex(where: predicate) }
+        let leftNumber = lines.first { $0.contains("[left 2/2] RUN") }?.split(separator: " ").first.map(String.init)
+        let rightNumber = lines.first { $0.contains("[right 2/2] RUN") }?.split(separator: " ").first.map(String.init)
+        let leftStart = try #require(index { $0.contains("[left 2/2] RUN") })
+        let rightStart = try #require(index { $0.contains("[right 2/2] RUN") })
+        let leftDone = try #require(index { $0 == "\(leftNumber!) DONE" || $0.hasPrefix("\(leftNumber!) DONE ") })
+        let rightDone = try #require(index { $0.hasPrefix("\(rightNumber!) DONE ") })
+        #expect(max(leftStart, rightStart) < min(leftDone, rightDone), "the two RUN steps overlapped in time\n\(result.stderr)")
+        let rootfs = try f.unpack("multi")
+        #expect(try String(contentsOf: rootfs.appending(path: "out/left"), encoding: .utf8) == "left\n")
+        #expect(try String(contentsOf: rootfs.appending(path: "out/right"), encoding: .utf8) == "right\n")
+
+        // --target builds only what that stage needs.
+        let target = try f.build(["-t", "left-only", "--target", "left"])
+        #expect(target.status == 0)
+        #expect(!target.stderr.contains("[right") && !target.stderr.contains("never-runs"))
+    }
+
+    @Test func aFailingRunShowsItsOutputAndExitCode() throws {
+        let f = try BuildFixture()
+        try f.write("Dockerfile", Self.base + "RUN echo some-output && exit 3\n")
+        let result = try f.build(["-t", "fails"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("some-output"))
+        #expect(result.stderr.contains("Dockerfile:4: RUN exited with code 3"), "\(result.stderr)")
+        #expect(try f.img(["ls"]).stdout.contains("fails") == false)
+        #expect(!Self.mountsMention(f.state))
+    }
+
+    @Test func badInputGetsOneClearLine() throws {
+        let f = try BuildFixture()
+        try f.write("Dockerfile", Self.base + "COPY missing.txt /x\n")
+        let missing = try f.build(["-t", "bad"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("Dockerfile:4:") && missing.stderr.contains("missing.txt"), "\(missing.stderr)")
+
+        try f.write("Dockerfile", "FROM scratch\nFORM x\n")
+        let typo = try f.build(["-t", "bad"])
+        #expect(typo.status != 0)
+        #expect(typo.stderr.contains("Dockerfile:2: unknown instruction: FORM"), "\(typo.stderr)")
+    }
+
+    @Test func contextSymlinksAreCopiedNotFollowed() throws {
+        let f = try BuildFixture()
+        try FileManager.default.createSymbolicLink(atPath: f.context.appending(path: "escape").path, withDestinationPath: "/etc/passwd")
+        try f.write("Dockerfile", Self.base + "COPY escape /escape\n")
+        let result = try f.build(["-t", "links"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rootfs = try f.unpack("links")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: rootfs.appending(path: "escape").path) == "/etc/passwd")
+    }
+
+    @Test func outputsAreReadByOtherTools() throws {
+        let f = try BuildFixture()
+        try f.write("Dockerfile", Self.base + "RUN echo out > /out.txt\n")
+        let oci = f.dir.url.appending(path: "image-oci.tar").path
+        let docker = f.dir.url.appending(path: "image-docker.tar").path
+        let rootfsTar = f.dir.url.appending(path: "rootfs.tar").path
+        let local = f.dir.url.appending(path: "local").path
+        let result = try f.build(["-o", "type=oci,dest=\(oci)", "-o", "type=docker,dest=\(docker),name=outs:v1",
+                                  "-o", "type=tar,dest=\(rootfsTar)", "-o", "type=local,dest=\(local)"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let skopeoOCI = try SaveLoadTests.shell("skopeo inspect --raw oci-archive:'\(oci)'")
+        #expect(skopeoOCI.status == 0 && skopeoOCI.stdout.contains("application/vnd.oci.image.manifest.v1+json"), "\(skopeoOCI.stderr)")
+        let skopeoDocker = try SaveLoadTests.shell("skopeo inspect docker-archive:'\(docker)'")
+        #expect(skopeoDocker.status == 0 && skopeoDocker.stdout.contains("\"Layers\""), "\(skopeoDocker.stderr)")
+        let listing = try SaveLoadTests.shell("tar -tf '\(rootfsTar)'")
+        #expect(listing.stdout.contains("out.txt") && listing.stdout.contains("bin/busybox"))
+        #expect(try String(contentsOfFile: local + "/out.txt", encoding: .utf8) == "out\n")
+    }
+
+    @Test func aKilledBuildLeavesTheStoreUsable() throws {
+        let f = try BuildFixture()
+        try f.write("Dockerfile", Self.base + "RUN echo started && sleep 60\n")
+        let process = Process()
+        process.executableURL = ImgBinary.url
+        process.arguments = ["-s", f.state, "build", "--progress", "plain", "-t", "killed", f.context.path]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Wait until the RUN step is running, then kill img without warning.
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("started") {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        // Whatever the container was doing, the next build works and records its image.
+        _ = try? SaveLoadTests.shell("pkill -9 -f 'sleep 60' || true")
+        try f.write("Dockerfile", Self.base + "RUN echo second > /second\n")
+        let again = try f.build(["-t", "after-kill"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try f.img(["ls"]).stdout.contains("after-kill"))
+        #expect(!(try f.img(["ls"]).stdout.contains("killed")))
+    }
+
+    @Test(arguments: ["examples/busybox", "examples/multistage"])
+    func examplesBuild(_ example: String) throws {
+        let f = try BuildFixture()
+        let root = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dockerfile = root.appending(path: example + "/Dockerfile")
+        try FileManager.default.copyItem(at: dockerfile, to: f.context.appending(path: "Dockerfile"))
+        let result = try f.build(["-t", "example"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rootfs = try f.unpack("example")
+        #expect(FileManager.default.fileExists(atPath: rootfs.appending(path: "bin/busybox").path))
+    }
+
+    /// Whether any mount under the state directory is still there (none may be, after any build).
+    static func mountsMention(_ state: String) -> Bool {
+        ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").contains(state)
+    }
+}

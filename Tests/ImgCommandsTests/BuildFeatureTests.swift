@@ -1,0 +1,125 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Instruction flags and inputs of `img build` beyond the basics, each checked in the resulting image.
+@Suite(.serialized) struct BuildFeatureTests {
+    static let base = BuildTests.base
+
+    @Test func runMountsCacheTmpfsBindAndSecret() throws {
+        let f = try BuildFixture()
+        try f.write("data/input.txt", "from the context\n")
+        try f.write("secret.txt", "s3cr3t-value")
+        try f.write("Dockerfile", Self.base + """
+            ARG ROUND=1
+            RUN --mount=type=cache,target=/cache echo "round $ROUND" >> /cache/log && cp /cache/log /cache-log
+            RUN --mount=type=tmpfs,target=/scratch echo t > /scratch/t && test -f /scratch/t && mkdir -p /scratch-check
+            RUN --mount=type=bind,source=data,target=/in cp /in/input.txt /copied.txt
+            RUN --mount=type=secret,id=token,target=/run/secrets/token sha256sum /run/secrets/token | cut -c1-64 > /secret-seen
+            RUN --mount=type=secret,id=token,env=TOKEN echo -n "$TOKEN" | sha256sum | cut -c1-64 > /secret-env-seen
+            RUN --network=none sh -c 'ls /sys/class/net' > /net
+            """)
+        let secret = "id=token,src=\(f.context.appending(path: "secret.txt").path)"
+        let first = try f.build(["-t", "mounts", "--secret", secret, "--build-arg", "ROUND=1"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try f.build(["-t", "mounts", "--secret", secret, "--build-arg", "ROUND=2"])
+        #expect(second.status == 0, "\(second.stderr)")
+        let rootfs = try f.unpack("mounts")
+        func text(_ path: String) -> String? { try? String(contentsOf: rootfs.appending(path: path), encoding: .utf8) }
+        #expect(text("cache-log") == "round 1\nround 2\n", "the cache mount outlived the first build")
+        #expect(!FileManager.default.fileExists(atPath: rootfs.appending(path: "cache/log").path))
+        #expect(!FileManager.default.fileExists(atPath: rootfs.appending(path: "scratch/t").path))
+        #expect(text("copied.txt") == "from the context\n")
+        // The steps saw the value (its digest is what they wrote), and nothing else of it is anywhere.
+        let expected = try SaveLoadTests.shell("printf %s s3cr3t-value | sha256sum | cut -c1-64").stdout
+        #expect(text("secret-seen") == expected && text("secret-env-seen") == expected)
+        #expect(text("net")?.trimmingCharacters(in: .whitespacesAndNewlines) == "lo", "only loopback with --network=none")
+        #expect(!FileManager.default.fileExists(atPath: rootfs.appending(path: "run/secrets/token").path))
+        // The secret's value is in no layer, no config and no log line.
+        let tar = f.dir.url.appending(path: "mounts.tar").path
+        #expect(try f.img(["save", "-o", tar, "mounts"]).status == 0)
+        let grep = try SaveLoadTests.shell("tar -xOf '\(tar)' | grep -c s3cr3t-value || true")
+        #expect(grep.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        #expect(!first.stderr.contains("s3cr3t-value") && !second.stderr.contains("s3cr3t-value"))
+        // A missing required secret is a clear error.
+        try f.write("Dockerfile", Self.base + "RUN --mount=type=secret,id=other,required=true true\n")
+        let missing = try f.build(["-t", "x"])
+        #expect(missing.status != 0 && missing.stderr.contains("secret other is required"), "\(missing.stderr)")
+    }
+
+    @Test func copyAddAndIgnoreRules() throws {
+        let f = try BuildFixture()
+        try f.write("app/main.txt", "main\n")
+        try f.write("app/debug.log", "noise\n")
+        try f.write("app/keep.log", "kept\n")
+        try f.write(".dockerignore", "app/*.log\n!app/keep.log\n")
+        // An archive ADD extracts.
+        let tree = f.dir.url.appending(path: "tree")
+        try FileManager.default.createDirectory(at: tree.appending(path: "pkg"), withIntermediateDirectories: true)
+        try Data("packed\n".utf8).write(to: tree.appending(path: "pkg/file.txt"))
+        #expect(try SaveLoadTests.shell("tar -C '\(tree.path)' -czf '\(f.context.appending(path: "pkg.tar.gz").path)' pkg").status == 0)
+        try f.write("Dockerfile", Self.base + """
+            RUN echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd && echo 'app:x:1000:' >> /etc/group
+            COPY --chown=app:app app/ /app/
+            COPY --chmod=u=rwx,go=rx app/main.txt /bin/main
+            ADD pkg.tar.gz /opt/
+            COPY --from=base-image /etc/passwd /from-image-passwd
+            """.replacingOccurrences(of: "RUN echo", with: "RUN mkdir -p /etc && echo"))
+        // COPY --from an image: build one first and refer to it by name.
+        try FileManager.default.createDirectory(at: f.dir.url.appending(path: "other"), withIntermediateDirectories: true)
+        try Data((Self.base + "RUN mkdir -p /etc && echo other-image > /etc/passwd\n").utf8)
+            .write(to: f.dir.url.appending(path: "other/Dockerfile"))
+        try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: f.dir.url.appending(path: "other/busybox").path)
+        #expect(try f.build(["-t", "base-image"], contextPath: f.dir.url.appending(path: "other").path).status == 0)
+
+        let result = try f.build(["-t", "copies"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rootfs = try f.unpack("copies")
+        let fm = FileManager.default
+        #expect(fm.fileExists(atPath: rootfs.appending(path: "app/main.txt").path))
+        #expect(fm.fileExists(atPath: rootfs.appending(path: "app/keep.log").path))
+        #expect(!fm.fileExists(atPath: rootfs.appending(path: "app/debug.log").path), ".dockerignore hides it")
+        var info = stat()
+        #expect(lstat(rootfs.appending(path: "app/main.txt").path, &info) == 0 && info.st_uid == 1000 && info.st_gid == 1000)
+        #expect(lstat(rootfs.appending(path: "bin/main").path, &info) == 0 && info.st_mode & 0o777 == 0o755)
+        #expect(try String(contentsOf: rootfs.appending(path: "opt/pkg/file.txt"), encoding: .utf8) == "packed\n")
+        #expect(try String(contentsOf: rootfs.appending(path: "from-image-passwd"), encoding: .utf8) == "other-image\n")
+    }
+
+    @Test func dockerfileAndContextFromStdin() throws {
+        let f = try BuildFixture()
+        try f.write("hello.txt", "hi\n")
+        let dockerfile = Self.base + "COPY hello.txt /hello.txt\n"
+        let fromStdin = try f.build(["-t", "stdin-dockerfile", "-f", "-"], stdin: dockerfile)
+        #expect(fromStdin.status == 0, "\(fromStdin.stderr)")
+        try f.write("Dockerfile", dockerfile)
+        let tar = f.dir.url.appending(path: "context.tar").path
+        #expect(try SaveLoadTests.shell("tar -C '\(f.context.path)' -cf '\(tar)' .").status == 0)
+        // The tar is binary: the shell feeds it, as a user would with `tar -c . | img build -`.
+        let piped = try SaveLoadTests.shell("'\(ImgBinary.url.path)' -s '\(f.state)' build --progress plain -t stdin-context - < '\(tar)'")
+        #expect(piped.status == 0, "\(piped.stderr)")
+        let rootfs = try f.unpack("stdin-context")
+        #expect(try String(contentsOf: rootfs.appending(path: "hello.txt"), encoding: .utf8) == "hi\n")
+    }
+
+    @Test func twoBuildsAtOnceShareTheStore() throws {
+        let f = try BuildFixture()
+        try f.write("Dockerfile", Self.base + "ARG N\nRUN echo $N > /n && sleep 1\n")
+        let img = "'\(ImgBinary.url.path)' -s '\(f.state)' build --progress plain"
+        let script = """
+            \(img) -t one --build-arg N=1 '\(f.context.path)' 2>/tmp/img-build-one.log & a=$!
+            \(img) -t two --build-arg N=2 '\(f.context.path)' 2>/tmp/img-build-two.log & b=$!
+            wait $a || { cat /tmp/img-build-one.log >&2; exit 1; }
+            wait $b || { cat /tmp/img-build-two.log >&2; exit 1; }
+            """
+        let both = try SaveLoadTests.shell(script)
+        #expect(both.status == 0, "\(both.stderr)")
+        for (name, value) in [("one", "1\n"), ("two", "2\n")] {
+            let rootfs = try f.unpack(name)
+            #expect(try String(contentsOf: rootfs.appending(path: "n"), encoding: .utf8) == value)
+        }
+        // The shared base steps are cached for a third build.
+        let third = try f.build(["-t", "three", "--build-arg", "N=1"])
+        #expect(BuildFixture.steps(third.stderr).ran.isEmpty, "\(third.stderr)")
+    }
+}

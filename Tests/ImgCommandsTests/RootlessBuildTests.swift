@@ -1,0 +1,65 @@
+import Foundation
+import Glibc
+import Testing
+
+/// `img build` as an ordinary user with a subuid range: img enters its user namespace itself, RUN is root
+/// inside it, chown to other ids works, and what the image records is the container's ids.
+@Suite(.serialized) struct RootlessBuildTests {
+    static let user = "imgtest"
+
+    /// Creates `imgtest` with a 65536-id subordinate range if it is not there (the runtime tests make the
+    /// same user).
+    static func ensureUser() throws {
+        guard geteuid() == 0 else { throw BuildFixtureError("rootless build tests create a test user: run them as root") }
+        for tool in ["/usr/sbin/runuser", "/usr/bin/newuidmap"] where !FileManager.default.isExecutableFile(atPath: tool) {
+            throw BuildFixtureError("\(tool) not found: install Debian packages util-linux and uidmap")
+        }
+        if getpwnam(user) == nil {
+            let made = try SaveLoadTests.shell("useradd -m -s /bin/sh \(user)")
+            guard made.status == 0 else { throw BuildFixtureError("useradd \(user): \(made.stderr)") }
+        }
+        let ranges = try SaveLoadTests.shell("grep -q '^\(user):' /etc/subuid && grep -q '^\(user):' /etc/subgid")
+        if ranges.status != 0 {
+            let added = try SaveLoadTests.shell("usermod --add-subuids 200000-265535 --add-subgids 200000-265535 \(user)")
+            guard added.status == 0 else { throw BuildFixtureError("usermod \(user): \(added.stderr)") }
+        }
+    }
+
+    @Test(arguments: ["auto", "native", "overlayfs", "fuse-overlayfs"])
+    func rootlessBuildKeepsOwnersAndRunsAsRoot(backend: String) throws {
+        try Self.ensureUser()
+        if backend == "fuse-overlayfs" {
+            // Debian makes /dev/fuse 0666; some containers hand it out 0600, which only root can use.
+            #expect(try SaveLoadTests.shell("chmod 0666 /dev/fuse").status == 0)
+        }
+        let f = try BuildFixture()
+        try f.write("Dockerfile", BuildTests.base + """
+            RUN id -u > /uid && mkdir -p /home/dev && touch /home/dev/f && chown -R 1000:1000 /home/dev
+            RUN rm /bin/wget && mv /uid /uid-moved && mkdir -p /d/e && rmdir /d/e
+            COPY Dockerfile /Dockerfile
+            """)
+        // The test user must be able to reach the context and its own state directory.
+        #expect(try SaveLoadTests.shell("chmod 755 '\(f.dir.url.path)' && chown -R \(Self.user) '\(f.dir.url.path)'").status == 0)
+        let output = f.dir.url.appending(path: "rootfs.tar").path
+        let command = "cd /tmp && '\(ImgBinary.url.path)' -s '\(f.state)' -b \(backend) build --progress plain -t rootless -o type=tar,dest='\(output)' '\(f.context.path)'"
+        let result = try SaveLoadTests.shell("runuser -u \(Self.user) -- sh -c \"\(command.replacingOccurrences(of: "\"", with: "\\\""))\"")
+        #expect(result.status == 0, "\(result.stderr)")
+        let listing = try SaveLoadTests.shell("tar -tvf '\(output)'")
+        #expect(listing.stdout.contains("1000/1000") && listing.stdout.contains("home/dev/f"), "\(listing.stdout)")
+        #expect(!listing.stdout.contains("bin/wget"))
+        let uid = try SaveLoadTests.shell("tar -xOf '\(output)' --wildcards '*uid-moved'")
+        #expect(uid.stdout == "0\n", "RUN is root inside the namespace")
+        // The image's layers carry container ids, not the host's subordinate ids: saved by the user, loaded
+        // into a root-owned store and unpacked by root, which writes the layers' ids as they are.
+        let archive = f.dir.url.appending(path: "rootless.tar").path
+        #expect(try SaveLoadTests.shell("runuser -u \(Self.user) -- '\(ImgBinary.url.path)' -s '\(f.state)' save -o '\(archive)' rootless").status == 0)
+        let rootState = f.dir.url.appending(path: "root-state").path
+        #expect(try ImgBinary.run(["-s", rootState, "load", "-i", archive]).status == 0)
+        let rootfs = f.dir.url.appending(path: "unpacked").path
+        #expect(try ImgBinary.run(["-s", rootState, "unpack", "-o", rootfs, "rootless"]).status == 0)
+        var info = stat()
+        #expect(lstat(rootfs + "/home/dev/f", &info) == 0 && info.st_uid == 1000 && info.st_gid == 1000)
+        // Nothing of the build is left mounted.
+        #expect(!BuildTests.mountsMention(f.state))
+    }
+}

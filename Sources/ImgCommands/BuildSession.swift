@@ -45,7 +45,7 @@ struct BuildSession {
         case .plain: false
         case .auto: !command.noConsole && isatty(2) != 0
         }
-        let progress: any ProgressDisplay = useTTY ? TTYProgress() : PlainProgress(debug: options.debug)
+        let progress: any ProgressDisplay = useTTY ? TTYProgress(debug: options.debug) : PlainProgress(debug: options.debug)
         defer { progress.stop() }
 
         try await WorkDirectory.with(state, "build") { work in

@@ -32,7 +32,11 @@ final class TTYProgress: ProgressDisplay, @unchecked Sendable {
     private let timer: DispatchSourceTimer
     private static let tailLines = 6
 
-    init() {
+    /// With --debug, notes (cache-miss reasons) are shown too; otherwise only messages and errors.
+    private let debug: Bool
+
+    init(debug: Bool) {
+        self.debug = debug
         timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "img.progress"))
         timer.schedule(deadline: .now(), repeating: .milliseconds(150))
         timer.setEventHandler { [weak self] in self?.draw(final: false) }
@@ -74,7 +78,10 @@ final class TTYProgress: ProgressDisplay, @unchecked Sendable {
         }
     }
 
-    func note(_ vertex: Int, _ text: String) { state.withLock { $0.messages.append(text) } }
+    func note(_ vertex: Int, _ text: String) {
+        guard debug else { return }
+        state.withLock { $0.messages.append(text) }
+    }
 
     func finished(_ vertex: Int) { state.withLock { $0.steps[vertex]?.ended = clock.now } }
 

@@ -86,11 +86,14 @@ extension BuildWorker {
         let createdBy = "\(keyword) \((paths + heredocs.map { "<<" + $0.name }).joined(separator: " ")) \(copy.destination) # buildkit"
 
         if let hit = try await cachedState(cacheKey) {
+            rememberKey(step, key)
             progress.started(vertex, title: step.title)
             progress.cached(vertex)
             return hit
         }
         return try await shown(vertex, step) {
+            explainMiss(vertex, step, key)
+            rememberKey(step, key)
             var result = parent
             result.cacheKey = cacheKey
             result.cached = false
@@ -141,11 +144,14 @@ extension BuildWorker {
         key.add("path", absolute)
         let cacheKey = key.finish()
         if let hit = try await cachedState(cacheKey) {
+            rememberKey(step, key)
             progress.started(vertex, title: step.title)
             progress.cached(vertex)
             return hit
         }
         return try await shown(vertex, step) {
+            explainMiss(vertex, step, key)
+            rememberKey(step, key)
             var result = parent
             result.cacheKey = cacheKey
             result.cached = false

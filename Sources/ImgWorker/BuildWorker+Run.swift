@@ -38,11 +38,14 @@ extension BuildWorker {
         let createdBy = Self.createdBy(run, command: command)
 
         if let hit = try await cachedState(cacheKey) {
+            rememberKey(step, key)
             progress.started(vertex, title: step.title)
             progress.cached(vertex)
             return hit
         }
         return try await shown(vertex, step) {
+            explainMiss(vertex, step, key)
+            rememberKey(step, key)
             var result = parent
             result.cacheKey = cacheKey
             result.cached = false

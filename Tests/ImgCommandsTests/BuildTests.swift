@@ -111,10 +111,21 @@ import Testing
             == ["COPY a.txt /a.txt", "RUN cat /a.txt > /copy-of-a", "COPY b.txt /b.txt"])
         let rootfs = try f.unpack("cached")
         #expect(try String(contentsOf: rootfs.appending(path: "copy-of-a"), encoding: .utf8) == "two\n")
+        // Each miss says why.
+        #expect(cold.stderr.contains("cache miss: no earlier build of this step"))
+        #expect(edited.stderr.contains("cache miss: the files it copies changed"), "\(edited.stderr)")
+        #expect(edited.stderr.contains("cache miss: the step before it changed"))
+        try f.write("Dockerfile", Self.base + """
+            RUN echo first-changed > /first
+            COPY a.txt /a.txt
+            """)
+        let commandChanged = try f.build(["-t", "cached"])
+        #expect(commandChanged.stderr.contains("cache miss: the command changed"), "\(commandChanged.stderr)")
 
-        // --no-cache runs everything again.
+        // --no-cache runs everything again (the four steps of the last Dockerfile).
         let fresh = try f.build(["-t", "cached", "--no-cache"])
-        #expect(BuildFixture.steps(fresh.stderr).cached.isEmpty && BuildFixture.steps(fresh.stderr).ran.count == 6)
+        #expect(BuildFixture.steps(fresh.stderr).cached.isEmpty && BuildFixture.steps(fresh.stderr).ran.count == 4)
+        #expect(fresh.stderr.contains("cache miss: --no-cache"))
     }
 
     @Test func independentStagesOverlapAndUnreachableStagesNeverRun() throws {
@@ -154,6 +165,17 @@ import Testing
         let target = try f.build(["-t", "left-only", "--target", "left"])
         #expect(target.status == 0)
         #expect(!target.stderr.contains("[right") && !target.stderr.contains("never-runs"))
+    }
+
+    @Test func ttyProgressDrawsBuildKitsView() throws {
+        let f = try BuildFixture()
+        try f.write("Dockerfile", Self.base + "RUN echo tty-output\n")
+        let result = try ImgBinary.run(["-s", f.state, "build", "--progress", "tty", "-t", "tty", f.context.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("[+] Building") && result.stderr.contains("FINISHED"))
+        #expect(result.stderr.contains(" => [4/4] RUN echo tty-output"), "\(result.stderr)")
+        let again = try ImgBinary.run(["-s", f.state, "build", "--progress", "tty", "-t", "tty", f.context.path])
+        #expect(again.stderr.contains(" => CACHED [4/4] RUN echo tty-output"), "\(again.stderr)")
     }
 
     @Test func aFailingRunShowsItsOutputAndExitCode() throws {

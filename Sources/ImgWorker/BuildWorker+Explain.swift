@@ -1,0 +1,63 @@
+import Foundation
+import ImgFrontend
+import ImgGraph
+import ImgOCI
+
+/// Why a step missed the cache: each step's key components are remembered per Dockerfile step, and a miss
+/// names the ones that differ from the last build of that step (what BuildKit and buildah users ask for).
+extension BuildWorker {
+    /// Says why `step` is running instead of coming from the cache.
+    func explainMiss(_ vertex: Int, _ step: BuildStep, _ key: CacheKeyBuilder) {
+        let reason: String
+        if options.noCache {
+            reason = "--no-cache"
+        } else if let data = FileManager.default.contents(atPath: explanationPath(step)),
+                  let previous = try? JSONDecoder().decode([String: String].self, from: data) {
+            reason = Self.describe(CacheKeyBuilder.changedFields(previous, key.components))
+        } else {
+            reason = "no earlier build of this step"
+        }
+        progress.note(vertex, "cache miss: \(reason)")
+    }
+
+    /// Remembers the components of the key this step used, for the next build's explanation.
+    func rememberKey(_ step: BuildStep, _ key: CacheKeyBuilder) {
+        let path = explanationPath(step)
+        let directory = (path as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        guard let data = try? JSONEncoder().encode(key.components) else { return }
+        // Written to a temp file and renamed: two builds at once leave one whole record, never half.
+        let temporary = path + ".tmp-\(getpid())-\(UUID().uuidString.prefix(8))"
+        guard FileManager.default.createFile(atPath: temporary, contents: data) else { return }
+        if rename(temporary, path) != 0 { unlink(temporary) }
+    }
+
+    private func explanationPath(_ step: BuildStep) -> String {
+        let identity = [options.dockerfileName, step.stageName ?? String(step.stageIndex), String(step.number)]
+            .joined(separator: "\u{0}")
+        return state.layout.root + "/cache-explain/" + Digest.sha256(of: Array(identity.utf8)).hex + ".json"
+    }
+
+    static func describe(_ fields: [String]) -> String {
+        if fields.isEmpty { return "the cached result is gone (pruned) or was never recorded" }
+        // A changed parent explains everything after it: say only that.
+        if fields.contains("parent") { return "the step before it changed" }
+        let names: [String: String] = [
+            "checksum": "the files it copies changed",
+            "command": "the command changed",
+            "env": "ENV or ARG values changed",
+            "workdir": "WORKDIR changed",
+            "user": "USER changed",
+            "network": "--network changed",
+            "mount": "its --mount options changed",
+            "platform": "the platform changed",
+            "manifest": "the base image changed",
+            "from-stage": "the stage it copies from changed",
+            "from-image": "the image it copies from changed",
+            "stage-input": "a stage it mounts changed",
+            "heredoc": "a heredoc changed",
+            "kind": "the instruction changed",
+        ]
+        return fields.map { names[$0] ?? "\($0) changed" }.joined(separator: ", ")
+    }
+}

@@ -40,6 +40,20 @@ import Testing
             let reason = try SnapshotStore.unavailability(of: .fuseOverlayfs, root: root)
             #expect(reason?.contains("chmod 0666 /dev/fuse") == true)
             #expect(entries(root + "/tmp").isEmpty)
+        case "race":
+            // Another process prepares the same chain at the same time (started together by SnapshotTests).
+            let layers = try LayerFactory(directory: Self.workdir + "/layers-\(getpid())")
+            let chain = try (1...8).map { i in
+                try layers.layer(reproducible: true) { t in try write(t + "/r\(i)", String(repeating: "\(i)", count: 200_000)) }
+            }
+            let store = try SnapshotStore(root: Self.workdir + "/state/snapshots", backend: backend)
+            let snapshot = try await store.prepare(chain)
+            #expect(await store.exists(snapshot.chainID!))
+            let workspace = try await store.workspace(on: snapshot)
+            #expect(entries(workspace.rootfs) == (1...8).map { "r\($0)" })
+            #expect(read(workspace.rootfs + "/r8") == String(repeating: "8", count: 200_000))
+            await store.release(workspace)
+            print("CHAIN \(snapshot.chainID!)")
         default:
             Issue.record("unknown scenario \(Self.scenario)")
         }

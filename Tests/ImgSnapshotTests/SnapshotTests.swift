@@ -3,6 +3,7 @@ import Glibc
 import ImgOCI
 import ImgSnapshot
 import ImgSystem
+import Synchronization
 import Testing
 
 /// Every backend, as real root (in a private mount namespace) and as an unprivileged user (in img's user
@@ -78,6 +79,25 @@ import Testing
             let expectedState = mode == .root ? "STATE privileged private=true shim=false" : "STATE inside private=false shim=true"
             #expect(output.contains(expectedState), "\(output)")
             #expect(output.contains("passed"), "\(output)")
+        }
+    }
+
+    /// Two processes prepare the same eight-layer chain at once: both succeed with the same snapshot, each
+    /// layer is stored once, and no work directory is left.
+    @Test(arguments: [SnapshotBackend.overlayfs, .native], Mode.allCases)
+    func twoProcessesPrepareOneChain(_ backend: SnapshotBackend, _ mode: Mode) throws {
+        try Self.withWorkdir(mode) { workdir in
+            let runs = Mutex<[(ProcessStatus, String)]>([])
+            DispatchQueue.concurrentPerform(iterations: 2) { _ in
+                let run = (try? Self.drive(backend, mode, scenario: "race", workdir: workdir)) ?? (.exited(-1), "could not start")
+                runs.withLock { $0.append(run) }
+            }
+            let results = runs.withLock { $0 }
+            let chains = results.map { run in run.1.split(separator: "\n").first { $0.hasPrefix("CHAIN ") }.map(String.init) }
+            for (status, output) in results { #expect(status == .exited(0), "\(output)") }
+            #expect(chains.count == 2 && chains[0] != nil && chains[0] == chains[1], "\(chains)")
+            let stored = entries(workdir + "/state/snapshots/" + (backend == .native ? "native" : "overlay"))
+            #expect(stored.count == (backend == .native ? 1 : 8), "\(stored)")
         }
     }
 

@@ -51,7 +51,10 @@ enum LayerBenchmark {
         let tree = work + "/tree"
         let generated = try TreeGenerator.generate(at: tree, bytes: bytes, files: files)
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        print("layers: \(format(Double(generated) / 1e6)) MB in \(files) files, \(cores) cores, \(work)")
+        // Wall times on a shared machine depend on what else runs: the load average says how busy it was.
+        func load() -> String { ((try? SmallTextFile.read("/proc/loadavg")) ?? nil).map { String($0.prefix(14)) } ?? "?" }
+        print("layers: \(format(Double(generated) / 1e6)) MB in \(files) files, \(cores) cores, \(work), load \(load())")
+        defer { print("load at the end: \(load())") }
         let mb = Double(generated) / 1e6
         func line(_ name: String, _ seconds: Double, _ extra: String = "") {
             print("  \(name.padding(toLength: 48, withPad: " ", startingAt: 0)) \(format(seconds)) s  \(format(mb / seconds)) MB/s\(extra)")

@@ -93,11 +93,16 @@ package actor SnapshotStore {
     /// Removes work directories whose process has ended (killed mid-build); their mounts went with their
     /// mount namespace.
     static func removeAbandoned(in temporary: String) {
-        guard let names = try? DirectoryEntries.names(in: AT_FDCWD, temporary) else { return }
+        guard let names = try? DirectoryEntries.names(in: AT_FDCWD, temporary), !names.isEmpty else { return }
+        let mounts = ((try? MountInfoEntry.current()) ?? []).map(\.mountPoint)
         for name in names {
             let parts = name.split(separator: "-")
             guard parts.count == 3, let pid = Int32(parts[1]) else { continue }
-            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { remove(temporary + "/" + name) }
+            guard pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH else { continue }
+            let directory = temporary + "/" + name
+            // Mounted in this namespace (real root without a private one): detach first, never delete through it.
+            for mountPoint in mounts where mountPoint.hasPrefix(directory + "/") { try? Mount.unmount(mountPoint, detach: true) }
+            remove(directory)
         }
     }
 

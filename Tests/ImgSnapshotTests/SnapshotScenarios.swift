@@ -24,6 +24,7 @@ struct SnapshotScenarios {
 
     func runAll() async throws {
         try await selection()
+        try abandonedWorkDirectoriesGo()
         let base = try await preparedChainHasTheMergedView()
         let committed = try await workspaceDiffCommitAndNext(on: base)
         try await concurrentPreparesOfOneChain()
@@ -50,6 +51,20 @@ struct SnapshotScenarios {
         #expect(try SnapshotStore.select(.auto, root: root, log: auto.append) == .overlayfs)
         #expect(auto.all == ["snapshotter: overlayfs (auto)"])
         #expect(temporaryEntries().isEmpty, "the probes left \(temporaryEntries())")
+    }
+
+    /// A work directory of a process that is gone (killed mid-build) is removed when a store opens; one
+    /// of a live process stays.
+    func abandonedWorkDirectoriesGo() throws {
+        let ended = try ChildProcess(executable: "/bin/true", arguments: [], environment: [])
+        _ = try ended.wait()
+        let abandoned = "\(root)/tmp/ws-\(ended.pid)-abcdef", live = "\(root)/tmp/ws-\(getppid())-abcdef"
+        try write(abandoned + "/upper/file", "x")
+        try write(live + "/upper/file", "x")
+        _ = try store()
+        #expect(!exists(abandoned))
+        #expect(exists(live))
+        removeTree(live)
     }
 
     /// Layer 1: files, dirs, symlink, hardlink, setuid, owners 0/1/1000. Layer 2: a changed file, a

@@ -49,8 +49,11 @@ package final class CompressingSink: ByteSink {
     /// `level` nil means the default for the compression. With `gzipBlockSize`, gzip runs on every core
     /// as a sequence of independent members (see `ParallelGzipCompressor`); the bytes differ from
     /// single-stream gzip but are the same for the same input and block size.
-    package init(compression: LayerCompression, level: Int? = nil, gzipBlockSize: Int? = nil, output: any ByteSink,
-                 label: String? = nil) throws(ArchiveError) {
+    ///
+    /// With `zstdWorkers`, zstd compresses on that many threads besides the caller's. zstd's output with
+    /// one or more workers does not depend on how many (it differs from zero workers, the default).
+    package init(compression: LayerCompression, level: Int? = nil, gzipBlockSize: Int? = nil, zstdWorkers: Int? = nil,
+                 output: any ByteSink, label: String? = nil) throws(ArchiveError) {
         self.compression = compression
         self.label = label
         let counting = CountingHashingSink(output)
@@ -80,6 +83,9 @@ package final class CompressingSink: ByteSink {
         case .zstd:
             ok = ok && archive_write_add_filter_zstd(a) == ARCHIVE_OK
             ok = ok && archive_write_set_filter_option(a, "zstd", "compression-level", "\(level ?? Self.defaultZstdLevel)") == ARCHIVE_OK
+            if let zstdWorkers {
+                ok = ok && archive_write_set_filter_option(a, "zstd", "threads", "\(max(1, zstdWorkers))") == ARCHIVE_OK
+            }
         case .uncompressed: break
         }
         archive_write_set_bytes_per_block(a, 1 << 16)

@@ -15,13 +15,16 @@ package struct LayerWriteOptions: Sendable, Hashable {
     /// gzip on every core in blocks of this many bytes (`CompressingSink.defaultGzipBlockSize` is a good
     /// value); nil: one single-threaded gzip stream, as docker writes.
     package var gzipBlockSize: Int?
+    /// zstd on this many worker threads (see `CompressingSink`); nil: zstd on the calling thread only.
+    package var zstdWorkers: Int?
     /// Owners are translated from host ids back to the image's (diffing from outside a user namespace).
     /// A host id the map does not cover is an error: writing it would leak a host id into the image.
     package var idMap: IDMap?
 
     package init(sourceDateEpoch: Int64? = nil, preserveSubsecondTimes: Bool = false, compression: LayerCompression = .gzip,
-                 compressionLevel: Int? = nil, gzipBlockSize: Int? = nil, idMap: IDMap? = nil) {
+                 compressionLevel: Int? = nil, gzipBlockSize: Int? = nil, zstdWorkers: Int? = nil, idMap: IDMap? = nil) {
         self.idMap = idMap
+        self.zstdWorkers = zstdWorkers
         self.sourceDateEpoch = sourceDateEpoch
         self.preserveSubsecondTimes = preserveSubsecondTimes
         self.compression = compression
@@ -64,7 +67,7 @@ package enum LayerWriter {
     package static func write(_ changes: [LayerChange], from upper: String, to output: any ByteSink,
                               options: LayerWriteOptions = .init(), label: String? = nil) throws(ArchiveError) -> BlobDigests {
         let sink = try CompressingSink(compression: options.compression, level: options.compressionLevel,
-                                       gzipBlockSize: options.gzipBlockSize, output: output, label: label)
+                                       gzipBlockSize: options.gzipBlockSize, zstdWorkers: options.zstdWorkers, output: output, label: label)
         try writeTar(changes, from: upper, to: sink, options: options, label: label)
         return try sink.finish()
     }

@@ -116,7 +116,12 @@ extension SnapshotStore {
     }
 
     func release(workspaceDirectory directory: String) {
-        unmount(directory)
+        if mounted[directory] != nil {
+            unmount(directory)
+        } else if ((try? MountInfoEntry.current()) ?? []).contains(where: { $0.mountPoint == directory + "/rootfs" }) {
+            // Mounted by another store value of this process: unmount anyway, never delete through a mount.
+            if (try? Mount.unmount(directory + "/rootfs")) == nil { try? Mount.unmount(directory + "/rootfs", detach: true) }
+        }
         Self.remove(directory)
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-package import ImgArchive
+import ImgArchive
 package import ImgOCI
 import ImgSystem
 
@@ -18,9 +18,11 @@ package actor SnapshotStore {
     package nonisolated let backend: SnapshotBackend
     /// Canonical (symlinks resolved), so mount points compare equal to `/proc/self/mountinfo`.
     package nonisolated let root: String
-    let temporary: String
+    nonisolated let temporary: String
     /// Workspaces with a mount still in place, by directory.
     var mounted: [String: MountedWorkspace] = [:]
+    /// Prepares running in this process, by final chain id: a second caller waits for the first.
+    var preparing: [Digest: Task<Void, any Error>] = [:]
 
     enum MountedWorkspace {
         case kernel(target: String)
@@ -54,7 +56,7 @@ package actor SnapshotStore {
     nonisolated func tree(_ chainID: Digest) -> String { snapshotDirectory(chainID) + "/fs" }
 
     /// A new, empty work directory: `tmp/<kind>-<pid>-<random>`.
-    func makeWorkDirectory(_ kind: String) throws(SnapshotError) -> String {
+    nonisolated func makeWorkDirectory(_ kind: String) throws(SnapshotError) -> String {
         try Self.makeWorkDirectory(kind, in: temporary)
     }
 
@@ -93,11 +95,16 @@ package actor SnapshotStore {
     /// Removes work directories whose process has ended (killed mid-build); their mounts went with their
     /// mount namespace.
     static func removeAbandoned(in temporary: String) {
-        guard let names = try? DirectoryEntries.names(in: AT_FDCWD, temporary) else { return }
+        guard let names = try? DirectoryEntries.names(in: AT_FDCWD, temporary), !names.isEmpty else { return }
+        let mounts = ((try? MountInfoEntry.current()) ?? []).map(\.mountPoint)
         for name in names {
             let parts = name.split(separator: "-")
             guard parts.count == 3, let pid = Int32(parts[1]) else { continue }
-            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { remove(temporary + "/" + name) }
+            guard pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH else { continue }
+            let directory = temporary + "/" + name
+            // Mounted in this namespace (real root without a private one): detach first, never delete through it.
+            for mountPoint in mounts where mountPoint.hasPrefix(directory + "/") { try? Mount.unmount(mountPoint, detach: true) }
+            remove(directory)
         }
     }
 
@@ -121,7 +128,7 @@ package actor SnapshotStore {
     /// Renames a finished snapshot into place; false when another process got there first (ours is
     /// discarded).
     @discardableResult
-    func publish(_ built: String, as chainID: Digest) throws(SnapshotError) -> Bool {
+    nonisolated func publish(_ built: String, as chainID: Digest) throws(SnapshotError) -> Bool {
         let destination = snapshotDirectory(chainID)
         if rename(built, destination) == 0 { return true }
         let error = SystemError.errno("rename \(built) \(destination)")
@@ -135,14 +142,16 @@ package actor SnapshotStore {
 
     // MARK: - Queries
 
-    package func exists(_ chainID: Digest) -> Bool {
+    package func exists(_ chainID: Digest) -> Bool { has(chainID) }
+
+    nonisolated func has(_ chainID: Digest) -> Bool {
         access(snapshotDirectory(chainID) + "/diffids", F_OK) == 0
     }
 
     // MARK: - Prepare
 
     /// How layers are applied for this backend, as this process stands (root, or root in img's namespace).
-    var applyOptions: LayerApplyOptions {
+    nonisolated var applyOptions: LayerApplyOptions {
         switch backend.format {
         case .overlay: LayerApplyOptions(whiteouts: .overlay(.init(namespace: .user, form: .deviceElseXattr)))
         case .native: LayerApplyOptions(whiteouts: .merged)
@@ -152,24 +161,44 @@ package actor SnapshotStore {
     /// The snapshot after `layers` (in order), applying only the layers whose chain is not prepared yet.
     /// Idempotent and safe when two img processes prepare the same chain at once. A layer whose diffID does
     /// not match is an error and nothing is kept.
+    ///
+    /// The layers are applied off the actor, so prepares of different chains run in parallel; a second
+    /// prepare of a chain this process is already preparing waits for the first.
     package func prepare(_ layers: [LayerBlob]) async throws(SnapshotError) -> Snapshot {
         let diffIDs = layers.map(\.diffID)
         let snapshot = Snapshot(diffIDs: diffIDs)
         guard let chainID = snapshot.chainID else { return snapshot }
-        if exists(chainID) { return snapshot }
+        if has(chainID) { return snapshot }
+        let task: Task<Void, any Error>
+        if let running = preparing[chainID] {
+            task = running
+        } else {
+            task = Task { try await self.build(layers, chainID: chainID) }
+            preparing[chainID] = task
+        }
+        do {
+            try await task.value
+        } catch {
+            if preparing[chainID] == task { preparing[chainID] = nil }
+            throw error as? SnapshotError ?? SnapshotError(.io, "preparing \(chainID) failed: \(error)")
+        }
+        if preparing[chainID] == task { preparing[chainID] = nil }
+        return snapshot
+    }
+
+    nonisolated func build(_ layers: [LayerBlob], chainID: Digest) async throws(SnapshotError) {
         switch backend.format {
         case .overlay: try prepareOverlay(layers)
         case .native: try prepareNative(layers, chainID: chainID)
         }
-        return snapshot
     }
 
     /// Each layer is its own directory: apply the missing ones, then publish them all, bottom first.
-    private func prepareOverlay(_ layers: [LayerBlob]) throws(SnapshotError) {
+    private nonisolated func prepareOverlay(_ layers: [LayerBlob]) throws(SnapshotError) {
         let chains = ChainID.prefixes(layers.map(\.diffID))
         var built: [(directory: String, chainID: Digest)] = []
         do {
-            for (index, layer) in layers.enumerated() where !exists(chains[index]) {
+            for (index, layer) in layers.enumerated() where !has(chains[index]) {
                 let work = try makeWorkDirectory("prepare")
                 built.append((work, chains[index]))
                 try Self.makeDirectory(work + "/fs")
@@ -184,9 +213,9 @@ package actor SnapshotStore {
     }
 
     /// One tree: copy the longest prepared prefix, apply the rest on top, publish only the full chain.
-    private func prepareNative(_ layers: [LayerBlob], chainID: Digest) throws(SnapshotError) {
+    private nonisolated func prepareNative(_ layers: [LayerBlob], chainID: Digest) throws(SnapshotError) {
         let chains = ChainID.prefixes(layers.map(\.diffID))
-        let start = (chains.lastIndex { exists($0) }).map { $0 + 1 } ?? 0
+        let start = (chains.lastIndex { has($0) }).map { $0 + 1 } ?? 0
         let work = try makeWorkDirectory("prepare")
         do {
             try Self.makeDirectory(work + "/fs")
@@ -200,7 +229,7 @@ package actor SnapshotStore {
         }
     }
 
-    private func apply(_ layer: LayerBlob, into directory: String) throws(SnapshotError) {
+    private nonisolated func apply(_ layer: LayerBlob, into directory: String) throws(SnapshotError) {
         do {
             _ = try LayerApplier.apply(layerAt: layer.path, to: directory, options: applyOptions, expectedDiffID: layer.diffID,
                                        label: layer.label)

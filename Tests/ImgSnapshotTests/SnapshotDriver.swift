@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import ImgArchive
 import ImgSnapshot
 import ImgSystem
 import Testing
@@ -18,6 +19,7 @@ import Testing
 
     @Test(.enabled(if: SnapshotDriver.backend != nil, "started by SnapshotTests"))
     func drive() async throws {
+        if Self.scenario == "outside" { return try await outside() }
         try UserNamespace.enterIfNeeded(privateMountsForRoot: true)
         // From here on: the re-executed process, root in its own mount namespace.
         print("STATE \(UserNamespace.state) private=\(UserNamespace.privateMountsByShim) shim=\(UserNamespace.enteredByShim)")
@@ -40,9 +42,49 @@ import Testing
             let reason = try SnapshotStore.unavailability(of: .fuseOverlayfs, root: root)
             #expect(reason?.contains("chmod 0666 /dev/fuse") == true)
             #expect(entries(root + "/tmp").isEmpty)
+        case "race":
+            // Another process prepares the same chain at the same time (started together by SnapshotTests).
+            let layers = try LayerFactory(directory: Self.workdir + "/layers-\(getpid())")
+            let chain = try (1...8).map { i in
+                try layers.layer(reproducible: true) { t in try write(t + "/r\(i)", String(repeating: "\(i)", count: 200_000)) }
+            }
+            let store = try SnapshotStore(root: Self.workdir + "/state/snapshots", backend: backend)
+            let snapshot = try await store.prepare(chain)
+            #expect(await store.exists(snapshot.chainID!))
+            let workspace = try await store.workspace(on: snapshot)
+            #expect(entries(workspace.rootfs) == (1...8).map { "r\($0)" })
+            #expect(read(workspace.rootfs + "/r8") == String(repeating: "8", count: 200_000))
+            await store.release(workspace)
+            print("CHAIN \(snapshot.chainID!)")
         default:
             Issue.record("unknown scenario \(Self.scenario)")
         }
         fflush(nil)
+    }
+
+    /// An ordinary user without a subordinate range stays outside any namespace: `auto` says why each
+    /// overlay backend is passed over and picks native, which works unprivileged (owners are the user's).
+    func outside() async throws {
+        #expect(UserNamespace.state == .outside)
+        let root = Self.workdir + "/state/snapshots"
+        let lines = LogLines()
+        #expect(try SnapshotStore.select(.auto, root: root, log: lines.append) == .native)
+        #expect(lines.all == [
+            "snapshotter: overlayfs unavailable: not root (img's user namespace was not entered)",
+            "snapshotter: fuse-overlayfs unavailable: not root (img's user namespace was not entered)",
+            "snapshotter: native (auto)",
+        ])
+        let layers = try LayerFactory(directory: Self.workdir + "/layers")
+        let one = try layers.layer { t in try write(t + "/etc/hello", "one\n") }
+        let store = try SnapshotStore(root: root, backend: .native)
+        let snapshot = try await store.prepare([one])
+        let workspace = try await store.workspace(on: snapshot)
+        #expect(read(workspace.rootfs + "/etc/hello") == "one\n")
+        try write(workspace.rootfs + "/etc/new", "n")
+        let sink = MemorySink()
+        _ = try await store.diff(workspace, to: sink, options: LayerWriteOptions())
+        #expect(try EntrySummary.read(sink.bytes).map(\.path) == ["etc", "etc/new"])
+        await store.release(workspace)
+        #expect(entries(root + "/tmp").isEmpty)
     }
 }

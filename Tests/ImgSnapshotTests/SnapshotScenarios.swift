@@ -24,6 +24,7 @@ struct SnapshotScenarios {
 
     func runAll() async throws {
         try await selection()
+        try abandonedWorkDirectoriesGo()
         let base = try await preparedChainHasTheMergedView()
         let committed = try await workspaceDiffCommitAndNext(on: base)
         try await concurrentPreparesOfOneChain()
@@ -52,6 +53,20 @@ struct SnapshotScenarios {
         #expect(temporaryEntries().isEmpty, "the probes left \(temporaryEntries())")
     }
 
+    /// A work directory of a process that is gone (killed mid-build) is removed when a store opens; one
+    /// of a live process stays.
+    func abandonedWorkDirectoriesGo() throws {
+        let ended = try ChildProcess(executable: "/bin/true", arguments: [], environment: [])
+        _ = try ended.wait()
+        let abandoned = "\(root)/tmp/ws-\(ended.pid)-abcdef", live = "\(root)/tmp/ws-\(getppid())-abcdef"
+        try write(abandoned + "/upper/file", "x")
+        try write(live + "/upper/file", "x")
+        _ = try store()
+        #expect(!exists(abandoned))
+        #expect(exists(live))
+        removeTree(live)
+    }
+
     /// Layer 1: files, dirs, symlink, hardlink, setuid, owners 0/1/1000. Layer 2: a changed file, a
     /// whiteout and an opaque directory.
     func preparedChainHasTheMergedView() async throws -> Snapshot {
@@ -70,6 +85,7 @@ struct SnapshotScenarios {
             try write(t + "/opq/old1", "o")
             try write(t + "/opq/sub/old2", "o")
             try write(t + "/keep/a", "a")
+            try write(t + "/mv/inner/file", "m")
         }
         let two = try layers.layer { t in
             try write(t + "/etc/hello", "two\n")
@@ -116,6 +132,13 @@ struct SnapshotScenarios {
         try write(r + "/etc/hello", "three\n")
         #expect(unlink(r + "/keep/a") == 0)
         #expect(rename(r + "/srv/one", r + "/srv/uno") == 0)
+        // A lower directory: overlayfs refuses rename(2) with EXDEV (no redirects), so it is copied and
+        // removed, as mv does.
+        #expect(rename(r + "/mv", r + "/moved") == 0 || errno == EXDEV)
+        if exists(r + "/mv") {
+            try FileManager.default.copyItem(atPath: r + "/mv", toPath: r + "/moved")
+            try FileManager.default.removeItem(atPath: r + "/mv")
+        }
         try FileManager.default.removeItem(atPath: r + "/home/app")
         try FileManager.default.removeItem(atPath: r + "/opq")
         try write(r + "/opq/fresh", "f")
@@ -130,12 +153,15 @@ struct SnapshotScenarios {
         let tar = try EntrySummary.read(sink.bytes)
         let opq: [String] = backend == .native ? ["opq directory 755 0:0", "opq/.wh.new regular 644 0:0 \"\"", "opq/fresh regular 644 0:0 \"f\""]
             : ["opq directory 755 0:0", "opq/.wh..wh..opq regular 644 0:0 \"\"", "opq/fresh regular 644 0:0 \"f\""]
+        // Byte order: ".wh.mv" (the deleted lower directory) before everything else at the top.
         let expected = [
+            ".wh.mv regular 644 0:0 \"\"",
             "data directory 755 0:0", "data/suid regular 4755 0:0 \"s\"", "data/x directory 755 0:0",
             "data/x/f regular 644 1000:1000 \"data\"",
             "etc directory 755 0:0", "etc/hello regular 644 0:0 \"three\n\"",
             "home directory 755 0:0", "home/.wh.app regular 644 0:0 \"\"",
             "keep directory 755 0:0", "keep/.wh.a regular 644 0:0 \"\"",
+            "moved directory 755 0:0", "moved/inner directory 755 0:0", "moved/inner/file regular 644 0:0 \"m\"",
             "new.txt regular 644 0:0 \"new\n\"",
         ] + opq + [
             "srv directory 755 0:0", "srv/.wh.one regular 644 0:0 \"\"", "srv/uno regular 644 1:1 \"1\"",
@@ -156,6 +182,7 @@ struct SnapshotScenarios {
         #expect(read(n + "/etc/hello") == "three\n")
         #expect(entries(n + "/keep") == ["b"])
         #expect(entries(n + "/srv") == ["uno"])
+        #expect(!exists(n + "/mv") && read(n + "/moved/inner/file") == "m")
         #expect(entries(n + "/home").isEmpty)
         #expect(entries(n + "/opq") == ["fresh"])
         #expect(lstatus(n + "/data/x/f").map { "\($0.st_uid):\($0.st_gid)" } == "1000:1000")

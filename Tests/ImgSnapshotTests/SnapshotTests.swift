@@ -3,6 +3,7 @@ import Glibc
 import ImgOCI
 import ImgSnapshot
 import ImgSystem
+import Synchronization
 import Testing
 
 /// Every backend, as real root (in a private mount namespace) and as an unprivileged user (in img's user
@@ -12,6 +13,8 @@ import Testing
     enum Mode: String, CaseIterable, Sendable { case root, rootless }
 
     static let testUser = "imgtest"
+    /// Without a subordinate range: cannot enter img's user namespace.
+    static let userWithoutRange = "imgnosub"
 
     /// Creates `imgtest` with a 65536-id subordinate range if needed (as ImgRuntimeTests do).
     static func ensureTestUser() throws -> (uid: UInt32, gid: UInt32) {
@@ -20,7 +23,7 @@ import Testing
         }
         try requireTool("newuidmap", package: "uidmap")
         try requireTool("runuser", package: "util-linux")
-        if getpwnam(testUser) == nil { try host("/usr/sbin/useradd", "-m", "-s", "/bin/sh", testUser) }
+        try ensureUser(testUser, "-m", "-s", "/bin/sh")
         guard let entry = getpwnam(testUser) else { throw MissingPrerequisite(description: "useradd \(testUser) made no user") }
         let uid = entry.pointee.pw_uid, gid = entry.pointee.pw_gid
         let ranges = try SubordinateIDs(contentsOf: SubordinateIDs.uidFile).ranges(user: testUser, uid: uid)
@@ -30,8 +33,18 @@ import Testing
         return (uid, gid)
     }
 
+    /// `useradd` unless the user exists; another suite (ImgRuntimeTests) may be creating it at the same time.
+    static func ensureUser(_ name: String, _ options: String...) throws {
+        guard getpwnam(name) == nil else { return }
+        let result = try ChildProcess.collect(executable: "/usr/sbin/useradd", arguments: options + [name])
+        guard result.status.isSuccess || getpwnam(name) != nil else {
+            throw MissingPrerequisite(description: "useradd \(name) failed (\(result.status)): \(result.stderr)")
+        }
+    }
+
     /// Runs the driver; returns its status and output.
-    static func drive(_ backend: SnapshotBackend, _ mode: Mode, scenario: String = "all", workdir: String) throws -> (ProcessStatus, String) {
+    static func drive(_ backend: SnapshotBackend, _ mode: Mode, scenario: String = "all", workdir: String,
+                      user: String = testUser) throws -> (ProcessStatus, String) {
         let binary = try SmallTextFile.readLink("/proc/self/exe")
         let variables = ["PATH=\(standardPath)", "HOME=/tmp", "IMG_TEST_SNAPSHOT_BACKEND=\(backend.rawValue)",
                          "IMG_TEST_SNAPSHOT_SCENARIO=\(scenario)", "IMG_TEST_WORKDIR=\(workdir)"]
@@ -42,7 +55,7 @@ import Testing
             child = try ChildProcess(executable: binary, arguments: Array(test.dropFirst()), environment: variables,
                                      stdin: .null, stdout: .pipe, stderr: .pipe)
         case .rootless:
-            child = try ChildProcess(executable: "/usr/sbin/runuser", arguments: ["-u", testUser, "--", "/usr/bin/env", "-i"] + variables + test,
+            child = try ChildProcess(executable: "/usr/sbin/runuser", arguments: ["-u", user, "--", "/usr/bin/env", "-i"] + variables + test,
                                      environment: ["PATH=\(standardPath)"], stdin: .null, stdout: .pipe, stderr: .pipe)
         }
         var output: [UInt8] = []
@@ -77,6 +90,37 @@ import Testing
             #expect(status == .exited(0), "\(output)")
             let expectedState = mode == .root ? "STATE privileged private=true shim=false" : "STATE inside private=false shim=true"
             #expect(output.contains(expectedState), "\(output)")
+            #expect(output.contains("passed"), "\(output)")
+        }
+    }
+
+    /// Two processes prepare the same eight-layer chain at once: both succeed with the same snapshot, each
+    /// layer is stored once, and no work directory is left.
+    @Test(arguments: [SnapshotBackend.overlayfs, .native], Mode.allCases)
+    func twoProcessesPrepareOneChain(_ backend: SnapshotBackend, _ mode: Mode) throws {
+        try Self.withWorkdir(mode) { workdir in
+            let runs = Mutex<[(ProcessStatus, String)]>([])
+            DispatchQueue.concurrentPerform(iterations: 2) { _ in
+                let run = (try? Self.drive(backend, mode, scenario: "race", workdir: workdir)) ?? (.exited(-1), "could not start")
+                runs.withLock { $0.append(run) }
+            }
+            let results = runs.withLock { $0 }
+            let chains = results.map { run in run.1.split(separator: "\n").first { $0.hasPrefix("CHAIN ") }.map(String.init) }
+            for (status, output) in results { #expect(status == .exited(0), "\(output)") }
+            #expect(chains.count == 2 && chains[0] != nil && chains[0] == chains[1], "\(chains)")
+            let stored = entries(workdir + "/state/snapshots/" + (backend == .native ? "native" : "overlay"))
+            #expect(stored.count == (backend == .native ? 1 : 8), "\(stored)")
+        }
+    }
+
+    @Test func anOrdinaryUserOutsideGetsNativeAndReasons() throws {
+        try Self.ensureUser(Self.userWithoutRange, "-M", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", "-s", "/bin/sh")
+        guard let entry = getpwnam(Self.userWithoutRange) else { throw MissingPrerequisite(description: "useradd \(Self.userWithoutRange) made no user") }
+        let (uid, gid) = (entry.pointee.pw_uid, entry.pointee.pw_gid)
+        try Self.withWorkdir(.root) { workdir in
+            chown(workdir, uid, gid)
+            let (status, output) = try Self.drive(.native, .rootless, scenario: "outside", workdir: workdir, user: Self.userWithoutRange)
+            #expect(status == .exited(0), "\(output)")
             #expect(output.contains("passed"), "\(output)")
         }
     }

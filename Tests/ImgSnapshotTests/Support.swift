@@ -73,14 +73,16 @@ final class LayerFactory {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
-    /// A gzip layer holding the tree `build` makes (a `.wh.` file in it is a whiteout).
-    func layer(_ build: (String) throws -> Void) throws -> LayerBlob {
+    /// A gzip layer holding the tree `build` makes (a `.wh.` file in it is a whiteout). With
+    /// `reproducible`, times are clamped to the epoch, so two processes building the same tree get the
+    /// same diffID.
+    func layer(reproducible: Bool = false, _ build: (String) throws -> Void) throws -> LayerBlob {
         count += 1
         let tree = "\(directory)/tree\(count)"
         try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
         try build(tree)
         let blob = "\(directory)/layer\(count).tar.gz"
-        let digests = try LayerExport.directory(tree, toFile: blob)
+        let digests = try LayerExport.directory(tree, toFile: blob, options: LayerWriteOptions(sourceDateEpoch: reproducible ? 0 : nil))
         return LayerBlob(path: blob, diffID: digests.diffID, label: "test layer \(count)")
     }
 

@@ -11,12 +11,15 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 
 func usage() -> Never {
     print("usage: img-bench parser [--instructions N] [--iterations N]")
+    print("       img-bench layers [--megabytes 200] [--files 20000] [--dir /var/tmp] [--export-only|--no-export] [--backends native,overlayfs,...]   (as root)")
     exit(2)
 }
 
 switch arguments.first {
 case "parser":
     ParserBenchmark.run(Array(arguments.dropFirst()))
+case "layers":
+    await LayerBenchmark.run(Array(arguments.dropFirst()))
 default:
     usage()
 }

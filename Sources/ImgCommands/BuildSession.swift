@@ -61,7 +61,9 @@ struct BuildSession {
                 _ = try TreeArchive.extract(from: archive, into: contextDirectory)
             }
             let source = try DockerfileSource.load(file: command.file, context: contextDirectory)
-            let plan = try makePlan(source)
+            let platform = try Platform(parsing: command.platform ?? BuildPlatform.host.description)
+            let images = StoreImageResolver(state: state, log: log)
+            let plan = try await withOnbuildTriggers(try makePlan(source), file: source.displayName, images: images, platform: platform)
             let definition = BuildDefinition(plan: plan)
             for stage in plan.allStages where !stage.isReachable {
                 log.debug("stage \(stage.displayName) is not needed for the target: skipped")
@@ -77,12 +79,11 @@ struct BuildSession {
                 URL(filePath: contextDirectory).standardizedFileURL.path,
                 dockerfilePath: dockerfilePath.map { URL(filePath: $0).standardizedFileURL.path })
             let checksums = try ChecksumCache(path: state.layout.root + "/context-checksums.db")
-            let platform = try Platform(parsing: command.platform ?? BuildPlatform.host.description)
             let secrets = try secretFiles(in: work)
             let compression = outputs.compactMap(\.compression).first ?? .gzip
             let worker = BuildWorker(
                 state: state, snapshots: snapshots, executor: executor, context: context, checksums: checksums,
-                images: StoreImageResolver(state: state, log: log), progress: progress,
+                images: images, progress: progress,
                 options: WorkerOptions(
                     platform: platform, dockerfileName: source.displayName, noCache: command.noCache,
                     compression: compression,
@@ -126,6 +127,33 @@ struct BuildSession {
             options: BuildOptions(target: command.target, buildArgs: args, targetPlatform: targetPlatform))
         if !plan.unusedBuildArgs.isEmpty {
             StandardError.print("warning: build-args [\(plan.unusedBuildArgs.joined(separator: ", "))] were not consumed")
+        }
+        return plan
+    }
+
+    /// ONBUILD: the triggers a base image carries run right after the FROM that names it, in the child's
+    /// build (as docker does); they point at the FROM line in messages. The base is resolved (pulled if
+    /// needed) here, once; the worker gets the same resolver and finds it again without a second pull.
+    private func withOnbuildTriggers(_ plan: BuildPlan, file: String, images: StoreImageResolver, platform: Platform) async throws -> BuildPlan {
+        var plan = plan
+        for (position, stage) in plan.stages.enumerated() {
+            guard case .image(let name) = stage.base else { continue }
+            let stagePlatform = try stage.platform.map { try Platform(parsing: $0.description) } ?? platform
+            let image: BaseImage
+            do { image = try await images.resolve(name, platform: stagePlatform) } catch {
+                throw CommandError("\(file):\(stage.from.startLine): FROM \(name): \(error)")
+            }
+            guard let triggers = image.config.config?.onBuild, !triggers.isEmpty else { continue }
+            let label = "\(file):\(stage.from.startLine) (ONBUILD of \(name))"
+            let parsed = try DockerfileParser.parse(triggers.joined(separator: "\n") + "\n", file: label)
+            var added = try Instruction.all(in: parsed, file: label)
+            for index in added.indices {
+                added[index].startLine = stage.from.startLine
+                added[index].endLine = stage.from.endLine
+            }
+            plan.stages[position].instructions = added + stage.instructions
+            if plan.target.index == stage.index { plan.target = plan.stages[position] }
+            log.debug("\(name): running its \(added.count) ONBUILD trigger(s) after FROM")
         }
         return plan
     }

@@ -1,4 +1,5 @@
 import GRDB
+import ImgSystem
 
 /// `img.db`: one SQLite database in WAL mode for images, cache records and leases (later snapshots).
 /// Every change is one IMMEDIATE transaction (GRDB's default for writes), so writers from several
@@ -12,6 +13,13 @@ final class StateDatabase: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.label = "img"
+        // Creating the file, switching it to WAL and migrating are not safe to race (SQLite answers "database
+        // is locked" at once, without the busy timeout): processes opening it at once take turns.
+        let lock: FileLock
+        do { lock = try FileLock(path: path + ".open.lock") } catch {
+            throw ContentError(.database, "lock state database \(path)", cause: "\(error)")
+        }
+        defer { lock.unlock() }
         do {
             pool = try DatabasePool(path: path, configuration: config)
             try Self.migrator.migrate(pool)

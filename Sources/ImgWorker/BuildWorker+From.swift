@@ -40,11 +40,9 @@ extension BuildWorker {
                 var config = image.config
                 if config.config == nil { config.config = ContainerConfig() }
                 if config.config?.env == nil { config.config?.env = ["PATH=\(Self.defaultPath)"] }
-                if let triggers = config.config?.onBuild, !triggers.isEmpty {
-                    // Triggers run in the child build; this image's own record of them is not inherited.
-                    progress.note(vertex, "base image \(name) has ONBUILD triggers, which img does not run yet: \(triggers.joined(separator: "; "))")
-                    config.config?.onBuild = nil
-                }
+                // The triggers ran in this build (the frontend put them after FROM); the child image does
+                // not carry them on, as docker does.
+                config.config?.onBuild = nil
                 return BuildState(cacheKey: key.finish(), layers: layers, config: config,
                                   baseDigest: image.manifestDigest)
             }

@@ -1,3 +1,4 @@
+import Foundation
 import ImgArchive
 import ImgContent
 package import ImgOCI
@@ -21,7 +22,7 @@ extension BuildWorker {
             do {
                 digests = try await snapshots.diff(
                     workspace, to: sink,
-                    options: LayerWriteOptions(sourceDateEpoch: options.sourceDateEpoch, compression: options.compression))
+                    options: Self.layerWriteOptions(options))
             } catch {
                 writer.abort()
                 throw error
@@ -48,6 +49,16 @@ extension BuildWorker {
             await snapshots.release(workspace)
             throw error
         }
+    }
+
+    /// Layers are compressed on every core: gzip in independent 1 MiB members (still one valid gzip
+    /// stream, the same bytes for the same input), zstd with worker threads.
+    static func layerWriteOptions(_ options: WorkerOptions) -> LayerWriteOptions {
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        return LayerWriteOptions(
+            sourceDateEpoch: options.sourceDateEpoch, compression: options.compression,
+            gzipBlockSize: cores > 1 ? CompressingSink.defaultGzipBlockSize : nil,
+            zstdWorkers: cores > 1 ? cores : nil)
     }
 
     static func layerMediaType(_ compression: LayerCompression) -> MediaType {

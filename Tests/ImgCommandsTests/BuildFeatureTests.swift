@@ -123,3 +123,26 @@ import Testing
         #expect(BuildFixture.steps(third.stderr).ran.isEmpty, "\(third.stderr)")
     }
 }
+
+extension BuildFeatureTests {
+    @Test func onbuildTriggersRunInTheChildBuild() throws {
+        let f = try BuildFixture()
+        try f.write("Dockerfile", Self.base + """
+            ONBUILD RUN echo triggered > /onbuild
+            ONBUILD COPY child.txt /child.txt
+            """)
+        try f.write("child.txt", "parent context\n")
+        #expect(try f.build(["-t", "parent-image"]).status == 0)
+        let parentConfig = try f.config("parent-image")
+        #expect((parentConfig["config"] as? [String: Any])?["OnBuild"] as? [String] == ["RUN echo triggered > /onbuild", "COPY child.txt /child.txt"])
+
+        try f.write("child.txt", "child context\n")
+        try f.write("Dockerfile", "FROM parent-image\nRUN cat /onbuild /child.txt > /both\n")
+        let child = try f.build(["-t", "child-image"])
+        #expect(child.status == 0, "\(child.stderr)")
+        let rootfs = try f.unpack("child-image")
+        #expect(try String(contentsOf: rootfs.appending(path: "both"), encoding: .utf8) == "triggered\nchild context\n")
+        let childConfig = try f.config("child-image")
+        #expect((childConfig["config"] as? [String: Any])?["OnBuild"] == nil, "triggers are not inherited")
+    }
+}

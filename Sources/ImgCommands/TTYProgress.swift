@@ -29,7 +29,7 @@ final class TTYProgress: ProgressDisplay, @unchecked Sendable {
     private let state = Mutex(State())
     private let clock = ContinuousClock()
     private let start = ContinuousClock.now
-    private let timer: DispatchSourceTimer
+    private let timer: any DispatchSourceTimer
     private static let tailLines = 6
 
     /// With --debug, notes (cache-miss reasons) are shown too; otherwise only messages and errors.

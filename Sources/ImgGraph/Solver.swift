@@ -93,7 +93,7 @@ package actor Solver<Operation: Sendable, Output: Sendable> {
         let inputTasks = vertex.inputs.map { self.task(for: $0) }
         let runner = runner
         let created = Task<Output, any Error> {
-            if await self.isCancelled { throw CancellationError() }
+            if self.isCancelled { throw CancellationError() }
             // Inputs were started when they were created; waiting on them in order loses nothing.
             do {
                 var inputs: [Output] = []
@@ -103,7 +103,7 @@ package actor Solver<Operation: Sendable, Output: Sendable> {
                 return try await runner(vertex, inputs)
             } catch {
                 // Stop the other branches now rather than when someone happens to await them.
-                await self.failed(error)
+                self.failed(error)
                 throw error
             }
         }

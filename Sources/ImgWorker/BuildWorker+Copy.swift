@@ -1,5 +1,5 @@
 import Foundation
-package import ImgContext
+import ImgContext
 import ImgDockerfile
 import ImgFrontend
 import ImgGraph

@@ -1,7 +1,7 @@
 import Foundation
 import ImgArchive
 import ImgContent
-package import ImgOCI
+import ImgOCI
 import ImgSnapshot
 
 extension BuildWorker {

@@ -1,6 +1,6 @@
 package import ImgContent
 package import ImgContext
-package import ImgDockerfile
+import ImgDockerfile
 package import ImgFrontend
 package import ImgGraph
 import ImgOCI

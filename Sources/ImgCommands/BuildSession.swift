@@ -83,7 +83,7 @@ struct BuildSession {
             let compression = outputs.compactMap(\.compression).first ?? .gzip
             let worker = BuildWorker(
                 state: state, snapshots: snapshots, executor: executor, context: context, checksums: checksums,
-                images: images, progress: progress,
+                images: images, fetcher: HTTPFetcher(), progress: progress,
                 options: WorkerOptions(
                     platform: platform, dockerfileName: source.displayName, noCache: command.noCache,
                     compression: compression,

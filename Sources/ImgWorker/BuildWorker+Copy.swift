@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import ImgContext
 import ImgDockerfile
 import ImgFrontend
@@ -34,9 +35,25 @@ extension BuildWorker {
                 heredocs.append(heredoc)
             }
         }
-        if isAdd, let remote = paths.first(where: { $0.contains("://") || $0.hasPrefix("git@") }) {
-            throw error(step, "ADD \(remote): remote sources (URLs, git) are not supported yet; download in a RUN step")
+        // ADD of URLs: fetched into a private directory first; their content digest joins the key (so a
+        // changed remote file is a miss), and they are copied like local files, named after the URL.
+        var remote: RemoteSources?
+        if isAdd {
+            let urls = paths.filter { $0.hasPrefix("http://") || $0.hasPrefix("https://") }
+            if let git = paths.first(where: { $0.hasPrefix("git@") || $0.hasSuffix(".git") || $0.contains(".git#") }) {
+                throw error(step, "ADD \(git): git sources are not supported yet; clone in a RUN step")
+            }
+            if !urls.isEmpty {
+                if copy.from != nil { throw error(step, "ADD --from cannot take URLs") }
+                remote = try await fetch(urls, step: step, checksum: copy.checksum)
+                paths.removeAll { urls.contains($0) }
+            } else if copy.checksum != nil {
+                throw error(step, "ADD --checksum only applies to URL sources")
+            }
+        } else if copy.checksum != nil {
+            throw error(step, "COPY does not take --checksum")
         }
+        defer { remote.map { try? FileManager.default.removeItem(atPath: $0.directory) } }
         let copyOptions = CopyOptions(chown: copy.chown, chmod: copy.chmod, isAdd: isAdd, parents: copy.parents,
                                       link: copy.link)
 
@@ -50,6 +67,7 @@ extension BuildWorker {
         key.add("parents", copy.parents)
         key.add("link", copy.link)
         for heredoc in heredocs { key.add("heredoc", [heredoc.name, heredoc.content]) }
+        if let remote { key.add("remote", remote.files.flatMap { [$0.url, $0.name, $0.digest.description] }) }
 
         // Where the files come from, and the part of the key that stands for their content.
         enum Origin { case nothing, context(CopySelection), stage(BuildState), image(BuildState) }
@@ -83,7 +101,13 @@ extension BuildWorker {
             origin = .context(selection)
         }
         let cacheKey = key.finish()
-        let createdBy = "\(keyword) \((paths + heredocs.map { "<<" + $0.name }).joined(separator: " ")) \(copy.destination) # buildkit"
+        let written = copy.sources.map { source -> String in
+            switch source {
+            case .path(let path): path
+            case .heredoc(let heredoc): "<<" + heredoc.name
+            }
+        }
+        let createdBy = "\(keyword) \(written.joined(separator: " ")) \(copy.destination) # buildkit"
 
         if let hit = try await cachedState(cacheKey) {
             rememberKey(step, key)
@@ -111,6 +135,10 @@ extension BuildWorker {
                             try CopyOperation.copy(selection, into: workspace.rootfs, destination: destination, options: copyOptions)
                         }
                     }
+                    if let remote {
+                        let selection = try CopySelection.select(remote.files.map(\.name), in: .directory(remote.directory))
+                        try CopyOperation.copy(selection, into: workspace.rootfs, destination: destination, options: copyOptions)
+                    }
                     for heredoc in heredocs {
                         try CopyOperation.writeHeredoc(name: heredoc.name, content: heredoc.content, into: workspace.rootfs,
                                                        destination: destination, options: copyOptions)
@@ -124,6 +152,70 @@ extension BuildWorker {
             try await remember(result)
             return result
         }
+    }
+
+    /// URLs of one ADD, downloaded.
+    struct RemoteSources {
+        struct File {
+            var url: String
+            var name: String
+            var digest: Digest
+        }
+        var directory: String
+        var files: [File]
+    }
+
+    /// Downloads `urls` into a new directory under the state directory: mode 0600 as docker gives them,
+    /// mtime from Last-Modified, `--checksum` verified for a single URL.
+    func fetch(_ urls: [String], step: BuildStep, checksum: String?) async throws -> RemoteSources {
+        guard let fetcher else { throw error(step, "ADD \(urls[0]): fetching URLs is not available here") }
+        if checksum != nil, urls.count != 1 { throw error(step, "ADD --checksum needs exactly one URL source") }
+        let directory = state.layout.root + "/tmp/add-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var files: [RemoteSources.File] = []
+        do {
+            for text in urls {
+                guard let url = URL(string: text) else { throw error(step, "ADD \(text): not a valid URL") }
+                let partial = directory + "/.partial-\(files.count)"
+                let fetched: FetchedFile
+                do { fetched = try await fetcher.fetch(url, to: partial) } catch {
+                    throw self.error(step, "ADD \(text): \(error)")
+                }
+                let name = fetched.name.isEmpty || fetched.name == "/" ? "index.html" : fetched.name
+                guard !name.contains("/"), !files.contains(where: { $0.name == name }) else {
+                    throw error(step, "ADD \(text): two URLs would both be named \(name)")
+                }
+                let digest = try Self.sha256(file: partial)
+                if let checksum {
+                    guard let wanted = try? Digest(parsing: checksum) else {
+                        throw error(step, "ADD --checksum=\(checksum): expected sha256:<64 hex digits>")
+                    }
+                    guard wanted == digest else {
+                        throw error(step, "ADD \(text): checksum mismatch: expected \(wanted), got \(digest)")
+                    }
+                }
+                chmod(partial, 0o600)
+                if let modified = fetched.modified {
+                    try? FileManager.default.setAttributes([.modificationDate: modified], ofItemAtPath: partial)
+                }
+                guard rename(partial, directory + "/" + name) == 0 else {
+                    throw error(step, "ADD \(text): cannot store the download")
+                }
+                files.append(.init(url: text, name: name, digest: digest))
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+        return RemoteSources(directory: directory, files: files)
+    }
+
+    static func sha256(file: String) throws -> Digest {
+        guard let handle = FileHandle(forReadingAtPath: file) else { throw BuildError("cannot read \(file)") }
+        defer { try? handle.close() }
+        var hasher = DigestHasher()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+        return hasher.finalize()
     }
 
     /// A destination as an absolute container path: relative ones are under WORKDIR; a trailing `/` (which

@@ -18,12 +18,14 @@ package struct BuildWorker: Sendable {
     package let context: SourceTree
     package let checksums: ChecksumCache?
     package let images: any BaseImageResolver
+    package let fetcher: (any RemoteFetcher)?
     package let progress: any BuildProgress
     package let options: WorkerOptions
 
     package init(state: StateDirectory, snapshots: SnapshotStore, executor: RuncExecutor, context: SourceTree,
-                 checksums: ChecksumCache?, images: any BaseImageResolver, progress: any BuildProgress,
-                 options: WorkerOptions) {
+                 checksums: ChecksumCache?, images: any BaseImageResolver, fetcher: (any RemoteFetcher)? = nil,
+                 progress: any BuildProgress, options: WorkerOptions) {
+        self.fetcher = fetcher
         self.state = state
         self.snapshots = snapshots
         self.executor = executor

@@ -146,3 +146,54 @@ extension BuildFeatureTests {
         #expect((childConfig["config"] as? [String: Any])?["OnBuild"] == nil, "triggers are not inherited")
     }
 }
+
+extension BuildFeatureTests {
+    @Test func addFetchesURLsAndChecksChecksums() throws {
+        let f = try BuildFixture()
+        let served = f.dir.url.appending(path: "served")
+        try FileManager.default.createDirectory(at: served, withIntermediateDirectories: true)
+        try Data("remote file\n".utf8).write(to: served.appending(path: "remote.txt"))
+        // A real HTTP server on a free loopback port, started by the test.
+        let port = try SaveLoadTests.shell("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'")
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = Process()
+        server.executableURL = URL(filePath: "/usr/bin/python3")
+        server.arguments = ["-m", "http.server", "--bind", "127.0.0.1", "--directory", served.path, port]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        var up = false
+        for _ in 0..<100 where !up {
+            up = (try? SaveLoadTests.shell("python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:\(port)/remote.txt\")'").status) == 0
+            if !up { usleep(100_000) }
+        }
+        try #require(up, "the test HTTP server did not start")
+        let url = "http://127.0.0.1:\(port)/remote.txt"
+        let digest = try SaveLoadTests.shell("sha256sum '\(served.appending(path: "remote.txt").path)' | cut -c1-64").stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+
+        try f.write("Dockerfile", Self.base + "ADD --checksum=sha256:\(digest) \(url) /downloads/\nADD \(url) /renamed.txt\n")
+        let result = try f.build(["-t", "fetched"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rootfs = try f.unpack("fetched")
+        #expect(try String(contentsOf: rootfs.appending(path: "downloads/remote.txt"), encoding: .utf8) == "remote file\n")
+        #expect(try String(contentsOf: rootfs.appending(path: "renamed.txt"), encoding: .utf8) == "remote file\n")
+        var info = stat()
+        #expect(lstat(rootfs.appending(path: "renamed.txt").path, &info) == 0 && info.st_mode & 0o777 == 0o600)
+
+        // Unchanged remote: cached; changed remote: the ADD runs again.
+        let again = try f.build(["-t", "fetched"])
+        #expect(BuildFixture.steps(again.stderr).ran.isEmpty, "\(again.stderr)")
+        try Data("changed\n".utf8).write(to: served.appending(path: "remote.txt"))
+        try f.write("Dockerfile", Self.base + "ADD \(url) /renamed.txt\n")
+        let changed = try f.build(["-t", "fetched"])
+        #expect(changed.status == 0)
+        #expect(try String(contentsOf: try f.unpack("fetched").appending(path: "renamed.txt"), encoding: .utf8) == "changed\n")
+
+        // A wrong checksum is an error naming the line.
+        try f.write("Dockerfile", Self.base + "ADD --checksum=sha256:\(String(repeating: "0", count: 64)) \(url) /x\n")
+        let wrong = try f.build(["-t", "wrong"])
+        #expect(wrong.status != 0 && wrong.stderr.contains("Dockerfile:4: ADD \(url): checksum mismatch"), "\(wrong.stderr)")
+    }
+}

@@ -162,7 +162,8 @@ extension BuildFeatureTests {
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
-        defer { server.terminate(); server.waitUntilExit() }
+        // SIGKILL: a child of Foundation's Process inherits the test thread's blocked signals, SIGTERM too.
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
         var up = false
         for _ in 0..<100 where !up {
             up = (try? SaveLoadTests.shell("python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:\(port)/remote.txt\")'").status) == 0

@@ -165,17 +165,42 @@ package final class RegistryClient: Sendable {
         var tls = settings.tlsConfiguration(for: endpoint)
         tls.certificateVerification = .none
         probe.tlsConfiguration = tls
-        var chosen = RegistryEndpoint.Scheme.https
-        do {
-            let response = try await http.execute(probe, timeout: options.connectTimeout)
-            await drain(response)
-        } catch {
-            chosen = .http
+        let secure = probe
+        let plain = HTTPClientRequest(url: "http://" + endpoint.host + "/v2/")
+        let http = self.http
+        let timeout = options.connectTimeout
+        // Both schemes are asked at once and the first clear answer wins: a port speaks one of them, and
+        // waiting for HTTPS to give up on a plain-HTTP registry costs the whole connect timeout (the client
+        // retries the handshake). Plain HTTP only counts when a registry answered (its API version header),
+        // not a TLS server's "400 client sent an HTTP request to an HTTPS server".
+        let chosen: RegistryEndpoint.Scheme = await withTaskGroup(of: RegistryEndpoint.Scheme?.self) { group in
+            group.addTask {
+                guard let response = try? await http.execute(secure, timeout: timeout) else { return nil }
+                await Self.discard(response)
+                return .https
+            }
+            group.addTask {
+                guard let response = try? await http.execute(plain, timeout: timeout) else { return nil }
+                let isRegistry = response.headers.contains(name: "Docker-Distribution-Api-Version")
+                await Self.discard(response)
+                return isRegistry ? .http : nil
+            }
+            for await answer in group {
+                if let answer {
+                    group.cancelAll()
+                    return answer
+                }
+            }
+            return .http
         }
         await schemes.set(chosen, for: endpoint.host)
         var e = endpoint
         e.scheme = chosen
         return e
+    }
+
+    static func discard(_ response: HTTPClientResponse) async {
+        _ = try? await response.body.collect(upTo: 1 << 20)
     }
 
     // MARK: Responses

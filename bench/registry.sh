@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# Pull and push of a generated 5-layer, ~300 MB image against a local docker-registry, img beside
+# Pull and push of a generated 5-layer, ~300 MB image against local docker-registry instances, img beside
 # `skopeo copy` in the same run. Prints median wall times and img's peak memory (max RSS).
-# Usage: bench/registry.sh [IMG_BINARY] [RUNS]   (needs docker-registry, skopeo, python3; run as root)
+# Usage: bench/registry.sh [IMG_BINARY] [RUNS]   (needs docker-registry, skopeo, python3, bc; run as root)
+#
+# Pushes go to a registry started empty for each run: against the source registry both tools would
+# mount the blobs from bench/big (skopeo remembers where it saw them) and no bytes would move.
 set -euo pipefail
-IMG=${1:-$(cd "$(dirname "$0")/.." && pwd)/.build/release/img}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+IMG=${1:-$here/../.build/release/img}
 RUNS=${2:-3}
 work=$(mktemp -d /tmp/img-bench-registry.XXXXXX)
-cleanup() { [ -n "${REG_PID:-}" ] && kill "$REG_PID" 2>/dev/null; rm -rf "$work"; }
+cleanup() { stop_registry "$work/src"; stop_registry "$work/dst"; rm -rf "$work"; }
 trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/config.yml" <<YML
-version: 0.1
-storage: {filesystem: {rootdirectory: $work/registry}, delete: {enabled: true}}
-http: {addr: 127.0.0.1:$port, secret: bench}
-YML
-docker-registry serve "$work/config.yml" > "$work/registry.log" 2>&1 &
-REG_PID=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
-host=127.0.0.1:$port
+log=$work/commands.log
+
+host=$(start_registry "$work/src")
+# Plain HTTP for img, as --tls-verify=false gives skopeo; the default path is measured once below.
+export XDG_CONFIG_HOME=$work/config
+img_http_config "$XDG_CONFIG_HOME" "$host"
 
 # An OCI layout with 5 gzip layers of ~60 MB incompressible data each.
 python3 - "$work/layout" <<'PY'
@@ -46,31 +47,36 @@ open(os.path.join(out, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}
 PY
 skopeo copy -q --dest-tls-verify=false "oci:$work/layout:v1" "docker://$host/bench/big:v1"
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-timeit() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
-peak() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
-
-img_pull=(); sk_pull=(); img_push=(); sk_push=(); img_repush=()
+img_pull=(); sk_pull=(); img_push=(); sk_push=(); img_repush=(); pull_rss=(); push_rss=()
 for r in $(seq "$RUNS"); do
   rm -rf "$work/state" "$work/skopeo-pull"
-  img_pull+=("$(timeit "$IMG" -s "$work/state" pull "$host/bench/big:v1")")
-  sk_pull+=("$(timeit skopeo copy -q --src-tls-verify=false "docker://$host/bench/big:v1" "oci:$work/skopeo-pull:v1")")
-  "$IMG" -s "$work/state" tag "$host/bench/big:v1" "$host/bench/img-push-$r:v1" >/dev/null
-  img_push+=("$(timeit "$IMG" -s "$work/state" push "$host/bench/img-push-$r:v1")")
-  sk_push+=("$(timeit skopeo copy -q --dest-tls-verify=false "oci:$work/skopeo-pull:v1" "docker://$host/bench/skopeo-push-$r:v1")")
-  img_repush+=("$(timeit "$IMG" -s "$work/state" push "$host/bench/img-push-$r:v1")")
+  read -r t m < <(timed_rss "$log" "$IMG" -s "$work/state" pull "$host/bench/big:v1"); img_pull+=("$t"); pull_rss+=("$m")
+  sk_pull+=("$(timed "$log" skopeo copy -q --src-tls-verify=false "docker://$host/bench/big:v1" "oci:$work/skopeo-pull:v1")")
+  # A fresh, empty registry to push to (new port, so skopeo's blob cache knows nothing about it either).
+  stop_registry "$work/dst"; rm -rf "$work/dst"
+  dst=$(start_registry "$work/dst")
+  img_http_config "$XDG_CONFIG_HOME" "$host" "$dst"
+  "$IMG" -s "$work/state" tag "$host/bench/big:v1" "$dst/bench/img:v1" >>"$log" 2>&1
+  read -r t m < <(timed_rss "$log" "$IMG" -s "$work/state" push "$dst/bench/img:v1"); img_push+=("$t"); push_rss+=("$m")
+  sk_push+=("$(timed "$log" skopeo copy -q --dest-tls-verify=false "oci:$work/skopeo-pull:v1" "docker://$dst/bench/skopeo:v1")")
+  img_repush+=("$(timed "$log" "$IMG" -s "$work/state" push "$dst/bench/img:v1")")
 done
+# Once, without config.toml: what a user gets by default against a plain-HTTP loopback registry.
 rm -rf "$work/state"
-pull_rss=$(peak "$IMG" -s "$work/state" pull "$host/bench/big:v1")
-"$IMG" -s "$work/state" tag "$host/bench/big:v1" "$host/bench/rss:v1" >/dev/null
-push_rss=$(peak "$IMG" -s "$work/state" push "$host/bench/rss:v1")
+default_pull=$(XDG_CONFIG_HOME=$work/noconfig timed "$log" "$IMG" -s "$work/state" pull "$host/bench/big:v1")
 
-printf 'image: 5 layers, %s MB\n' "$(du -sm "$work/layout/blobs" | cut -f1)"
-printf '%-22s %8s %8s %8s\n' phase img skopeo ratio
-ip=$(printf '%s\n' "${img_pull[@]}" | median); sp=$(printf '%s\n' "${sk_pull[@]}" | median)
-iu=$(printf '%s\n' "${img_push[@]}" | median); su=$(printf '%s\n' "${sk_push[@]}" | median)
-ir=$(printf '%s\n' "${img_repush[@]}" | median)
-printf '%-22s %8.2f %8.2f %8.2f\n' "pull (s)" "$ip" "$sp" "$(echo "$ip / $sp" | bc -l)"
-printf '%-22s %8.2f %8.2f %8.2f\n' "push (s)" "$iu" "$su" "$(echo "$iu / $su" | bc -l)"
-printf '%-22s %8.2f\n' "re-push unchanged (s)" "$ir"
-printf 'peak RSS: pull %s MiB, push %s MiB\n' "$((pull_rss / 1024))" "$((push_rss / 1024))"
+if grep -q FAILED "$log"; then echo "some commands failed (see below)"; grep -B5 FAILED "$log"; fi
+ip=$(med "${img_pull[@]}"); sp=$(med "${sk_pull[@]}"); iu=$(med "${img_push[@]}"); su=$(med "${sk_push[@]}")
+ir=$(med "${img_repush[@]}")
+ratio() { if [ "$1" = fail ] || [ "$2" = fail ]; then echo "-"; else printf '%.2f' "$(echo "$1 / $2" | bc -l)"; fi; }
+mib() { local v; v=$(printf '%s\n' "$@" | grep -v fail | sort -n | tail -1); echo $(( ${v:-0} / 1024 )); }
+echo "image: 5 layers, $(du -sm "$work/layout/blobs" | cut -f1) MB; $RUNS runs; $(uptime | sed 's/.*load/load/')"
+echo
+echo "| phase | img (s) | skopeo (s) | img/skopeo | img peak RSS |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+echo "| pull | $ip | $sp | $(ratio "$ip" "$sp") | $(mib "${pull_rss[@]}") MiB |"
+echo "| push (empty registry) | $iu | $su | $(ratio "$iu" "$su") | $(mib "${push_rss[@]}") MiB |"
+echo "| re-push unchanged | $ir | | | |"
+echo "| pull, no config.toml (HTTPS tried first) | $default_pull | | | |"
+echo
+echo "runs: img pull ${img_pull[*]}; skopeo pull ${sk_pull[*]}; img push ${img_push[*]}; skopeo push ${sk_push[*]}; re-push ${img_repush[*]}"

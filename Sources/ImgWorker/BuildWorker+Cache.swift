@@ -1,5 +1,7 @@
 import Foundation
 import ImgContent
+import ImgFrontend
+import ImgGraph
 package import ImgOCI
 
 extension BuildWorker {
@@ -18,6 +20,29 @@ extension BuildWorker {
         else { return nil }
         let layers = zip(manifest.layers, config.rootfs.diffIDs).map { LayerRecord(descriptor: $0, diffID: $1) }
         return BuildState(cacheKey: key, layers: layers, config: config, cached: true)
+    }
+
+    /// A step through the cache: a hit is shown as CACHED and returned; a miss says why, runs `body` on a
+    /// copy of the parent that carries the new key, and records what it made.
+    func throughCache(_ vertex: Int, _ step: BuildStep, key: CacheKeyBuilder, parent: BuildState,
+                      _ body: (inout BuildState) async throws -> Void) async throws -> BuildState {
+        let cacheKey = key.finish()
+        if let hit = try await cachedState(cacheKey) {
+            rememberKey(step, key)
+            progress.started(vertex, title: step.title)
+            progress.cached(vertex)
+            return hit
+        }
+        return try await shown(vertex, step) {
+            explainMiss(vertex, step, key)
+            rememberKey(step, key)
+            var result = parent
+            result.cacheKey = cacheKey
+            result.cached = false
+            try await body(&result)
+            try await remember(result)
+            return result
+        }
     }
 
     /// Records `result` as the outcome of its key.

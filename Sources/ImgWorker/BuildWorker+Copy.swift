@@ -100,7 +100,6 @@ extension BuildWorker {
             }
             origin = .context(selection)
         }
-        let cacheKey = key.finish()
         let written = copy.sources.map { source -> String in
             switch source {
             case .path(let path): path
@@ -109,18 +108,7 @@ extension BuildWorker {
         }
         let createdBy = "\(keyword) \(written.joined(separator: " ")) \(copy.destination) # buildkit"
 
-        if let hit = try await cachedState(cacheKey) {
-            rememberKey(step, key)
-            progress.started(vertex, title: step.title)
-            progress.cached(vertex)
-            return hit
-        }
-        return try await shown(vertex, step) {
-            explainMiss(vertex, step, key)
-            rememberKey(step, key)
-            var result = parent
-            result.cacheKey = cacheKey
-            result.cached = false
+        return try await throughCache(vertex, step, key: key, parent: parent) { result in
             let layer = try await layer(on: parent) { workspace in
                 do {
                     switch origin {
@@ -149,8 +137,6 @@ extension BuildWorker {
                 return true
             }
             if let layer { result.append(layer, createdBy: createdBy, created: now) }
-            try await remember(result)
-            return result
         }
     }
 
@@ -234,19 +220,7 @@ extension BuildWorker {
         var key = CacheKeyBuilder(kind: "workdir")
         key.add("parent", parent.cacheKey)
         key.add("path", absolute)
-        let cacheKey = key.finish()
-        if let hit = try await cachedState(cacheKey) {
-            rememberKey(step, key)
-            progress.started(vertex, title: step.title)
-            progress.cached(vertex)
-            return hit
-        }
-        return try await shown(vertex, step) {
-            explainMiss(vertex, step, key)
-            rememberKey(step, key)
-            var result = parent
-            result.cacheKey = cacheKey
-            result.cached = false
+        return try await throughCache(vertex, step, key: key, parent: parent) { result in
             result.container.workingDir = absolute
             let layer = try await layer(on: parent) { workspace in
                 Self.makeDirectory(absolute, in: workspace.rootfs)
@@ -256,8 +230,6 @@ extension BuildWorker {
             } else {
                 result.appendEmpty(createdBy: "WORKDIR \(absolute)", created: now)
             }
-            try await remember(result)
-            return result
         }
     }
 }

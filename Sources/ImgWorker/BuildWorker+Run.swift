@@ -34,21 +34,9 @@ extension BuildWorker {
                               mount.gid.map(String.init) ?? "", mount.env ?? ""])
         }
         for input in step.stageInputs { key.add("stage-input", inputs[input.inputPosition].cacheKey) }
-        let cacheKey = key.finish()
         let createdBy = Self.createdBy(run, command: command)
 
-        if let hit = try await cachedState(cacheKey) {
-            rememberKey(step, key)
-            progress.started(vertex, title: step.title)
-            progress.cached(vertex)
-            return hit
-        }
-        return try await shown(vertex, step) {
-            explainMiss(vertex, step, key)
-            rememberKey(step, key)
-            var result = parent
-            result.cacheKey = cacheKey
-            result.cached = false
+        return try await throughCache(vertex, step, key: key, parent: parent) { result in
             let layer = try await layer(on: parent) { workspace in
                 var mounts: [RunStep.Mount] = []
                 var cleanups: [() -> Void] = []
@@ -74,8 +62,6 @@ extension BuildWorker {
                 return true
             }
             if let layer { result.append(layer, createdBy: createdBy, created: now) }
-            try await remember(result)
-            return result
         }
     }
 

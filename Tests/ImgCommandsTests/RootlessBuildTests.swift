@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import ImgSystem
 import Testing
 
 /// `img build` as an ordinary user with a subuid range: img enters its user namespace itself, RUN is root
@@ -27,6 +28,9 @@ import Testing
 
     @Test(arguments: ["auto", "native", "overlayfs", "fuse-overlayfs"])
     func rootlessBuildKeepsOwnersAndRunsAsRoot(backend: String) throws {
+        // The snapshot suite changes /dev/fuse's mode while it runs: take turns with it.
+        let lock = try FileLock(path: "/tmp/img-tests-dev-fuse.lock")
+        defer { lock.unlock() }
         try Self.ensureUser()
         if backend == "fuse-overlayfs" {
             // Debian makes /dev/fuse 0666; some containers hand it out 0600, which only root can use.

@@ -297,7 +297,7 @@ struct SnapshotScenarios {
 
     func expectNothingLeft() {
         #expect(mounts(under: workdir).isEmpty, "mounts left: \(mounts(under: workdir))")
-        #expect(fuseOverlayProcesses().isEmpty, "fuse-overlayfs left running")
+        #expect(fuseOverlayProcesses(under: workdir).isEmpty, "fuse-overlayfs left running")
         #expect(temporaryEntries().isEmpty, "temp dirs left: \(temporaryEntries())")
         #expect(entries(sentinel).isEmpty)
     }

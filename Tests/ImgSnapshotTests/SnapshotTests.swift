@@ -65,6 +65,10 @@ import Testing
 
     /// A work directory the driver's user owns, with `/dev/fuse` opened up for it (restored after).
     static func withWorkdir(_ mode: Mode, fuseMode: mode_t = 0o666, _ body: (String) throws -> Void) throws {
+        try withDevFuseLock { try withWorkdirLocked(mode, fuseMode: fuseMode, body) }
+    }
+
+    private static func withWorkdirLocked(_ mode: Mode, fuseMode: mode_t, _ body: (String) throws -> Void) throws {
         let user = try ensureTestUser()
         let workdir = try makeTemporaryDirectory("img-snapshot-test")
         defer { removeTree(workdir) }
@@ -77,7 +81,7 @@ import Testing
         try body(workdir)
         // Seen from the host: nothing mounted, running or left behind.
         #expect(mounts(under: workdir).isEmpty, "\(mounts(under: workdir))")
-        #expect(fuseOverlayProcesses().isEmpty, "fuse-overlayfs still running: \(fuseOverlayProcesses())")
+        #expect(fuseOverlayProcesses(under: workdir).isEmpty, "fuse-overlayfs still running: \(fuseOverlayProcesses(under: workdir))")
         #expect(entries(workdir + "/state/snapshots/tmp").isEmpty)
         #expect(entries(workdir + "/sentinel").isEmpty)
     }

@@ -131,10 +131,22 @@ struct EntrySummary: Hashable, CustomStringConvertible {
 }
 
 /// Processes named fuse-overlayfs, anywhere on the host (or in this pid namespace).
-func fuseOverlayProcesses() -> [Int32] {
+/// fuse-overlayfs processes serving a mount under `path`: only this test's (other suites run their own
+/// fuse-overlayfs at the same time).
+func fuseOverlayProcesses(under path: String) -> [Int32] {
     entries("/proc").compactMap(Int32.init).filter { pid in
-        read("/proc/\(pid)/comm")?.trimmingCharacters(in: .whitespacesAndNewlines) == "fuse-overlayfs"
+        guard read("/proc/\(pid)/comm")?.trimmingCharacters(in: .whitespacesAndNewlines) == "fuse-overlayfs" else { return false }
+        let arguments = read("/proc/\(pid)/cmdline")?.split(separator: "\0").map(String.init) ?? []
+        return arguments.contains { $0 == path || $0.hasPrefix(path + "/") || $0.contains("=" + path + "/") }
     }
+}
+
+/// Held while a test depends on /dev/fuse's mode, which the snapshot and build suites change: one at a
+/// time, across processes.
+func withDevFuseLock<T>(_ body: () throws -> T) throws -> T {
+    let lock = try FileLock(path: "/tmp/img-tests-dev-fuse.lock")
+    defer { lock.unlock() }
+    return try body()
 }
 
 /// Mounts at or under `path` in this process's mount namespace.

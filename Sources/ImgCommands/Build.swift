@@ -65,7 +65,7 @@ struct Build: AsyncParsableCommand {
     @Option(name: .customLong("secret"), help: ArgumentHelp("Secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR.", valueName: "spec"))
     var secrets: [String] = []
 
-    @Option(name: .customLong("ssh"), help: ArgumentHelp("SSH agent socket or keys for RUN --mount=type=ssh (not supported yet).", valueName: "spec"))
+    @Option(name: .customLong("ssh"), help: ArgumentHelp("SSH agent for RUN --mount=type=ssh: default (uses $SSH_AUTH_SOCK), or ID=SOCKET, or ID=KEY[,KEY...].", valueName: "spec"))
     var ssh: [String] = []
 
     @Option(name: .customLong("runtime"), help: ArgumentHelp("OCI runtime for RUN (default: runc).", valueName: "path"))
@@ -77,7 +77,6 @@ struct Build: AsyncParsableCommand {
     enum ProgressMode: String, ExpressibleByArgument, CaseIterable { case auto, tty, plain }
 
     func validate() throws {
-        if !ssh.isEmpty { throw ValidationError("--ssh is not supported yet") }
         if file == "-" && context == "-" { throw ValidationError("the Dockerfile and the context cannot both come from stdin") }
         for output in outputs { _ = try BuildOutput(parsing: output) }
     }

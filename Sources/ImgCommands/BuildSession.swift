@@ -80,6 +80,8 @@ struct BuildSession {
                 dockerfilePath: dockerfilePath.map { URL(filePath: $0).standardizedFileURL.path })
             let checksums = try ChecksumCache(path: state.layout.root + "/context-checksums.db")
             let secrets = try secretFiles(in: work)
+            let sshAgents = try SSHAgents(command.ssh)
+            defer { sshAgents.stop() }
             let compression = outputs.compactMap(\.compression).first ?? .gzip
             let worker = BuildWorker(
                 state: state, snapshots: snapshots, executor: executor, context: context, checksums: checksums,
@@ -88,7 +90,7 @@ struct BuildSession {
                     platform: platform, dockerfileName: source.displayName, noCache: command.noCache,
                     compression: compression,
                     sourceDateEpoch: LayerWriteOptions.sourceDateEpoch(from: ProcessInfo.processInfo.environment),
-                    secrets: secrets))
+                    secrets: secrets, sshAgents: sshAgents.sockets))
 
             try await state.content.withLease { _ in
                 let solver = Solver<BuildStep, BuildState>(graph: definition.graph) { vertex, inputs in

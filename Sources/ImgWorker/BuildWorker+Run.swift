@@ -42,9 +42,10 @@ extension BuildWorker {
                 var cleanups: [() -> Void] = []
                 defer { for cleanup in cleanups.reversed() { cleanup() } }
                 var stepEnvironment = environment
+                var sshCount = 0
                 for mount in run.mounts {
                     try await prepareMount(mount, step: step, inputs: inputs, into: &mounts, environment: &stepEnvironment,
-                                           cleanups: &cleanups)
+                                           cleanups: &cleanups, sshCount: &sshCount)
                 }
                 let runStep = RunStep(
                     rootfs: workspace.rootfs, command: command, environment: stepEnvironment,
@@ -104,7 +105,7 @@ extension BuildWorker {
 
     /// Turns one `--mount` into a runtime mount (and what must be undone afterwards).
     func prepareMount(_ mount: RunMount, step: BuildStep, inputs: [BuildState], into mounts: inout [RunStep.Mount],
-                      environment: inout [String], cleanups: inout [() -> Void]) async throws {
+                      environment: inout [String], cleanups: inout [() -> Void], sshCount: inout Int) async throws {
         let target = mount.target.map { $0.hasPrefix("/") ? $0 : "/" + $0 }
         switch mount.type {
         case .tmpfs:
@@ -156,7 +157,27 @@ extension BuildWorker {
                 environment.append("\(name)=\(value)")
             }
         case .ssh:
-            throw error(step, "RUN --mount=type=ssh is not supported yet")
+            // BuildKit's defaults: /run/buildkit/ssh_agent.N, and SSH_AUTH_SOCK names the first one.
+            let id = mount.id ?? "default"
+            let index = sshCount
+            sshCount += 1
+            guard let agent = options.sshAgents[id] else {
+                if mount.required { throw error(step, "ssh agent \(id) is required but was not provided (--ssh \(id))") }
+                return
+            }
+            let relay: UnixSocketRelay
+            do {
+                relay = try UnixSocketRelay(target: agent, uid: UInt32(mount.uid ?? 0), gid: UInt32(mount.gid ?? 0),
+                                            mode: mount.mode ?? 0o600)
+            } catch {
+                throw self.error(step, "RUN --mount=type=ssh,id=\(id): \(error)")
+            }
+            cleanups.append { relay.stop() }
+            let destination = target ?? "/run/buildkit/ssh_agent.\(index)"
+            mounts.append(.init(destination: destination, kind: .bind(source: relay.path, readOnly: true)))
+            if !environment.contains(where: { $0.hasPrefix("SSH_AUTH_SOCK=") }) {
+                environment.append("SSH_AUTH_SOCK=\(destination)")
+            }
         }
     }
 

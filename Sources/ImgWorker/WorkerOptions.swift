@@ -12,9 +12,13 @@ package struct WorkerOptions: Sendable {
     /// `--secret id=...`: secret id → host file holding the value (env secrets are written to a private
     /// temp file by the caller).
     package var secrets: [String: String]
+    /// `--ssh ID[=...]`: ssh id → the agent socket RUN --mount=type=ssh relays to.
+    package var sshAgents: [String: String]
 
     package init(platform: Platform, dockerfileName: String = "Dockerfile", noCache: Bool = false,
-                 compression: LayerCompression = .gzip, sourceDateEpoch: Int64? = nil, secrets: [String: String] = [:]) {
+                 compression: LayerCompression = .gzip, sourceDateEpoch: Int64? = nil, secrets: [String: String] = [:],
+                 sshAgents: [String: String] = [:]) {
+        self.sshAgents = sshAgents
         self.platform = platform
         self.dockerfileName = dockerfileName
         self.noCache = noCache

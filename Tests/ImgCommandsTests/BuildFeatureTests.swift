@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import ImgSystem
 import Testing
 
 /// Instruction flags and inputs of `img build` beyond the basics, each checked in the resulting image.
@@ -196,5 +197,74 @@ extension BuildFeatureTests {
         try f.write("Dockerfile", Self.base + "ADD --checksum=sha256:\(String(repeating: "0", count: 64)) \(url) /x\n")
         let wrong = try f.build(["-t", "wrong"])
         #expect(wrong.status != 0 && wrong.stderr.contains("Dockerfile:4: ADD \(url): checksum mismatch"), "\(wrong.stderr)")
+    }
+
+    /// `--ssh`: a key file (loaded into an ssh-agent img starts) and an agent socket the user runs, reached
+    /// from RUN through `--mount=type=ssh` with BuildKit's defaults; the real `ssh-add` in the image lists
+    /// the key. The image holds no key, no socket, no agent path.
+    @Test func sshMountsReachTheAgent() throws {
+        let f = try BuildFixture()
+        // ssh-add and the libraries it loads, at their host paths.
+        let copied = try SaveLoadTests.shell("""
+            set -e; cd '\(f.context.path)'
+            for file in /usr/bin/ssh-add $(ldd /usr/bin/ssh-add | grep -o '/[^ ]*'); do
+              mkdir -p "root$(dirname "$file")"; cp -L "$file" "root$file"; done
+            """)
+        try #require(copied.status == 0, "ssh-add not found: install Debian package openssh-client (\(copied.stderr))")
+        let key = f.dir.url.appending(path: "id_test").path
+        try #require(try SaveLoadTests.shell("ssh-keygen -q -t ed25519 -N '' -C img-test-key -f '\(key)'").status == 0)
+        let fingerprint = try SaveLoadTests.shell("ssh-keygen -lf '\(key).pub' | cut -d' ' -f2").stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        try f.write("Dockerfile", Self.base + """
+            COPY root/ /
+            RUN --mount=type=ssh ssh-add -l > /default-keys; echo "$SSH_AUTH_SOCK" > /sock
+            RUN --mount=type=ssh,id=deploy,target=/agent,uid=1000,mode=0660 ls -ln /agent > /agent-listing && SSH_AUTH_SOCK=/agent ssh-add -l > /deploy-keys
+            RUN --mount=type=ssh,id=absent ls /run/buildkit > /absent 2>&1 || echo none > /absent
+            """)
+        // The user's own agent, holding the key, for `default`.
+        let agentSocket = f.dir.url.appending(path: "user-agent.sock").path
+        let agent = try ChildProcess(executable: "/usr/bin/ssh-agent", arguments: ["-D", "-a", agentSocket],
+                                     environment: ["PATH=/usr/bin:/bin"], stdin: .null, stdout: .null, stderr: .null)
+        defer { kill(agent.pid, SIGKILL); _ = try? agent.wait() }
+        var waited = 0
+        while access(agentSocket, F_OK) != 0 && waited < 500 { usleep(10_000); waited += 1 }
+        let added = try ChildProcess.collect(executable: "/usr/bin/ssh-add", arguments: ["-q", key],
+                                             environment: ["SSH_AUTH_SOCK=\(agentSocket)"])
+        try #require(added.status.isSuccess, "\(added.stderr)")
+
+        let result = try ImgBinary.run(["-s", f.state, "build", "--progress", "plain", "-t", "ssh",
+                                        "--ssh", "default", "--ssh", "deploy=\(key)", f.context.path],
+                                       environment: ["SSH_AUTH_SOCK": agentSocket])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rootfs = try f.unpack("ssh")
+        func text(_ path: String) -> String {
+            (try? String(contentsOf: rootfs.appending(path: path), encoding: .utf8)) ?? ""
+        }
+        #expect(!fingerprint.isEmpty && text("default-keys").contains(fingerprint), "\(text("default-keys"))")
+        #expect(text("deploy-keys").contains(fingerprint), "\(text("deploy-keys"))")
+        #expect(text("sock") == "/run/buildkit/ssh_agent.0\n")
+        #expect(text("agent-listing").hasPrefix("srw-rw----") && text("agent-listing").contains(" 1000 "), "\(text("agent-listing"))")
+        #expect(text("absent").contains("No such file") || text("absent") == "none\n", "no --ssh absent, no socket")
+        #expect(!FileManager.default.fileExists(atPath: rootfs.appending(path: "run/buildkit").path))
+        #expect(!FileManager.default.fileExists(atPath: rootfs.appending(path: "agent").path))
+        // The private key is in no layer or config.
+        let tar = f.dir.url.appending(path: "ssh.tar").path
+        #expect(try f.img(["save", "-o", tar, "ssh"]).status == 0)
+        let keyLine = try String(contentsOfFile: key, encoding: .utf8).split(separator: "\n")[1]
+        let grep = try SaveLoadTests.shell("tar -xOf '\(tar)' | grep -c -F '\(keyLine)' || true")
+        #expect(grep.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        // The agent img started for the key file is gone.
+        let agents = try SaveLoadTests.shell("pgrep -f '^/usr/bin/ssh-agent -D -a .*/img-agent-' || true")
+        #expect(agents.stdout.isEmpty, "\(agents.stdout)")
+
+        // Required but not given; a key that does not exist; no agent at all.
+        try f.write("Dockerfile", Self.base + "RUN --mount=type=ssh,required=true true\n")
+        let missing = try f.build(["-t", "x"])
+        #expect(missing.status != 0 && missing.stderr.contains("Dockerfile:4: ssh agent default is required but was not provided (--ssh default)"), "\(missing.stderr)")
+        let badKey = try f.build(["-t", "x", "--ssh", "default=/nonexistent/id_rsa"])
+        #expect(badKey.status != 0 && badKey.stderr.contains("--ssh default: cannot use /nonexistent/id_rsa"), "\(badKey.stderr)")
+        let noAgent = try ImgBinary.run(["-s", f.state, "build", "--ssh", "default", f.context.path],
+                                        environment: ["SSH_AUTH_SOCK": ""])
+        #expect(noAgent.status != 0 && noAgent.stderr.contains("SSH_AUTH_SOCK is not set"), "\(noAgent.stderr)")
     }
 }

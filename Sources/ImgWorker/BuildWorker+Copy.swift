@@ -5,6 +5,7 @@ import ImgDockerfile
 import ImgFrontend
 import ImgGraph
 import ImgOCI
+import ImgSnapshot
 
 extension BuildWorker {
     /// COPY and ADD: files from the context, another stage or an image (or heredocs) into the parent's
@@ -54,15 +55,31 @@ extension BuildWorker {
             throw error(step, "COPY does not take --checksum")
         }
         defer { remote.map { try? FileManager.default.removeItem(atPath: $0.directory) } }
-        let copyOptions = CopyOptions(chown: copy.chown, chmod: copy.chmod, isAdd: isAdd, parents: copy.parents,
+        // --link: the files go into an empty layer of their own, so their key leaves the parent out and a
+        // changed base keeps them cached. `--chown` names are still looked up in the parent's /etc/passwd;
+        // the ids found join the key instead.
+        var chown = copy.chown
+        if copy.link, let spec = chown, !spec.split(separator: ":").allSatisfy({ UInt32($0) != nil }) {
+            do {
+                let owner = try await withFilesystem(of: parent) { root in try FileOwner.resolve(spec, rootfs: root) }
+                chown = "\(owner.uid):\(owner.gid)"
+            } catch let failure as ContextError {
+                throw self.error(step, failure.reported(as: keyword).description)
+            }
+        }
+        let copyOptions = CopyOptions(chown: chown, chmod: copy.chmod, isAdd: isAdd, parents: copy.parents,
                                       link: copy.link)
 
         var key = CacheKeyBuilder(kind: keyword.lowercased())
-        key.add("parent", parent.cacheKey)
+        if copy.link {
+            key.add("platform", options.platform.description)
+        } else {
+            key.add("parent", parent.cacheKey)
+        }
         key.add("destination", destination)
         key.add("sources", paths)
         key.add("excludes", copy.excludes)
-        key.add("chown", copy.chown ?? "")
+        key.add("chown", chown ?? "")
         key.add("chmod", copy.chmod ?? "")
         key.add("parents", copy.parents)
         key.add("link", copy.link)
@@ -108,36 +125,56 @@ extension BuildWorker {
         }
         let createdBy = "\(keyword) \(written.joined(separator: " ")) \(copy.destination) # buildkit"
 
-        return try await throughCache(vertex, step, key: key, parent: parent) { result in
-            let layer = try await layer(on: parent) { workspace in
-                do {
-                    switch origin {
-                    case .nothing:
-                        break
-                    case .context(let selection):
-                        try CopyOperation.copy(selection, into: workspace.rootfs, destination: destination, options: copyOptions)
-                    case .stage(let source), .image(let source):
-                        try await withFilesystem(of: source) { root in
-                            let selection = try CopySelection.select(
-                                paths, in: .directory(root), excludes: copy.excludes, parents: copy.parents)
-                            try CopyOperation.copy(selection, into: workspace.rootfs, destination: destination, options: copyOptions)
-                        }
-                    }
-                    if let remote {
-                        let selection = try CopySelection.select(remote.files.map(\.name), in: .directory(remote.directory))
+        let fill: (Workspace) async throws -> Bool = { workspace in
+            do {
+                switch origin {
+                case .nothing:
+                    break
+                case .context(let selection):
+                    try CopyOperation.copy(selection, into: workspace.rootfs, destination: destination, options: copyOptions)
+                case .stage(let source), .image(let source):
+                    try await withFilesystem(of: source) { root in
+                        let selection = try CopySelection.select(
+                            paths, in: .directory(root), excludes: copy.excludes, parents: copy.parents)
                         try CopyOperation.copy(selection, into: workspace.rootfs, destination: destination, options: copyOptions)
                     }
-                    for heredoc in heredocs {
-                        try CopyOperation.writeHeredoc(name: heredoc.name, content: heredoc.content, into: workspace.rootfs,
-                                                       destination: destination, options: copyOptions)
-                    }
-                } catch let failure as ContextError {
-                    throw self.error(step, failure.reported(as: keyword).description)
                 }
-                return true
+                if let remote {
+                    let selection = try CopySelection.select(remote.files.map(\.name), in: .directory(remote.directory))
+                    try CopyOperation.copy(selection, into: workspace.rootfs, destination: destination, options: copyOptions)
+                }
+                for heredoc in heredocs {
+                    try CopyOperation.writeHeredoc(name: heredoc.name, content: heredoc.content, into: workspace.rootfs,
+                                                   destination: destination, options: copyOptions)
+                }
+            } catch let failure as ContextError {
+                throw self.error(step, failure.reported(as: keyword).description)
             }
-            if let layer { result.append(layer, createdBy: createdBy, created: now) }
+            return true
         }
+        guard copy.link else {
+            return try await throughCache(vertex, step, key: key, parent: parent) { result in
+                if let layer = try await layer(on: parent, fill) { result.append(layer, createdBy: createdBy, created: now) }
+            }
+        }
+        // The linked layer alone, made on nothing and cached by its own key; then merged onto the parent.
+        let nothing = BuildState(cacheKey: key.finish(), layers: [], config: ImageConfig(platform: options.platform))
+        let linked = try await throughCache(vertex, step, key: key, parent: nothing) { result in
+            if let layer = try await layer(on: nothing, fill) { result.append(layer, createdBy: createdBy, created: now) }
+        }
+        var merged = parent
+        var mergeKey = CacheKeyBuilder(kind: "merge")
+        mergeKey.add("parent", parent.cacheKey)
+        mergeKey.add("linked", linked.cacheKey)
+        merged.cacheKey = mergeKey.finish()
+        merged.cached = linked.cached
+        let created = linked.config.history?.last?.created ?? now
+        if let layer = linked.layers.last {
+            merged.append(layer, createdBy: createdBy, created: created)
+        } else {
+            merged.appendEmpty(createdBy: createdBy, created: created)
+        }
+        return merged
     }
 
     /// URLs of one ADD, downloaded.

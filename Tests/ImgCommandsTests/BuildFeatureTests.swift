@@ -267,4 +267,47 @@ extension BuildFeatureTests {
                                         environment: ["SSH_AUTH_SOCK": ""])
         #expect(noAgent.status != 0 && noAgent.stderr.contains("SSH_AUTH_SOCK is not set"), "\(noAgent.stderr)")
     }
+
+    /// `COPY --link`: the files are a layer of their own, keyed without the steps before, so a changed
+    /// base keeps them CACHED with the very same layer blob; `--chown` names still come from the base's
+    /// /etc/passwd; later steps see the merged filesystem.
+    @Test func copyLinkIsIndependentOfTheBase() throws {
+        let f = try BuildFixture()
+        try f.write("app/a.txt", "linked\n")
+        try f.write("passwd", "root:x:0:0::/root:/bin/sh\nnode:x:1000:1001::/home/node:/bin/sh\n")
+        func dockerfile(_ round: Int) -> String {
+            Self.base + """
+                COPY passwd /etc/passwd
+                RUN echo \(round) > /round
+                WORKDIR /srv
+                COPY --link --chown=node app/ ./app/
+                RUN ls -ln /srv/app/a.txt > /listing && cat /round >> /listing
+                """
+        }
+        func layers(_ image: String) throws -> [String] {
+            let result = try f.img(["inspect", image])
+            let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            let manifest = json?["manifest"] as? [String: Any]
+            return (manifest?["layers"] as? [[String: Any]] ?? []).compactMap { $0["digest"] as? String }
+        }
+        try f.write("Dockerfile", dockerfile(1))
+        let first = try f.build(["-t", "linked:1"])
+        #expect(first.status == 0, "\(first.stderr)")
+        try f.write("Dockerfile", dockerfile(2))
+        let second = try f.build(["-t", "linked:2"])
+        #expect(second.status == 0, "\(second.stderr)")
+        let steps = BuildFixture.steps(second.stderr)
+        #expect(steps.cached.contains { $0.contains("COPY --link") }, "\(second.stderr)")
+        #expect(steps.ran.contains { $0.contains("RUN echo 2") } && steps.ran.contains { $0.contains("RUN ls") })
+        // The COPY --link layer (second to last) is the same blob over both bases.
+        let one = try layers("linked:1"), two = try layers("linked:2")
+        #expect(one.count == two.count && one.count >= 3)
+        #expect(one[one.count - 2] == two[two.count - 2], "\(one) vs \(two)")
+        #expect(one[one.count - 3] != two[two.count - 3], "the RUN before it did change")
+        let rootfs = try f.unpack("linked:2")
+        let listing = try String(contentsOf: rootfs.appending(path: "listing"), encoding: .utf8)
+        #expect(listing.contains(" 1000 ") && listing.contains(" 1001 ") && listing.hasSuffix("2\n"), "\(listing)")
+        let history = (try f.config("linked:2")["history"] as? [[String: Any]] ?? []).compactMap { $0["created_by"] as? String }
+        #expect(history.contains("COPY app/ ./app/ # buildkit"), "\(history)")
+    }
 }

@@ -22,6 +22,21 @@ extension CopySelection {
             }
         }
 
+        // The selection's stat data (every header, and each file's size, mtime, inode and device) stands for
+        // its content exactly as the per-file cache assumes; when it matches a selection seen before, that
+        // checksum is the answer without a lookup per file.
+        var fingerprinter = DigestHasher()
+        Array("v1\0\(tree.root)\0".utf8).withUnsafeBytes { fingerprinter.update($0) }
+        for record in records {
+            record.header.withUnsafeBytes { fingerprinter.update($0) }
+            if let key = record.key {
+                Array("\(key.size):\(key.modified):\(key.inode):\(key.device)".utf8).withUnsafeBytes { fingerprinter.update($0) }
+            }
+            [UInt8(0x0a)].withUnsafeBytes { fingerprinter.update($0) }
+        }
+        let fingerprint = fingerprinter.finalize()
+        if let cache, let known = try cache.lookupSelection(fingerprint) { return known }
+
         let keys = records.compactMap(\.key)
         let cached = try cache?.lookup(keys) ?? [:]
         var computed: [ChecksumCache.Key: Digest] = [:]
@@ -35,6 +50,10 @@ extension CopySelection {
             if stable && key.modified < racyLimit { toStore.append((key, digest)) }
         }
         try cache?.store(toStore)
+        // Remembered as a whole only when every file's digest is (none changed while being read or too
+        // recently to trust its mtime).
+        let remembered = Set(toStore.map(\.0))
+        let wholeIsStable = keys.allSatisfy { cached[$0] != nil || remembered.contains($0) }
 
         var hasher = DigestHasher()
         for record in records {
@@ -44,7 +63,9 @@ extension CopySelection {
             }
             [UInt8(0x0a)].withUnsafeBytes { hasher.update($0) }
         }
-        return hasher.finalize()
+        let digest = hasher.finalize()
+        if wholeIsStable { try cache?.storeSelection(fingerprint, digest: digest) }
+        return digest
     }
 
     /// Hashes a regular file's content; `stable` is false when it changed under us (then not cached).

@@ -26,13 +26,44 @@ static int private_mounts_entered;
 int img_shim_userns_entered(void) { return userns_entered; }
 int img_shim_private_mounts_entered(void) { return private_mounts_entered; }
 
-/* Real root's half: a private mount namespace, entered before any thread exists (see the header). */
-__attribute__((constructor)) static void img_shim_enter_private_mounts(void) {
+/* The subcommand of an `img` command line, skipping global flags and the values of those that take one;
+   NULL when argv[0] is not `img` (a test bundle linking this shim must never act on its arguments). */
+static const char *img_subcommand(int argc, char **argv) {
+    if (argc < 2 || argv == NULL || argv[0] == NULL) return NULL;
+    const char *slash = strrchr(argv[0], '/');
+    if (strcmp(slash ? slash + 1 : argv[0], "img") != 0) return NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "-s") == 0 || strcmp(arg, "--state") == 0 || strcmp(arg, "-b") == 0 ||
+            strcmp(arg, "--backend") == 0) {
+            i++;
+            continue;
+        }
+        if (arg[0] == '-') continue;
+        return arg;
+    }
+    return NULL;
+}
+
+/* Real root's half: a private mount namespace, entered before any thread exists (see the header). Either
+   the re-executed child asks for it through the environment, or (saving that second process start) real
+   root runs `img build` or `img unpack`, the commands that mount, and enters it right here. */
+__attribute__((constructor)) static void img_shim_enter_private_mounts(int argc, char **argv, char **envp) {
+    (void)envp;
     const char *marker = getenv(IMG_SHIM_PRIVATE_MOUNTS_ENV);
-    if (marker == NULL) return;
-    unsetenv(IMG_SHIM_PRIVATE_MOUNTS_ENV);
-    if (strcmp(marker, "1") != 0 || geteuid() != 0) return;
+    int direct = 0;
+    if (marker == NULL) {
+        const char *command = img_subcommand(argc, argv);
+        if (command == NULL || geteuid() != 0 || getenv(IMG_SHIM_USERNS_STAGE_ENV) != NULL) return;
+        if (strcmp(command, "build") != 0 && strcmp(command, "unpack") != 0) return;
+        direct = 1;
+    } else {
+        unsetenv(IMG_SHIM_PRIVATE_MOUNTS_ENV);
+        if (strcmp(marker, "1") != 0 || geteuid() != 0) return;
+    }
     if (unshare(CLONE_NEWNS) != 0) {
+        /* Directly, a refusal (a container without CAP_SYS_ADMIN) is left to the re-exec path to report. */
+        if (direct) return;
         fprintf(stderr, "img: entering a private mount namespace: unshare(CLONE_NEWNS): %s\n", strerror(errno));
         _exit(IMG_SHIM_ENTRY_FAILED);
     }
@@ -42,7 +73,7 @@ __attribute__((constructor)) static void img_shim_enter_private_mounts(void) {
         _exit(IMG_SHIM_ENTRY_FAILED);
     }
     /* The outer process only forwards signals; if it dies, stop too. */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (!direct) prctl(PR_SET_PDEATHSIG, SIGTERM);
     private_mounts_entered = 1;
 }
 

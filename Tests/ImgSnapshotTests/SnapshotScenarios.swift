@@ -50,6 +50,10 @@ struct SnapshotScenarios {
         let auto = LogLines()
         #expect(try SnapshotStore.select(.auto, root: root, log: auto.append) == .overlayfs)
         #expect(auto.all == ["snapshotter: overlayfs (auto)"])
+        // The answer is remembered for this kernel and user: no second probe.
+        let again = LogLines()
+        #expect(try SnapshotStore.select(.auto, root: root, log: again.append) == .overlayfs)
+        #expect(again.all == ["snapshotter: overlayfs (auto, probed before on this kernel)"])
         #expect(temporaryEntries().isEmpty, "the probes left \(temporaryEntries())")
     }
 

@@ -15,7 +15,8 @@
 /* The environment variable that asks the constructor, in a process running as real root, to move into a
    private mount namespace ("1"). Set only by UserNamespace.swift when it re-executes /proc/self/exe, so
    that build mounts never show on the host; unshare(CLONE_NEWNS) after threads exist would move only the
-   calling thread. */
+   calling thread. Real root running `img build` or `img unpack` gets the same directly, without the
+   re-exec: the constructor reads the subcommand from argv. */
 #define IMG_SHIM_PRIVATE_MOUNTS_ENV "_IMG_PRIVATE_MOUNTS"
 
 /* Exit status of a child that could not finish entering the namespace after the parent mapped its ids. */

@@ -100,6 +100,23 @@ package actor ChecksumCache {
         do {
             found = try pool.read { db in
                 var result: [Key: Digest] = [:]
+                // Many files under one directory (a context after a `touch`): one range scan over the
+                // primary key instead of a query per file.
+                if keys.count > 256, let prefix = Self.commonDirectory(keys) {
+                    let wanted = Dictionary(keys.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+                    let rows = try Row.fetchCursor(
+                        db, sql: "SELECT path, size, modified, inode, device, digest FROM file_hashes WHERE path > ? AND path < ?",
+                        arguments: [prefix + "/", prefix + "0"])
+                    while let row = try rows.next() {
+                        guard let key = wanted[row[0] as String] else { continue }
+                        let size: Int64 = row[1], modified: Int64 = row[2], inode: Int64 = row[3], device: Int64 = row[4]
+                        guard size == key.size, modified == key.modified, UInt64(bitPattern: inode) == key.inode,
+                              UInt64(bitPattern: device) == key.device,
+                              let digest = try? Digest(parsing: row[5] as String) else { continue }
+                        result[key] = digest
+                    }
+                    return result
+                }
                 let statement = try db.cachedStatement(
                     sql: "SELECT size, modified, inode, device, digest FROM file_hashes WHERE path = ?")
                 for key in keys {
@@ -147,6 +164,18 @@ package actor ChecksumCache {
         } catch {
             throw ContextError(.database, "cannot write the checksum cache \(path): \(error)", instruction: nil)
         }
+    }
+
+    /// The deepest directory every key's path is below (`/a/b` for `/a/b/c` and `/a/b/d/e`), or nil.
+    private nonisolated static func commonDirectory(_ keys: [Key]) -> String? {
+        guard var prefix = keys.first.map({ Substring($0.path) }) else { return nil }
+        for key in keys.dropFirst() {
+            while !(key.path.hasPrefix(prefix) && key.path.dropFirst(prefix.count).first == "/") {
+                guard let slash = prefix.lastIndex(of: "/"), slash != prefix.startIndex else { return nil }
+                prefix = prefix[..<slash]
+            }
+        }
+        return String(prefix)
     }
 
     /// Records digests just computed, in one transaction.

@@ -132,4 +132,19 @@ struct ChecksumTests {
         _ = try selection.checksum(cache: after)
         #expect(after.statistics.selectionHits == 1)
     }
+
+    /// A big selection after a `touch` (its fingerprint no longer matches) is answered from the per-file
+    /// rows in one range scan: every untouched file is a hit, the touched one is read again.
+    @Test func aTouchedBigSelectionRereadsOnlyTheTouchedFile() throws {
+        let f = Fixture()
+        for i in 0..<300 { f.context.file("many/d\(i % 3)/f\(i).txt", "file \(i)") }
+        f.context.file("elsewhere.txt", "not selected")
+        let cache = try ChecksumCache(path: f.scratch.path + "/c.db")
+        let first = try Self.digest(f, ["many"], cache: cache)
+        #expect(cache.statistics == ChecksumCache.Statistics(hits: 0, misses: 300, stored: 300))
+        f.context.setTime("many/d1/f1.txt", 1_700_000_000)
+        let reopened = try ChecksumCache(path: f.scratch.path + "/c.db")
+        #expect(try Self.digest(f, ["many"], cache: reopened) == first)
+        #expect(reopened.statistics == ChecksumCache.Statistics(hits: 299, misses: 1, stored: 1))
+    }
 }

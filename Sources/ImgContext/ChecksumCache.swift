@@ -168,14 +168,20 @@ package actor ChecksumCache {
 
     /// The deepest directory every key's path is below (`/a/b` for `/a/b/c` and `/a/b/d/e`), or nil.
     private nonisolated static func commonDirectory(_ keys: [Key]) -> String? {
-        guard var prefix = keys.first.map({ Substring($0.path) }) else { return nil }
+        guard let first = keys.first.map({ Array($0.path.utf8) }) else { return nil }
+        // Bytes, not Characters: this runs over every path of a big context.
+        var common = first.count
         for key in keys.dropFirst() {
-            while !(key.path.hasPrefix(prefix) && key.path.dropFirst(prefix.count).first == "/") {
-                guard let slash = prefix.lastIndex(of: "/"), slash != prefix.startIndex else { return nil }
-                prefix = prefix[..<slash]
+            var path = key.path
+            path.withUTF8 { bytes in
+                var i = 0
+                let limit = min(common, bytes.count)
+                while i < limit && bytes[i] == first[i] { i += 1 }
+                common = i
             }
         }
-        return String(prefix)
+        guard let slash = first[..<common].lastIndex(of: UInt8(ascii: "/")), slash > 0 else { return nil }
+        return String(decoding: first[..<slash], as: UTF8.self)
     }
 
     /// Records digests just computed, in one transaction.

@@ -1,6 +1,8 @@
 import CDeflate
 import Dispatch
+import Foundation
 import Glibc
+import Synchronization
 
 /// gzip on every core: the input is cut into fixed-size blocks, each compressed on its own thread into a
 /// complete gzip member, and the members are written in order. Concatenated members are one valid gzip
@@ -15,6 +17,7 @@ final class ParallelGzipCompressor {
     private var inFlight: [Slot] = []
     private var members = 0
     private let maxInFlight: Int
+    private let workers: CompressionWorkers
 
     final class Slot: @unchecked Sendable {
         // Written by one worker before `done` is signalled, read by the producer after waiting on it.
@@ -29,8 +32,11 @@ final class ParallelGzipCompressor {
         self.label = label
         let cores = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         maxInFlight = 2 * cores
+        workers = CompressionWorkers(count: cores)
         pending.reserveCapacity(blockSize)
     }
+
+    deinit { workers.stop() }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         var rest = bytes[...]
@@ -45,6 +51,7 @@ final class ParallelGzipCompressor {
     func finish() throws {
         if !pending.isEmpty || members == 0 { try submit() }
         while !inFlight.isEmpty { try drainOne() }
+        workers.stop()
     }
 
     private func submit() throws {
@@ -53,7 +60,7 @@ final class ParallelGzipCompressor {
         pending.reserveCapacity(blockSize)
         let slot = Slot()
         let level = self.level, label = self.label
-        DispatchQueue.global().async {
+        workers.submit {
             slot.result = Result { () throws(ArchiveError) in try Self.member(block, level: level, label: label) }
             slot.done.signal()
         }
@@ -86,5 +93,45 @@ final class ParallelGzipCompressor {
         guard size > 0 else { throw ArchiveError(.format, "gzip compression failed", archive: label) }
         output.removeSubrange(size...)
         return output
+    }
+}
+
+/// Compression threads of a compressor's own. On the global dispatch queue the producer, blocked waiting
+/// for the oldest block, still counted as busy: on two cores one block was compressed at a time.
+final class CompressionWorkers: Sendable {
+    private let jobs = Mutex<[(@Sendable () -> Void)?]>([])
+    private let available = DispatchSemaphore(value: 0)
+    private let stopped = Mutex(false)
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        for _ in 0..<count {
+            let thread = Thread { [self] in loop() }
+            thread.name = "img-gzip"
+            thread.start()
+        }
+    }
+
+    func submit(_ job: @escaping @Sendable () -> Void) {
+        jobs.withLock { $0.append(job) }
+        available.signal()
+    }
+
+    /// Lets every thread finish what is queued and end; idempotent.
+    func stop() {
+        guard stopped.withLock({ was in defer { was = true }; return !was }) else { return }
+        for _ in 0..<count {
+            jobs.withLock { $0.append(nil) }
+            available.signal()
+        }
+    }
+
+    private func loop() {
+        while true {
+            available.wait()
+            guard let job = jobs.withLock({ $0.removeFirst() }) else { return }
+            job()
+        }
     }
 }

@@ -6,7 +6,7 @@ import Glibc
 /// else read and write.
 package enum FileCopy {
     package enum Method: String, Sendable, Hashable {
-        case reflink, copyFileRange = "copy_file_range", readWrite = "read/write"
+        case reflink, copyFileRange = "copy_file_range", sendfile, readWrite = "read/write"
     }
 
     /// Copies all of `source` (from offset 0) into the empty file `destination`; returns how.
@@ -21,13 +21,37 @@ package enum FileCopy {
             if n > 0 { left -= Int64(n); continue }
             if n == 0 { break }  // the file shrank meanwhile
             if errno == EINTR { continue }
-            // Cross-device or unsupported: plain copy of the rest.
+            // Cross-device or unsupported (a context on ext4 into an overlay mount): sendfile still copies
+            // in the kernel, page cache to page cache; else a plain copy of the rest.
             guard [EXDEV, EINVAL, ENOSYS, EOPNOTSUPP, EBADF].contains(errno) else { throw SystemError.errno("copy_file_range") }
-            method = .readWrite
-            try readWrite(source, destination)
+            if try sendAll(source, destination, left) {
+                method = .sendfile
+            } else {
+                method = .readWrite
+                try readWrite(source, destination)
+            }
             break
         }
         return method
+    }
+
+    /// `sendfile` of `left` bytes from the current offsets; false (nothing copied) when the kernel cannot.
+    private static func sendAll(_ source: Int32, _ destination: Int32, _ left: Int64) throws(SystemError) -> Bool {
+        var left = left
+        var copied = false
+        while left > 0 {
+            let n = sendfile(destination, source, nil, Int(min(left, 1 << 30)))
+            if n > 0 {
+                left -= Int64(n)
+                copied = true
+                continue
+            }
+            if n == 0 { break }
+            if errno == EINTR { continue }
+            if !copied && [EINVAL, ENOSYS, EOPNOTSUPP].contains(errno) { return false }
+            throw SystemError.errno("sendfile")
+        }
+        return true
     }
 
     private static func readWrite(_ source: Int32, _ destination: Int32) throws(SystemError) {

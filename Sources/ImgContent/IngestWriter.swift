@@ -49,6 +49,17 @@ package final class IngestWriter: Sendable {
     /// Bytes written so far (including those kept from an earlier, interrupted ingest).
     package var offset: Int64 { state.withLock { $0.offset } }
 
+    /// The digest of the bytes written so far, partial file included. A stored blob has its own digest.
+    package var heldDigest: Digest {
+        state.withLock {
+            switch $0.phase {
+            case .present: expected!.digest
+            case .committed(let d): d.digest
+            default: $0.hasher.value.finalize()
+            }
+        }
+    }
+
     /// True when the blob is already stored (found at `beginIngest`, or committed): nothing to write.
     package var isComplete: Bool {
         state.withLock {

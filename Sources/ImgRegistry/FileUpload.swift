@@ -27,7 +27,7 @@ extension RegistryClient {
         }
         let upload = try HTTPClient.Request(url: request.url, method: request.method, headers: request.headers, body: body,
                                             tlsConfiguration: request.tlsConfiguration)
-        let task = http.execute(request: upload, delegate: ResponseAccumulator(request: upload),
+        let task = http.execute(request: upload, delegate: ResponseAccumulator(request: upload, maxBodySize: 1 << 20),
                                 eventLoop: .delegateAndChannel(on: eventLoop))
         let response = try await withTaskCancellationHandler {
             try await task.futureResult.get()

@@ -208,6 +208,10 @@ long img_shim_copy_file_range(int in_fd, int out_fd, unsigned long length) {
 
 int img_shim_ficlone(int destination_fd, int source_fd) { return ioctl(destination_fd, FICLONE, source_fd); }
 
+int img_shim_start_writeback(int fd, long long offset, long long length) {
+    return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+}
+
 int img_shim_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 _Static_assert(IMG_SHIM_O_PATH == O_PATH, "IMG_SHIM_O_PATH must be this platform's O_PATH");

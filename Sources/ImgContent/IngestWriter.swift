@@ -27,7 +27,13 @@ package final class IngestWriter: Sendable {
         var file: SystemFile?
         var hasher: HasherBox
         var offset: Int64
+        /// Where writeback was last started: bytes after it are only in the page cache.
+        var writebackStart: Int64
     }
+
+    /// How much to write before starting writeback. Flushing as the blob arrives, rather than all of it at
+    /// commit, took a pull's last fsync from 0.1-0.3 s (60 MB layers) off the end of the pull.
+    private static let writebackInterval: Int64 = 8 << 20
 
     /// swift-crypto's SHA256 is a plain value without shared storage but is not declared Sendable.
     private struct HasherBox: @unchecked Sendable {
@@ -41,13 +47,25 @@ package final class IngestWriter: Sendable {
         self.mediaType = mediaType
         self.lease = lease
         self.path = path
-        state = Mutex(State(phase: file == nil ? .present : .open, file: file, hasher: HasherBox(value: hasher), offset: offset))
+        state = Mutex(State(phase: file == nil ? .present : .open, file: file, hasher: HasherBox(value: hasher), offset: offset,
+                           writebackStart: offset))
     }
 
     deinit { close() }
 
     /// Bytes written so far (including those kept from an earlier, interrupted ingest).
     package var offset: Int64 { state.withLock { $0.offset } }
+
+    /// The digest of the bytes written so far, partial file included. A stored blob has its own digest.
+    package var heldDigest: Digest {
+        state.withLock {
+            switch $0.phase {
+            case .present: expected!.digest
+            case .committed(let d): d.digest
+            default: $0.hasher.value.finalize()
+            }
+        }
+    }
 
     /// True when the blob is already stored (found at `beginIngest`, or committed): nothing to write.
     package var isComplete: Bool {
@@ -83,6 +101,10 @@ package final class IngestWriter: Sendable {
             }
             s.hasher.value.update(buffer)
             s.offset += Int64(buffer.count)
+            if s.offset - s.writebackStart >= Self.writebackInterval {
+                file.startWriteback(offset: s.writebackStart, length: s.offset - s.writebackStart)
+                s.writebackStart = s.offset
+            }
         }
     }
 

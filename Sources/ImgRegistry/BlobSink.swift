@@ -1,14 +1,16 @@
 package import ImgOCI
 import Foundation
 
-/// Where a downloaded blob goes. The client writes bytes in order starting at `offset`, verifies digest and
-/// size itself, and calls `commit` only for a blob that matched; anything else ends in `abort`.
+/// Where a downloaded blob goes. The client writes bytes in order starting at `offset`, checks size and
+/// `heldDigest()` itself, and calls `commit` only for a blob that matched; anything else ends in `abort`.
+/// The sink does the hashing as it writes, so each byte is hashed once (the content store's ingest hashes
+/// anyway; a second hash in the client cost a fifth of a pull's CPU).
 /// The content store adopts this for its ingests; `FileBlobSink` is the plain-file version.
 package protocol BlobSink: Sendable {
     /// Bytes already held. A download resumes from here with `Range: bytes=offset-`.
     var offset: Int64 { get }
-    /// The hash of the bytes already held, so a resumed download can still verify the whole blob.
-    func hasherForHeldBytes() throws -> DigestHasher
+    /// The digest of every byte held: kept from an earlier download and written since.
+    func heldDigest() throws -> Digest
     mutating func write(_ bytes: UnsafeRawBufferPointer) throws
     /// Called once the bytes are known to match `descriptor`.
     mutating func commit(_ descriptor: Descriptor) async throws
@@ -22,9 +24,11 @@ package struct FileBlobSink: BlobSink, @unchecked Sendable {
     package let path: String
     private let partialPath: String
     private let handle: FileHandle
+    private var hasher = DigestHasher()
     package private(set) var offset: Int64
 
-    /// Opens (or creates) the partial file; an existing partial file is kept so a download resumes from it.
+    /// Opens (or creates) the partial file; an existing partial file is kept (and hashed) so a download
+    /// resumes from it.
     package init(path: String) throws {
         self.path = path
         partialPath = path + ".partial"
@@ -35,19 +39,18 @@ package struct FileBlobSink: BlobSink, @unchecked Sendable {
         }
         handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partialPath))
         offset = Int64(try handle.seekToEnd())
+        if offset > 0 {
+            let reader = try FileHandle(forReadingFrom: URL(fileURLWithPath: partialPath))
+            defer { try? reader.close() }
+            while let chunk = try reader.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+        }
     }
 
-    package func hasherForHeldBytes() throws -> DigestHasher {
-        var hasher = DigestHasher()
-        guard offset > 0 else { return hasher }
-        let reader = try FileHandle(forReadingFrom: URL(fileURLWithPath: partialPath))
-        defer { try? reader.close() }
-        while let chunk = try reader.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
-        return hasher
-    }
+    package func heldDigest() throws -> Digest { hasher.finalize() }
 
     package mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
         try handle.write(contentsOf: bytes)
+        hasher.update(bytes)
         offset += Int64(bytes.count)
     }
 

@@ -1,38 +1,20 @@
-import Foundation
 package import ImgContent
 package import ImgOCI
 
-/// A download into the content store: the registry client writes, verifies, and commits; the store's
-/// ingest re-verifies and renames into place. A dropped connection leaves the partial ingest for a
+/// A download into the content store: the registry client writes, checks the digest the ingest computes
+/// as it writes, and commits; the ingest verifies size and digest again and renames into place. A dropped connection leaves the partial ingest for a
 /// resumed (Range) download, in this process or the next.
 package struct IngestSink: BlobSink {
     let writer: IngestWriter
-    let partialPath: String
 
-    package init(writer: IngestWriter, partialPath: String) {
+    package init(writer: IngestWriter) {
         self.writer = writer
-        self.partialPath = partialPath
     }
 
     package var offset: Int64 { writer.offset }
 
-    package func hasherForHeldBytes() throws -> DigestHasher {
-        var hasher = DigestHasher()
-        let held = writer.offset
-        guard held > 0 else { return hasher }
-        guard let handle = FileHandle(forReadingAtPath: partialPath) else {
-            throw RegistryError(.protocolError, "cannot reopen partial download \(partialPath)")
-        }
-        defer { try? handle.close() }
-        var remaining = held
-        while remaining > 0 {
-            let chunk = try handle.read(upToCount: Int(min(remaining, 1 << 20))) ?? Data()
-            if chunk.isEmpty { break }
-            hasher.update(chunk)
-            remaining -= Int64(chunk.count)
-        }
-        return hasher
-    }
+    /// The writer hashed any partial file when it was opened and hashes every write.
+    package func heldDigest() throws -> Digest { writer.heldDigest }
 
     package mutating func write(_ bytes: UnsafeRawBufferPointer) throws { try writer.write(bytes) }
 
@@ -47,6 +29,6 @@ extension StateDirectory {
         if try await content.protect(descriptor.digest, lease: lease) { return nil }
         let writer = try await content.beginIngest(expected: descriptor, lease: lease)
         if writer.isComplete { return nil }
-        return IngestSink(writer: writer, partialPath: layout.ingestPath(descriptor.digest))
+        return IngestSink(writer: writer)
     }
 }

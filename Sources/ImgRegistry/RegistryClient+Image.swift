@@ -106,8 +106,9 @@ extension RegistryClient {
         switch try await content(descriptor) {
         case .bytes(let b): bytes = b
         case .file(let path):
+            var reader = try FileRangeReader(path: path, range: 0..<descriptor.size)
             var collected: [UInt8] = []
-            for try await chunk in FileChunks(path: path, range: 0..<descriptor.size) { collected += Array(buffer: chunk) }
+            while let chunk = try reader.next() { collected += Array(buffer: chunk) }
             bytes = collected
         }
         guard Digest.sha256(of: bytes) == descriptor.digest, Int64(bytes.count) == descriptor.size else {

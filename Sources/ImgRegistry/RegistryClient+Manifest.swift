@@ -98,7 +98,7 @@ extension RegistryClient {
         headers.add(name: "Content-Type", value: mediaType.rawValue)
         let endpoint = settings.endpoint(host: reference.registryHost)
         let response = try await send(Request(method: .PUT, path: manifestPath(ref), endpoint: endpoint,
-                                              headers: headers, body: { .bytes(ByteBuffer(bytes: bytes)) },
+                                              headers: headers, body: .bytes(ByteBuffer(bytes: bytes)),
                                               scopes: RegistryClient.scopes(pull: ref.path, push: true),
                                               subject: ref.description, repository: ref.name))
         try await expect(response, [.created, .ok, .accepted], subject: ref.description, repository: ref.name)

@@ -60,7 +60,7 @@ extension RegistryClient {
         if sink.offset > descriptor.size {
             throw RegistryError(.sizeMismatch, "blob \(descriptor.digest) from \(reference.name): partial download is larger than the blob")
         }
-        if sink.offset == descriptor.size, try sink.hasherForHeldBytes().finalize() != descriptor.digest {
+        if sink.offset == descriptor.size, try sink.heldDigest() != descriptor.digest {
             throw RegistryError(.digestMismatch, "blob \(descriptor.digest) from \(reference.name) does not match its digest")
         }
     }
@@ -68,7 +68,6 @@ extension RegistryClient {
     private func fetchBlob(_ descriptor: Descriptor, from reference: Reference, on endpoint: RegistryEndpoint,
                            into sink: inout some BlobSink) async throws {
         let subject = "blob \(descriptor.digest) from \(reference.name)"
-        var hasher = try sink.hasherForHeldBytes()
         var budget = RetryBudget(options.retry)
         while true {
             let start = sink.offset
@@ -97,10 +96,7 @@ extension RegistryClient {
                     guard sink.offset + Int64(buffer.readableBytes) <= descriptor.size else {
                         throw RegistryError(.sizeMismatch, "\(subject) is larger than the \(descriptor.size) bytes its descriptor says")
                     }
-                    try buffer.withUnsafeReadableBytes { bytes in
-                        hasher.update(bytes)
-                        try sink.write(bytes)
-                    }
+                    try buffer.withUnsafeReadableBytes { try sink.write($0) }
                 }
             } catch let e as RegistryError {
                 throw e
@@ -114,7 +110,7 @@ extension RegistryClient {
                 if sink.offset > start, await budget.shouldRetry() { continue }
                 throw RegistryError(.sizeMismatch, "\(subject) ended after \(sink.offset) of \(descriptor.size) bytes")
             }
-            guard hasher.finalize() == descriptor.digest else {
+            guard try sink.heldDigest() == descriptor.digest else {
                 throw RegistryError(.digestMismatch, "\(subject) does not match its digest")
             }
             return
@@ -162,11 +158,7 @@ extension RegistryClient {
 struct MemoryBlobSink: BlobSink {
     var bytes: [UInt8] = []
     var offset: Int64 { Int64(bytes.count) }
-    func hasherForHeldBytes() throws -> DigestHasher {
-        var h = DigestHasher()
-        h.update(bytes)
-        return h
-    }
+    func heldDigest() throws -> Digest { .sha256(of: bytes) }
     mutating func write(_ chunk: UnsafeRawBufferPointer) throws { bytes.append(contentsOf: chunk) }
     mutating func commit(_ descriptor: Descriptor) async throws {}
     mutating func abort() async { bytes = [] }

@@ -71,7 +71,7 @@ extension RegistryClient {
         let headers: HTTPHeaders = ["Content-Type": "application/octet-stream"]
         let response = try await send(Request(method: .PUT, path: RegistryClient.appendingDigest(descriptor.digest, to: session),
                                               endpoint: endpoint, headers: headers,
-                                              body: { try RegistryClient.body(content, range: 0..<descriptor.size) },
+                                              body: RegistryClient.body(content, range: 0..<descriptor.size),
                                               scopes: RegistryClient.scopes(pull: reference.path, push: true),
                                               subject: subject, repository: reference.name))
         try await expectUploaded(response, descriptor: descriptor, reference: reference, subject: subject)
@@ -89,7 +89,7 @@ extension RegistryClient {
             let headers: HTTPHeaders = ["Content-Type": "application/octet-stream", "Content-Range": "\(offset)-\(end - 1)"]
             let range = offset..<end
             let response = try await send(Request(method: .PATCH, path: location, endpoint: endpoint, headers: headers,
-                                                  body: { try RegistryClient.body(content, range: range) },
+                                                  body: RegistryClient.body(content, range: range),
                                                   scopes: scopes, subject: subject, repository: reference.name))
             try await expect(response, [.accepted, .noContent], subject: subject, repository: reference.name)
             await drain(response)
@@ -118,52 +118,13 @@ extension RegistryClient {
         location + (location.contains("?") ? "&" : "?") + "digest=" + digest.description
     }
 
-    /// A request body for `range` of the content, streamed from disk for files.
-    static func body(_ content: BlobContent, range: Range<Int64>) throws -> HTTPClientRequest.Body {
+    /// A request body for `range` of the content; files are streamed from disk.
+    static func body(_ content: BlobContent, range: Range<Int64>) -> RequestBody {
         switch content {
         case .bytes(let bytes):
             return .bytes(ByteBuffer(bytes: bytes[Int(range.lowerBound)..<Int(range.upperBound)]))
         case .file(let path):
-            return .stream(FileChunks(path: path, range: range), length: .known(range.upperBound - range.lowerBound))
+            return .file(path: path, range: range)
         }
-    }
-}
-
-/// A byte range of a file as a stream of 1 MiB buffers: uploads never hold a whole blob.
-struct FileChunks: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let path: String
-    let range: Range<Int64>
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        let path: String
-        var position: Int64
-        let end: Int64
-        var handle: FileHandle?
-
-        mutating func next() async throws -> ByteBuffer? {
-            guard position < end else {
-                try handle?.close()
-                handle = nil
-                return nil
-            }
-            if handle == nil {
-                guard let h = FileHandle(forReadingAtPath: path) else {
-                    throw RegistryError(.configuration, "cannot open \(path) for upload")
-                }
-                try h.seek(toOffset: UInt64(position))
-                handle = h
-            }
-            let want = Int(Swift.min(Int64(1 << 20), end - position))
-            guard let data = try handle?.read(upToCount: want), !data.isEmpty else {
-                throw RegistryError(.sizeMismatch, "\(path) ended before the size its descriptor says")
-            }
-            position += Int64(data.count)
-            return ByteBuffer(bytes: data)
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(path: path, position: range.lowerBound, end: range.upperBound)
     }
 }

@@ -65,8 +65,8 @@ package final class RegistryClient: Sendable {
         var path: String
         var endpoint: RegistryEndpoint
         var headers = HTTPHeaders()
-        /// Builds the body afresh for each try.
-        var body: (@Sendable () throws -> HTTPClientRequest.Body)?
+        /// Sent afresh on each try (a file is read again from the start of its range).
+        var body: RequestBody?
         /// Token scopes (`repository:a/b:pull`); empty for none.
         var scopes: [String]
         /// Names what the request is about in error messages.
@@ -77,7 +77,7 @@ package final class RegistryClient: Sendable {
         var authenticate = true
 
         init(method: HTTPMethod, path: String, endpoint: RegistryEndpoint, headers: HTTPHeaders = HTTPHeaders(),
-             body: (@Sendable () throws -> HTTPClientRequest.Body)? = nil, scopes: [String], subject: String,
+             body: RequestBody? = nil, scopes: [String], subject: String,
              repository: String? = nil) {
             self.repository = repository
             self.method = method
@@ -111,12 +111,16 @@ package final class RegistryClient: Sendable {
                 r.headers.replaceOrAdd(name: "Authorization", value: value)
                 sentAuthorization = value
             }
-            if let body = request.body { r.body = try body() }
+            if case .bytes(let bytes)? = request.body { r.body = .bytes(bytes) }
             if endpoint.scheme == .https { r.tlsConfiguration = settings.tlsConfiguration(for: endpoint) }
 
             let response: HTTPClientResponse
             do {
-                response = try await http.execute(r, timeout: .hours(24))
+                if case .file(let path, let range)? = request.body {
+                    response = try await executeUpload(r, file: path, range: range)
+                } else {
+                    response = try await http.execute(r, timeout: .hours(24))
+                }
             } catch {
                 if isRetriable(error), await budget.shouldRetry() { continue }
                 throw networkError(error, endpoint: endpoint, subject: request.subject)

@@ -1,3 +1,4 @@
+import CImgShim
 import Glibc
 
 /// An open file descriptor, closed when the value is dropped. Sendable because the descriptor number never
@@ -74,6 +75,12 @@ package final class SystemFile: Sendable {
             if errno == EINTR { continue }
             throw SystemError.errno("fsync \(path)")
         }
+    }
+
+    /// Starts writing `length` bytes from `offset` to disk without waiting, so a later `sync()` has little
+    /// left to flush. Best effort: a failure shows up at `sync()`.
+    package func startWriteback(offset: Int64, length: Int64) {
+        _ = img_shim_start_writeback(descriptor, offset, length)
     }
 
     package func status() throws(SystemError) -> FileStatus {

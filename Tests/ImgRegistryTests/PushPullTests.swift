@@ -55,6 +55,25 @@ import Testing
         }
     }
 
+    @Test func aBlobFileShorterThanItsDescriptorFailsThePush() async throws {
+        guard require(.dockerRegistry) else { return }
+        try await withRegistry { registry in
+            // Three upload chunks' worth on disk; the descriptor claims one byte more.
+            let bytes = [UInt8](repeating: 7, count: 600_000)
+            let path = registry.dir.file("short-blob")
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let descriptor = Descriptor(mediaType: .ociLayer, digest: .sha256(of: bytes + [7]), size: Int64(bytes.count + 1))
+            try await withClient(settings: registry.settings()) { client in
+                let ref = try registry.reference("short/blob:v1")
+                let error = await #expect(throws: RegistryError.self) {
+                    try await client.pushBlob(descriptor, content: .file(path: path), to: ref)
+                }
+                #expect(error?.code == .sizeMismatch)
+                #expect(try await !client.blobExists(descriptor.digest, in: ref))
+            }
+        }
+    }
+
     @Test func skopeoReadsWhatWePush() async throws {
         guard require(.dockerRegistry, .skopeo, .busybox, .tar, .gzip) else { return }
         try await withRegistry { registry in

@@ -38,6 +38,10 @@ int img_shim_mount_in_directory(const char *directory, const char *source, const
 long img_shim_copy_file_range(int in_fd, int out_fd, unsigned long length);
 int img_shim_ficlone(int destination_fd, int source_fd);
 
+/* sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE), also hidden by _GNU_SOURCE: starts writeback of
+   the range without waiting for it. Returns 0, or -1 with errno set. */
+int img_shim_start_writeback(int fd, long long offset, long long length);
+
 /* Forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT to `child` while waiting for it; returns its wait status
    (as from waitpid), or -1 with errno set. */
 int img_shim_wait_forwarding_signals(pid_t child);

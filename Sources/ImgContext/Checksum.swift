@@ -39,28 +39,35 @@ extension CopySelection {
         if let cache, let known = try cache.lookupSelection(fingerprint) { return known }
 
         let keys = records.compactMap(\.key)
-        let cached = try cache?.lookup(keys) ?? [:]
-        var computed: [ChecksumCache.Key: Digest] = [:]
+        // Arrays aligned with `keys`, not dictionaries keyed by them: hashing 20,000 long paths again and
+        // again showed in every touched rebuild.
+        let cached = try cache?.lookup(keys) ?? Array(repeating: nil, count: keys.count)
+        var digests = cached
         var toStore: [(ChecksumCache.Key, Digest)] = []
+        var remembered = [Bool](repeating: false, count: keys.count)
         // Files changed within this window may change again inside the same mtime tick and still look
         // unchanged; they are hashed but not remembered.
         let racyLimit = Self.nanosecondsNow() - 2_000_000_000
-        for key in keys where cached[key] == nil && computed[key] == nil {
-            let (digest, stable) = try Self.hashFile(key)
-            computed[key] = digest
-            if stable && key.modified < racyLimit { toStore.append((key, digest)) }
+        for index in keys.indices where digests[index] == nil {
+            let (digest, stable) = try Self.hashFile(keys[index])
+            digests[index] = digest
+            if stable && keys[index].modified < racyLimit {
+                toStore.append((keys[index], digest))
+                remembered[index] = true
+            }
         }
         try cache?.store(toStore)
         // Remembered as a whole only when every file's digest is (none changed while being read or too
         // recently to trust its mtime).
-        let remembered = Set(toStore.map(\.0))
-        let wholeIsStable = keys.allSatisfy { cached[$0] != nil || remembered.contains($0) }
+        let wholeIsStable = keys.indices.allSatisfy { cached[$0] != nil || remembered[$0] }
 
         var hasher = DigestHasher()
+        var next = 0
         for record in records {
             record.header.withUnsafeBytes { hasher.update($0) }
-            if let key = record.key, let digest = cached[key] ?? computed[key] {
-                Array(digest.description.utf8).withUnsafeBytes { hasher.update($0) }
+            if record.key != nil {
+                if let digest = digests[next] { Array(digest.description.utf8).withUnsafeBytes { hasher.update($0) } }
+                next += 1
             }
             [UInt8(0x0a)].withUnsafeBytes { hasher.update($0) }
         }

@@ -22,7 +22,8 @@ package struct Digest: Sendable, Hashable, Comparable, Codable, CustomStringConv
     }
 
     package init(parsing text: String) throws(OCIError) {
-        guard let colon = text.firstIndex(of: ":") else {
+        // Bytes, not Characters: digests are parsed by the tens of thousands (checksum cache rows, JSON).
+        guard let colon = text.utf8.firstIndex(of: UInt8(ascii: ":")) else {
             throw OCIError("digest", "invalid digest \"\(text)\": missing algorithm")
         }
         guard let algorithm = Algorithm(rawValue: String(text[..<colon])) else {

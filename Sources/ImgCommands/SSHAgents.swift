@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import ImgRuntime
 import ImgSystem
 
 /// `--ssh default|ID[=SOCKET|KEY[,KEY...]]`, as `docker build` takes it: every id becomes an ssh agent
@@ -53,8 +54,7 @@ final class SSHAgents {
         }
     }
 
-    /// An `ssh-agent` of our own holding `keys`; its socket is in a short private directory (socket paths
-    /// are limited to 107 bytes).
+    /// An `ssh-agent` of our own holding `keys`; its socket is in a short private directory.
     private func startAgent(id: String, keys: [String]) throws -> String {
         guard let agentBinary = ExecutableLookup.find("ssh-agent"), let addBinary = ExecutableLookup.find("ssh-add") else {
             throw CommandError("--ssh \(id): ssh-agent not found: install Debian package openssh-client")
@@ -82,13 +82,10 @@ final class SSHAgents {
 
     private func agentDirectory() throws -> String {
         if let directory { return directory }
-        var base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
-        if base.utf8.count > 60 { base = "/tmp" }
-        var template = Array((base + "/img-agent-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw CommandError("--ssh: cannot create a directory in \(base): \(String(cString: strerror(errno)))")
+        let path: String
+        do { path = try UnixSocketRelay.makeSocketDirectory(prefix: "img-agent") } catch {
+            throw CommandError("--ssh: \(error)")
         }
-        let path = String(cString: made)
         directory = path
         return path
     }

@@ -13,17 +13,11 @@ package final class UnixSocketRelay: Sendable {
     private let stopWrite: Int32
     private let finished: DispatchSemaphore
 
-    /// Listens on a socket in a new private directory under `temporaryDirectory` (Unix socket paths must be
-    /// short, so not in a deep state directory), owned by `uid:gid` with `mode`, relaying to `target`.
+    /// Listens on a socket in a new private directory (Unix socket paths must be short, so not in a deep
+    /// state directory), owned by `uid:gid` with `mode`, relaying to `target`.
     package init(target: String, uid: UInt32, gid: UInt32, mode: UInt32,
-                 temporaryDirectory: String = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") throws(RuntimeError) {
-        var base = temporaryDirectory
-        if base.utf8.count > 60 { base = "/tmp" }
-        var template = Array((base + "/img-ssh-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw RuntimeError(.system, "cannot create a directory for the ssh agent socket in \(base): \(String(cString: strerror(errno)))")
-        }
-        directory = String(cString: made)
+                 temporaryDirectory: String? = nil) throws(RuntimeError) {
+        directory = try Self.makeSocketDirectory(prefix: "img-ssh", in: temporaryDirectory)
         // Traversable by the container's user, who may not be the directory's owner.
         chmod(directory, 0o711)
         path = directory + "/agent.sock"
@@ -68,7 +62,20 @@ package final class UnixSocketRelay: Sendable {
         close(stopWrite)
     }
 
-    private static func bind(_ fd: Int32, path: String) -> Bool {
+    /// A new private directory for Unix sockets under `$TMPDIR` (or `base`), falling back to /tmp when
+    /// that is deep: socket paths are limited to 107 bytes.
+    package static func makeSocketDirectory(prefix: String, in base: String? = nil) throws(RuntimeError) -> String {
+        var base = base ?? ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
+        if base.utf8.count > 60 { base = "/tmp" }
+        var template = Array((base + "/\(prefix)-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw RuntimeError(.system, "cannot create a directory for sockets in \(base): \(String(cString: strerror(errno)))")
+        }
+        return String(cString: made)
+    }
+
+    /// Calls `body` with `path` as a Unix socket address; false (ENAMETOOLONG) when it does not fit.
+    private static func withAddress(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Bool) -> Bool {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
@@ -81,32 +88,18 @@ package final class UnixSocketRelay: Sendable {
             raw[bytes.count] = 0
         }
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
-            }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
+    }
+
+    private static func bind(_ fd: Int32, path: String) -> Bool {
+        withAddress(path) { Glibc.bind(fd, $0, $1) == 0 }
     }
 
     private static func connect(to path: String) -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return -1 }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd)
-            return -1
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
-            }
-        }
-        if !connected {
+        guard withAddress(path, { Glibc.connect(fd, $0, $1) == 0 }) else {
             close(fd)
             return -1
         }

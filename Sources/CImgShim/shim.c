@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,21 +48,11 @@ static const char *img_subcommand(int argc, char **argv) {
 }
 
 /* Real root's half: a private mount namespace, entered before any thread exists (see the header). Either
-   the re-executed child asks for it through the environment, or (saving that second process start) real
-   root runs `img build` or `img unpack`, the commands that mount, and enters it right here. */
-__attribute__((constructor)) static void img_shim_enter_private_mounts(int argc, char **argv, char **envp) {
-    (void)envp;
-    const char *marker = getenv(IMG_SHIM_PRIVATE_MOUNTS_ENV);
-    int direct = 0;
-    if (marker == NULL) {
-        const char *command = img_subcommand(argc, argv);
-        if (command == NULL || geteuid() != 0 || getenv(IMG_SHIM_USERNS_STAGE_ENV) != NULL) return;
-        if (strcmp(command, "build") != 0 && strcmp(command, "unpack") != 0) return;
-        direct = 1;
-    } else {
-        unsetenv(IMG_SHIM_PRIVATE_MOUNTS_ENV);
-        if (strcmp(marker, "1") != 0 || geteuid() != 0) return;
-    }
+   the re-executed child asks for it through the environment (`marker`), or (saving that second process
+   start) real root runs `img build` or `img unpack`, the commands that mount, and enters it right here. */
+static void enter_private_mounts(const char *marker) {
+    int direct = marker == NULL;
+    if (!direct && strcmp(marker, "1") != 0) return;
     if (unshare(CLONE_NEWNS) != 0) {
         /* Directly, a refusal (a container without CAP_SYS_ADMIN) is left to the re-exec path to report. */
         if (direct) return;
@@ -83,6 +75,18 @@ static void entry_fail(const char *step) {
     _exit(IMG_SHIM_ENTRY_FAILED);
 }
 
+/* Once the maps are written: root inside, and every mount private. */
+static void become_root_inside(void) {
+    /* We hold every capability in the new namespace as its creator. newgidmap leaves setgroups allowed, so
+       the supplementary groups inherited from outside (seen here as the overflow gid) can be cleared. */
+    if (setresgid(0, 0, 0) != 0) entry_fail("setresgid(0)");
+    if (setgroups(0, NULL) != 0) entry_fail("setgroups");
+    if (setresuid(0, 0, 0) != 0) entry_fail("setresuid(0)");
+    /* Mounts made for builds must not propagate back to the host's peer groups (and cannot, but the kernel
+       would refuse some mounts on shared propagation); private everywhere, recursively. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) entry_fail("make / rprivate");
+}
+
 /* Reads exactly one byte, retrying on EINTR. Returns 1 on success, 0 on EOF or error. */
 static int read_byte(int fd, unsigned char *byte) {
     for (;;) {
@@ -97,11 +101,9 @@ static int read_byte(int fd, unsigned char *byte) {
      child: unshare(USER|NS)  -> writes its errno (0 on success) as an int to the parent
      parent: newuidmap/newgidmap on the child's pid -> writes one byte 'g' back (EOF means: give up)
      child: becomes uid/gid 0, drops supplementary groups, makes every mount private, and returns into main.
-   It runs as a constructor so that it happens before any thread exists: the Swift runtime and libraries
+   It runs from the constructor so that it happens before any thread exists: the Swift runtime and libraries
    may start threads before main, and unshare(CLONE_NEWUSER) refuses a multi-threaded caller. */
-__attribute__((constructor)) static void img_shim_enter_userns(void) {
-    const char *stage = getenv(IMG_SHIM_USERNS_STAGE_ENV);
-    if (stage == NULL) return;
+static void enter_userns_staged(const char *stage) {
     int to_parent = -1, from_parent = -1;
     if (sscanf(stage, "%d,%d", &to_parent, &from_parent) != 2 || to_parent < 0 || from_parent < 0) {
         fprintf(stderr, "img: malformed %s=%s\n", IMG_SHIM_USERNS_STAGE_ENV, stage);
@@ -122,20 +124,195 @@ __attribute__((constructor)) static void img_shim_enter_userns(void) {
     close(to_parent);
     close(from_parent);
 
-    /* We hold every capability in the new namespace as its creator. newgidmap leaves setgroups allowed, so
-       the supplementary groups inherited from outside (seen here as the overflow gid) can be cleared. */
-    if (setresgid(0, 0, 0) != 0) entry_fail("setresgid(0)");
-    if (setgroups(0, NULL) != 0) entry_fail("setgroups");
-    if (setresuid(0, 0, 0) != 0) entry_fail("setresuid(0)");
-    /* Mounts made for builds must not propagate back to the host's peer groups (and cannot, but the kernel
-       would refuse some mounts on shared propagation); private everywhere, recursively. */
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) entry_fail("make / rprivate");
+    become_root_inside();
     /* The outer process only waits and forwards signals; if it dies, stop (SIGTERM lets us clean up). Set
        after the credential change, which clears it. The signal follows the *thread* that spawned us; that
        thread stays blocked in img_shim_wait_forwarding_signals until we exit, so it cannot fire early. */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) entry_fail("prctl(PR_SET_PDEATHSIG)");
     if (getppid() != original_parent) _exit(IMG_SHIM_ENTRY_FAILED);
     userns_entered = 1;
+}
+
+/* Parses a decimal id as SubordinateIDs.swift does: spaces and tabs around it (and a CR after), digits
+   only, at most UINT32_MAX. */
+static int parse_id(const char *text, unsigned long *value) {
+    while (*text == ' ' || *text == '\t') text++;
+    if (*text < '0' || *text > '9') return 0;
+    unsigned long result = 0;
+    while (*text >= '0' && *text <= '9') {
+        result = result * 10 + (unsigned long)(*text - '0');
+        if (result > 4294967295UL) return 0;
+        text++;
+    }
+    while (*text == ' ' || *text == '\t' || *text == '\r') text++;
+    if (*text != '\0') return 0;
+    *value = result;
+    return 1;
+}
+
+#define MAP_WORDS 48 /* "0 caller 1" and up to 15 subordinate ranges */
+#define WORD_SIZE 16
+
+/* The words newuidmap/newgidmap take after the pid for img's map (IDMapping.rootlessMap): 0 -> `caller`,
+   then 1, 2, ... -> the ranges `file` gives the user (owner `name` or `uid_text`), in file order, up to 65536
+   ids. Returns how many words, or 0 when the user has no range there. */
+static int rootless_map(const char *file, const char *name, const char *uid_text, unsigned long caller,
+                        char words[MAP_WORDS][WORD_SIZE]) {
+    FILE *f = fopen(file, "re");
+    if (f == NULL) return 0;
+    int n = 0;
+    snprintf(words[n++], WORD_SIZE, "0");
+    snprintf(words[n++], WORD_SIZE, "%lu", caller);
+    snprintf(words[n++], WORD_SIZE, "1");
+    unsigned long next = 1, remaining = 65536;
+    char *line = NULL;
+    size_t capacity = 0;
+    ssize_t length;
+    while (remaining > 0 && n + 3 <= MAP_WORDS && (length = getline(&line, &capacity, f)) >= 0) {
+        if (length > 0 && line[length - 1] == '\n') line[length - 1] = '\0';
+        char *owner = line;
+        while (*owner == ' ' || *owner == '\t') owner++;
+        if (*owner == '\0' || *owner == '#') continue;
+        char *first = strchr(owner, ':');
+        char *second = first ? strchr(first + 1, ':') : NULL;
+        if (second == NULL || strchr(second + 1, ':') != NULL || first == owner) continue;
+        *first = '\0';
+        *second = '\0';
+        if (strcmp(owner, uid_text) != 0 && (name == NULL || strcmp(owner, name) != 0)) continue;
+        unsigned long start, count;
+        if (!parse_id(first + 1, &start) || !parse_id(second + 1, &count) || count == 0 ||
+            start + count > 4294967296UL) continue;
+        unsigned long take = count < remaining ? count : remaining;
+        snprintf(words[n++], WORD_SIZE, "%lu", next);
+        snprintf(words[n++], WORD_SIZE, "%lu", start);
+        snprintf(words[n++], WORD_SIZE, "%lu", take);
+        next += take;
+        remaining -= take;
+    }
+    free(line);
+    fclose(f);
+    return n > 3 ? n : 0;
+}
+
+/* `name` found in $PATH as ExecutableLookup does (a regular file we may execute), into `out`. */
+static int find_executable(const char *name, char *out, size_t size) {
+    const char *path = getenv("PATH");
+    if (path == NULL || *path == '\0') path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path != '\0') {
+        const char *end = strchr(path, ':');
+        size_t length = end ? (size_t)(end - path) : strlen(path);
+        if (length > 0 && (size_t)snprintf(out, size, "%.*s/%s", (int)length, path, name) < size) {
+            struct stat st;
+            if (stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0) return 1;
+        }
+        if (end == NULL) break;
+        path = end + 1;
+    }
+    return 0;
+}
+
+/* Runs `tool pid words...` and returns whether it succeeded. */
+static int run_map_tool(const char *tool, const char *pid, char words[MAP_WORDS][WORD_SIZE], int count) {
+    char *argv[MAP_WORDS + 3];
+    int n = 0;
+    argv[n++] = (char *)tool;
+    argv[n++] = (char *)pid;
+    for (int i = 0; i < count; i++) argv[n++] = words[i];
+    argv[n] = NULL;
+    pid_t child = fork();
+    if (child < 0) return 0;
+    if (child == 0) {
+        execv(tool, argv);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0) {
+        if (errno != EINTR) return 0;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* An ordinary user's `img build` enters the user namespace right here, in one process: a
+   helper forked before the unshare (so it stays outside, where the setuid newuidmap/newgidmap work) writes
+   our maps, then we become root inside. The re-exec path in UserNamespace.swift does the same with a
+   second start of img (~30 ms) and stays for everything this declines: no helper found, no subordinate
+   range, a refused unshare. Those leave this process untouched, and Swift then explains what to fix. */
+static void enter_userns_directly(void) {
+    char uid_text[WORD_SIZE];
+    snprintf(uid_text, sizeof uid_text, "%lu", (unsigned long)getuid());
+    char name[256] = "";
+    struct passwd *entry = getpwuid(getuid());
+    if (entry != NULL && entry->pw_name != NULL) snprintf(name, sizeof name, "%s", entry->pw_name);
+    char newuidmap[4096], newgidmap[4096];
+    if (!find_executable("newuidmap", newuidmap, sizeof newuidmap) ||
+        !find_executable("newgidmap", newgidmap, sizeof newgidmap)) return;
+    static char uid_words[MAP_WORDS][WORD_SIZE], gid_words[MAP_WORDS][WORD_SIZE];
+    const char *login = name[0] ? name : NULL;
+    int uid_count = rootless_map("/etc/subuid", login, uid_text, (unsigned long)getuid(), uid_words);
+    int gid_count = rootless_map("/etc/subgid", login, uid_text, (unsigned long)getgid(), gid_words);
+    if (uid_count == 0 || gid_count == 0) return;
+
+    int go[2];
+    if (pipe2(go, O_CLOEXEC) != 0) return;
+    char pid[WORD_SIZE];
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    pid_t helper = fork();
+    if (helper < 0) {
+        close(go[0]);
+        close(go[1]);
+        return;
+    }
+    if (helper == 0) {
+        close(go[1]);
+        unsigned char byte = 0;
+        if (!read_byte(go[0], &byte) || byte != 'g') _exit(1);
+        _exit(run_map_tool(newuidmap, pid, uid_words, uid_count) && run_map_tool(newgidmap, pid, gid_words, gid_count) ? 0 : 1);
+    }
+    close(go[0]);
+    int refused = unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0;
+    if (!refused) {
+        unsigned char byte = 'g';
+        ssize_t written;
+        do { written = write(go[1], &byte, 1); } while (written < 0 && errno == EINTR);
+    }
+    close(go[1]);
+    int status = 0;
+    while (waitpid(helper, &status, 0) < 0 && errno == EINTR) {}
+    if (refused) return;
+    /* Past the unshare there is no way back: without maps this process can do nothing useful. */
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "img: entering the user namespace: %s or %s failed: check that they are setuid root "
+                        "(reinstall Debian package uidmap) and that /etc/subuid and /etc/subgid ranges do not "
+                        "overlap other users'\n", newuidmap, newgidmap);
+        _exit(IMG_SHIM_ENTRY_FAILED);
+    }
+    become_root_inside();
+    userns_entered = 2;
+}
+
+/* Runs before main and before any thread: the one place the namespaces can be entered. */
+__attribute__((constructor)) static void img_shim_start(int argc, char **argv, char **envp) {
+    (void)envp;
+    const char *stage = getenv(IMG_SHIM_USERNS_STAGE_ENV);
+    if (stage != NULL) {
+        enter_userns_staged(stage);
+        return;
+    }
+    const char *marker = getenv(IMG_SHIM_PRIVATE_MOUNTS_ENV);
+    if (marker != NULL) {
+        unsetenv(IMG_SHIM_PRIVATE_MOUNTS_ENV);
+        if (geteuid() == 0) enter_private_mounts(marker);
+        return;
+    }
+    const char *command = img_subcommand(argc, argv);
+    if (command == NULL || (strcmp(command, "build") != 0 && strcmp(command, "unpack") != 0)) return;
+    if (geteuid() == 0) {
+        enter_private_mounts(NULL);
+    } else if (strcmp(command, "build") == 0) {
+        /* Not `unpack`: it falls back to unpacking as the caller when the namespace cannot be entered, and a
+           helper failing after the unshare leaves no way back. */
+        enter_userns_directly();
+    }
 }
 
 static volatile sig_atomic_t forward_to;

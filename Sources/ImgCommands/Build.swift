@@ -95,16 +95,19 @@ struct Build: AsyncParsableCommand {
             return
         }
         try await reportingErrors {
-            try enterNamespace()
+            try enterNamespace(log)
             try await BuildSession(command: self, options: options, log: log).run()
         }
     }
 
     /// Rootless: img's user namespace (subuid-mapped); as root: a private mount namespace, so no snapshot
     /// mount is ever visible to (or left behind on) the host.
-    private func enterNamespace() throws {
+    private func enterNamespace(_ log: CommandLog) throws {
         do { try UserNamespace.enterIfNeeded(privateMountsForRoot: true) } catch {
             throw CommandError("\(error)")
+        }
+        if UserNamespace.enteredDirectly {
+            log.debug("user namespace: entered at start-up, ids mapped by newuidmap/newgidmap (no re-exec)")
         }
     }
 }

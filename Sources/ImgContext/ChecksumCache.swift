@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 package import ImgOCI
 import GRDB
@@ -37,12 +38,15 @@ package actor ChecksumCache {
         package var stored = 0
         /// Whole selections answered by their fingerprint (no per-file lookup at all).
         package var selectionHits = 0
+        /// Of `hits`, the files answered by the list stored under their selection's shape.
+        package var shapeHits = 0
 
-        package init(hits: Int = 0, misses: Int = 0, stored: Int = 0, selectionHits: Int = 0) {
+        package init(hits: Int = 0, misses: Int = 0, stored: Int = 0, selectionHits: Int = 0, shapeHits: Int = 0) {
             self.hits = hits
             self.misses = misses
             self.stored = stored
             self.selectionHits = selectionHits
+            self.shapeHits = shapeHits
         }
     }
 
@@ -56,6 +60,10 @@ package actor ChecksumCache {
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.label = "img-context-checksums"
+        // A cache: every answer is checked against the file's stat data, so a commit lost with a power cut
+        // costs a re-hash, never a wrong digest. WAL with synchronous=NORMAL skips the fsync per commit and
+        // stays consistent.
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         // Creating the file, switching it to WAL and migrating are not safe to race; two processes opening
         // a fresh cache at once take turns.
         let lock: FileLock
@@ -83,6 +91,14 @@ package actor ChecksumCache {
                     CREATE TABLE selection_hashes (
                         fingerprint TEXT PRIMARY KEY NOT NULL,  -- sha256 of a selection's stat data
                         digest TEXT NOT NULL                    -- its checksum
+                    );
+                    """)
+            }
+            migrator.registerMigration("v3-selection-files") { db in
+                try db.execute(sql: """
+                    CREATE TABLE selection_files (
+                        shape TEXT PRIMARY KEY NOT NULL,  -- sha256 of a selection's headers (paths, types, modes, …)
+                        files BLOB NOT NULL               -- its regular files' stat data and digests, in order
                     );
                     """)
             }
@@ -174,6 +190,90 @@ package actor ChecksumCache {
             try pool.write { db in
                 try db.execute(sql: "INSERT OR REPLACE INTO selection_hashes (fingerprint, digest) VALUES (?, ?)",
                                arguments: [fingerprint.description, digest.description])
+            }
+        } catch {
+            throw ContextError(.database, "cannot write the checksum cache \(path): \(error)", instruction: nil)
+        }
+    }
+
+    /// A selection's regular files as the last build that stored them saw them: per file, in order, four
+    /// little-endian Int64s (size, or -1 when the digest is not to be trusted again; mtime; inode; device) and
+    /// the 64 hex digits of its sha256. Kept as bytes: 20,000 files are read and compared on every touched
+    /// rebuild, and never turned into 20,000 values.
+    package struct ShapeList: Sendable {
+        package static let entrySize = 32 + 64
+        package private(set) var bytes: [UInt8]
+
+        package var count: Int { bytes.count / Self.entrySize }
+
+        package init(capacity: Int) {
+            bytes = []
+            bytes.reserveCapacity(capacity * Self.entrySize)
+        }
+
+        fileprivate init?(stored: [UInt8]) {
+            guard stored.count % Self.entrySize == 0 else { return nil }
+            bytes = stored
+        }
+
+        package mutating func append(size: Int64, modified: Int64, inode: UInt64, device: UInt64, trusted: Bool,
+                                     hex: UnsafeRawBufferPointer) {
+            for value in [trusted ? size : -1, modified, Int64(bitPattern: inode), Int64(bitPattern: device)] {
+                withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+            }
+            bytes.append(contentsOf: hex)
+        }
+
+        /// Whether file `index` was trusted and still has this stat data.
+        package func matches(_ index: Int, size: Int64, modified: Int64, inode: UInt64, device: UInt64) -> Bool {
+            bytes.withUnsafeBytes { raw in
+                let base = index * Self.entrySize
+                func int(_ at: Int) -> Int64 { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: base + at, as: Int64.self)) }
+                return int(0) == size && size >= 0 && int(8) == modified && UInt64(bitPattern: int(16)) == inode
+                    && UInt64(bitPattern: int(24)) == device
+            }
+        }
+
+        /// File `index`'s hex digits, valid inside `body`.
+        package func withDigestHex<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+            bytes.withUnsafeBytes { raw in
+                let base = index * Self.entrySize + 32
+                return body(UnsafeRawBufferPointer(rebasing: raw[base..<(base + 64)]))
+            }
+        }
+    }
+
+    /// The files of the selection with this `shape` (the same paths, types and modes, in the same order) as
+    /// a build stored them: after a `touch` or an edit of a few files, one row instead of a lookup per file.
+    /// Nil when unknown or not of `count` files.
+    package nonisolated func lookupShape(_ shape: Digest, count: Int) throws(ContextError) -> ShapeList? {
+        let blob: [UInt8]?
+        do {
+            blob = try pool.read { db in
+                try Data.fetchOne(db, sql: "SELECT files FROM selection_files WHERE shape = ?",
+                                  arguments: [shape.description]).map { Array($0) }
+            }
+        } catch {
+            throw ContextError(.database, "cannot read the checksum cache \(path): \(error)", instruction: nil)
+        }
+        guard let blob, let list = ShapeList(stored: blob), list.count == count else { return nil }
+        return list
+    }
+
+    /// Counts files answered by a shape's list.
+    package nonisolated func countShapeHits(_ count: Int) {
+        counters.withLock {
+            $0.hits += count
+            $0.shapeHits += count
+        }
+    }
+
+    /// Remembers a selection's files under its shape (see `lookupShape`).
+    package nonisolated func storeShape(_ shape: Digest, files: ShapeList) throws(ContextError) {
+        do {
+            try pool.write { db in
+                try db.execute(sql: "INSERT OR REPLACE INTO selection_files (shape, files) VALUES (?, ?)",
+                               arguments: [shape.description, Data(files.bytes)])
             }
         } catch {
             throw ContextError(.database, "cannot write the checksum cache \(path): \(error)", instruction: nil)

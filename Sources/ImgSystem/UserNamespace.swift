@@ -37,6 +37,10 @@ package enum UserNamespace {
     /// True when this process entered the namespace through the shim's constructor.
     package static var enteredByShim: Bool { img_shim_userns_entered() != 0 }
 
+    /// True when the constructor entered the namespace without a re-exec (`img build` run by an ordinary
+    /// user whose subordinate ranges and helpers it found).
+    package static var enteredDirectly: Bool { img_shim_userns_entered() == 2 }
+
     /// The facts about the host that decide whether and how the namespace can be entered.
     package struct HostFacts: Sendable, Hashable {
         package var uid: UInt32

@@ -26,10 +26,16 @@ extension BuildWorker {
         let directory = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         guard let data = try? JSONEncoder().encode(key.components) else { return }
-        // Written to a temp file and renamed: two builds at once leave one whole record, never half.
+        // A rebuild of the same step with the same key (every cached step) finds the record as it is.
+        if FileManager.default.contents(atPath: path) == data { return }
+        // Written to a temp file and renamed: two builds at once leave one whole record, never half. Not
+        // fsynced: it only explains a later miss, and a record lost in a crash reads as "never recorded".
         let temporary = path + ".tmp-\(getpid())-\(UUID().uuidString.prefix(8))"
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else { return }
-        if rename(temporary, path) != 0 { unlink(temporary) }
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        if written != data.count || rename(temporary, path) != 0 { unlink(temporary) }
     }
 
     private func explanationPath(_ step: BuildStep) -> String {

@@ -66,4 +66,40 @@ import Testing
         // Nothing of the build is left mounted.
         #expect(!BuildTests.mountsMention(f.state))
     }
+
+    /// `img build` as an ordinary user enters the namespace in its start-up shim, without a second img
+    /// process; where the shim cannot (no newuidmap on PATH) the re-exec path says what to install, and a
+    /// helper that fails after the unshare is one line and exit status 125, with nothing in the state dir.
+    @Test func theStartupShimEntersTheNamespaceOrSaysWhy() throws {
+        try Self.ensureUser()
+        let f = try BuildFixture()
+        try f.write("Dockerfile", BuildTests.base + "RUN id -u > /uid\n")
+        #expect(try SaveLoadTests.shell("chmod 755 '\(f.dir.url.path)' && chown -R \(Self.user) '\(f.dir.url.path)'").status == 0)
+        func asUser(_ environment: String, _ arguments: String) throws -> ImgBinary.Result {
+            try SaveLoadTests.shell("cd /tmp && runuser -u \(Self.user) -- env \(environment) '\(ImgBinary.url.path)' -s '\(f.state)' \(arguments)")
+        }
+        let built = try asUser("", "-d build --progress plain -t direct '\(f.context.path)'")
+        #expect(built.status == 0, "\(built.stderr)")
+        #expect(built.stderr.contains("user namespace: entered at start-up, ids mapped by newuidmap/newgidmap (no re-exec)"), "\(built.stderr)")
+
+        // No newuidmap on PATH: the shim leaves the process alone and Swift explains.
+        let stateBefore = try SaveLoadTests.shell("find '\(f.state)' | sort").stdout
+        let missing = try asUser("PATH=/nonexistent", "build -t direct '\(f.context.path)'")
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("newuidmap not found on PATH; rootless img needs it to map ids: install Debian package uidmap"), "\(missing.stderr)")
+
+        // A newuidmap that refuses (a broken, non-setuid install), first on PATH: past the unshare there is
+        // no way back, so the shim says so and exits 125.
+        let fakes = f.dir.url.appending(path: "fakes").path
+        #expect(try SaveLoadTests.shell("""
+            mkdir -p '\(fakes)' && printf '#!/bin/sh\\necho "newuidmap: write to uid_map failed: Operation not permitted" >&2\\nexit 1\\n' > '\(fakes)/newuidmap' \
+            && cp /usr/bin/newgidmap '\(fakes)/newgidmap' && chmod 755 '\(fakes)' '\(fakes)/newuidmap'
+            """).status == 0)
+        let refused = try asUser("PATH=\(fakes):/usr/bin:/bin", "build -t direct '\(f.context.path)'")
+        #expect(refused.status == 125)
+        let lines = refused.stderr.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("img: entering the user namespace: \(fakes)/newuidmap or \(fakes)/newgidmap failed: check that they are setuid root (reinstall Debian package uidmap)") }, "\(refused.stderr)")
+        #expect(lines.contains("newuidmap: write to uid_map failed: Operation not permitted"))
+        #expect(try SaveLoadTests.shell("find '\(f.state)' | sort").stdout == stateBefore)
+    }
 }

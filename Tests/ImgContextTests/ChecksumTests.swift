@@ -108,7 +108,7 @@ struct ChecksumTests {
         #expect(cache.statistics == ChecksumCache.Statistics(hits: 0, misses: 2, stored: 1))
         // Nor is the selection that holds it: the next checksum looks at the files again.
         _ = try Self.digest(f, ["fresh.txt", "a.txt"], cache: cache)
-        #expect(cache.statistics == ChecksumCache.Statistics(hits: 1, misses: 3, stored: 1, selectionHits: 0))
+        #expect(cache.statistics == ChecksumCache.Statistics(hits: 1, misses: 3, stored: 1, selectionHits: 0, shapeHits: 1))
     }
 
     @Test func twoCachesOnOneFileAgree() async throws {
@@ -133,8 +133,9 @@ struct ChecksumTests {
         #expect(after.statistics.selectionHits == 1)
     }
 
-    /// A big selection after a `touch` (its fingerprint no longer matches) is answered from the per-file
-    /// rows in one range scan: every untouched file is a hit, the touched one is read again.
+    /// A big selection after a `touch` (its fingerprint no longer matches) is answered by the list stored
+    /// under its shape (the same paths and modes): every untouched file is a hit, the touched one is read
+    /// again.
     @Test func aTouchedBigSelectionRereadsOnlyTheTouchedFile() throws {
         let f = Fixture()
         for i in 0..<300 { f.context.file("many/d\(i % 3)/f\(i).txt", "file \(i)") }
@@ -145,6 +146,62 @@ struct ChecksumTests {
         f.context.setTime("many/d1/f1.txt", 1_700_000_000)
         let reopened = try ChecksumCache(path: f.scratch.path + "/c.db")
         #expect(try Self.digest(f, ["many"], cache: reopened) == first)
-        #expect(reopened.statistics == ChecksumCache.Statistics(hits: 299, misses: 1, stored: 1))
+        #expect(reopened.statistics == ChecksumCache.Statistics(hits: 299, misses: 1, stored: 1, shapeHits: 299))
+    }
+
+    /// Edits to a few files: the shape's list still answers the others, the edited ones come from the
+    /// per-file rows once hashed, and every answer is the content's (compared with no cache at all).
+    @Test func editsAfterTheListWasStoredAreSeen() throws {
+        let f = Fixture()
+        for i in 0..<300 { f.context.file("many/d\(i % 3)/f\(i).txt", "file \(i)") }
+        let db = f.scratch.path + "/c.db"
+        _ = try Self.digest(f, ["many"], cache: try ChecksumCache(path: db))
+        for (round, name) in ["many/d1/f1.txt", "many/d2/f2.txt", "many/d1/f1.txt"].enumerated() {
+            f.context.file(name, "edited \(round)")
+            f.context.setTime(name, 1_700_000_000 + round)
+            let cache = try ChecksumCache(path: db)
+            let fresh = try Self.digest(f, ["many"])
+            #expect(try Self.digest(f, ["many"], cache: cache) == fresh)
+            // The list was stored before any edit: it answers all but the files edited since.
+            let edited = round == 0 ? 1 : 2
+            #expect(cache.statistics.shapeHits == 300 - edited)
+            #expect(cache.statistics.misses == 1)
+            // All trusted: the next checksum is one lookup of the whole selection.
+            #expect(try Self.digest(f, ["many"], cache: cache) == fresh)
+            #expect(cache.statistics.selectionHits == 1)
+        }
+    }
+
+    /// A new file changes the shape: no list answers, the per-file rows do (one range scan for many files).
+    @Test func anAddedFileFallsBackToThePerFileRows() throws {
+        let f = Fixture()
+        for i in 0..<300 { f.context.file("many/d\(i % 3)/f\(i).txt", "file \(i)") }
+        let db = f.scratch.path + "/c.db"
+        _ = try Self.digest(f, ["many"], cache: try ChecksumCache(path: db))
+        f.context.file("many/d0/new.txt", "new")
+        f.context.setTime("many/d0/new.txt", 1_700_000_000)
+        let cache = try ChecksumCache(path: db)
+        #expect(try Self.digest(f, ["many"], cache: cache) == (try Self.digest(f, ["many"])))
+        #expect(cache.statistics == ChecksumCache.Statistics(hits: 300, misses: 1, stored: 1, shapeHits: 0))
+    }
+
+    /// Two threads stat the halves of a big tree; the records join in order, so the digest is the one a
+    /// single pass gives, with files, links and directories on both sides of the split.
+    @Test func theTwoThreadedStatWalkMatchesOnePass() throws {
+        let f = Fixture()
+        for i in 0..<400 {
+            f.context.file("t/d\(i % 7)/f\(i).txt", "file \(i)")
+            if i % 50 == 0 { f.context.symlink("t/d\(i % 7)/l\(i)", to: "f\(i).txt") }
+        }
+        let selection = try CopySelection.select(["t"], in: try f.tree())
+        let onePass = try selection.checksum(cache: nil, splitAbove: .max)
+        #expect(try selection.checksum(cache: nil, splitAbove: 10) == onePass)
+        let cache = try ChecksumCache(path: f.scratch.path + "/c.db")
+        #expect(try selection.checksum(cache: cache, splitAbove: 10) == onePass)
+        #expect(cache.statistics.misses == 400)
+        f.context.file("t/d6/f6.txt", "changed")
+        let changed = try CopySelection.select(["t"], in: try f.tree())
+        #expect(try changed.checksum(cache: nil, splitAbove: 10) == (try changed.checksum(cache: nil, splitAbove: .max)))
+        #expect(try changed.checksum(cache: nil, splitAbove: 10) != onePass)
     }
 }

@@ -9,7 +9,11 @@
 #include <sys/types.h>
 
 /* The environment variable that arms the constructor: "<fd to parent>,<fd from parent>". Set only by
-   UserNamespace.swift when it re-executes /proc/self/exe; every other process leaves the shim inert. */
+   UserNamespace.swift when it re-executes /proc/self/exe. An ordinary user running `img build` needs no
+   re-exec: the constructor reads the subcommand from argv, finds the user's
+   /etc/subuid and /etc/subgid ranges and enters the namespace itself (a forked helper runs
+   newuidmap/newgidmap), or leaves the process untouched for the re-exec path to explain what is missing.
+   Every other process leaves the shim inert. */
 #define IMG_SHIM_USERNS_STAGE_ENV "_IMG_USERNS_STAGE"
 
 /* The environment variable that asks the constructor, in a process running as real root, to move into a
@@ -22,7 +26,8 @@
 /* Exit status of a child that could not finish entering the namespace after the parent mapped its ids. */
 #define IMG_SHIM_ENTRY_FAILED 125
 
-/* 1 if this process entered the user namespace through the constructor, else 0. */
+/* 1 if this process entered the user namespace through the constructor after a re-exec, 2 if it entered
+   directly (no re-exec), else 0. */
 int img_shim_userns_entered(void);
 
 /* 1 if this process moved into a private mount namespace through the constructor, else 0. */

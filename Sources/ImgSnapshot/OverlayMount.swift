@@ -14,7 +14,14 @@ enum KernelOverlay {
     /// Mounts `lowers` (top-most first) with `upper` and `work` on `target`. `scratch` (an empty directory
     /// of the caller's) gets short symlinks to the lower directories, and the mount runs with it as working
     /// directory, so that ~1,000 layers fit the one page overlayfs reads its options from.
-    static func mount(lowers: [String], upper: String, work: String, target: String, scratch: String) throws(SnapshotError) {
+    ///
+    /// With `volatile` (Linux 5.10+, as buildah mounts its build containers) overlayfs skips every sync of
+    /// the upper file system, above all the `syncfs` at unmount that wrote out a whole COPY or RUN before the
+    /// step could end; the snapshot store makes up for it (see `SnapshotStore.markUnsynced`). Returns whether
+    /// the kernel took it.
+    @discardableResult
+    static func mount(lowers: [String], upper: String, work: String, target: String, scratch: String,
+                      volatile: Bool = true) throws(SnapshotError) -> Bool {
         precondition(!lowers.isEmpty, "overlayfs needs a lower directory")
         var names: [String] = []
         for (index, lower) in lowers.enumerated() {
@@ -25,11 +32,18 @@ enum KernelOverlay {
             names.append(name)
         }
         let options = ["lowerdir=" + names.joined(separator: ":"), "upperdir=" + escape(upper), "workdir=" + escape(work)] + fixedOptions
-        do {
-            try Mount.mount(inDirectory: scratch, source: "overlay", target: target, type: "overlay", data: options.joined(separator: ","))
-        } catch {
-            throw SnapshotError(.mount, "cannot mount overlayfs on \(target)", cause: error)
+        // A kernel before 5.10 does not know `volatile` (EINVAL): then without it.
+        for withVolatile in volatile ? [true, false] : [false] {
+            do {
+                try Mount.mount(inDirectory: scratch, source: "overlay", target: target, type: "overlay",
+                                data: (options + (withVolatile ? ["volatile"] : [])).joined(separator: ","))
+                return withVolatile
+            } catch {
+                if withVolatile && error.code == EINVAL { continue }
+                throw SnapshotError(.mount, "cannot mount overlayfs on \(target)", cause: error)
+            }
         }
+        return false
     }
 
     static func escape(_ path: String) -> String {

@@ -29,8 +29,8 @@ extension SnapshotStore {
                     lowers = [directory + "/empty"]
                 }
                 if backend == .overlayfs {
-                    try KernelOverlay.mount(lowers: lowers, upper: upper, work: work, target: rootfs, scratch: links)
-                    mounted[directory] = .kernel(target: rootfs)
+                    let volatile = try KernelOverlay.mount(lowers: lowers, upper: upper, work: work, target: rootfs, scratch: links)
+                    mounted[directory] = .kernel(target: rootfs, volatile: volatile)
                 } else {
                     mounted[directory] = .fuse(try FuseOverlayProcess.start(lowers: lowers, upper: upper, work: work, target: rootfs))
                 }
@@ -74,6 +74,7 @@ extension SnapshotStore {
         guard access(workspace.directory, F_OK) == 0 else {
             throw SnapshotError(.notFound, "workspace \(workspace.directory) was already released")
         }
+        let volatile = if case .kernel(_, true) = mounted[workspace.directory] { true } else { false }
         unmount(workspace.directory)
         let built = try makeWorkDirectory("commit")
         do throws(SnapshotError) {
@@ -89,6 +90,7 @@ extension SnapshotStore {
                 }
             }
             try Self.writeDiffIDs(snapshot.diffIDs, into: built)
+            if volatile { try markUnsynced(chainID) }
             try publish(built, as: chainID)
         } catch {
             Self.remove(built)
@@ -129,7 +131,7 @@ extension SnapshotStore {
     func unmount(_ directory: String) {
         guard let mount = mounted.removeValue(forKey: directory) else { return }
         switch mount {
-        case .kernel(let target):
+        case .kernel(let target, _):
             // Busy only if something still runs in it; detach then, so nothing outlives the workspace.
             if (try? Mount.unmount(target)) == nil { try? Mount.unmount(target, detach: true) }
         case .fuse(let process):

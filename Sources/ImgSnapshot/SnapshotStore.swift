@@ -25,14 +25,14 @@ package actor SnapshotStore {
     var preparing: [Digest: Task<Void, any Error>] = [:]
 
     enum MountedWorkspace {
-        case kernel(target: String)
+        case kernel(target: String, volatile: Bool)
         case fuse(FuseOverlayProcess)
     }
 
     /// root: `<state>/snapshots`. Creates it.
     package init(root: String, backend: SnapshotBackend) throws(SnapshotError) {
         try Self.makeParents(of: root)
-        for directory in [root, root + "/tmp"] + SnapshotFormat.allCases.map({ root + "/" + $0.rawValue }) {
+        for directory in [root, root + "/tmp", root + "/unsynced"] + SnapshotFormat.allCases.map({ root + "/" + $0.rawValue }) {
             guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
                 throw SnapshotError(.io, "cannot create the snapshot directory \(directory)", cause: SystemError.errno("mkdir"))
             }
@@ -45,6 +45,50 @@ package actor SnapshotStore {
         self.backend = backend
         temporary = self.root + "/tmp"
         Self.removeAbandoned(in: temporary)
+        Self.dropUnsynced(root: self.root)
+    }
+
+    // MARK: - Snapshots from volatile mounts
+
+    /// The kernel's id of this boot (`/proc/sys/kernel/random/boot_id`, dashes dropped).
+    package static let bootID: String = {
+        let text = (try? SmallTextFile.read("/proc/sys/kernel/random/boot_id")) ?? nil
+        return String((text ?? "unknown").filter { $0.isHexDigit })
+    }()
+
+    /// How long after a snapshot was made its data is surely on disk: the kernel writes dirty pages back
+    /// after 30 s (`vm.dirty_expire_centisecs`); ten times that.
+    static let writebackGrace: Int = 300
+
+    /// Records, before a snapshot made through a volatile overlay mount is published, that its files may
+    /// still be only in the page cache: an empty `unsynced/<chain id>.<boot id>`. No sync is paid for it.
+    nonisolated func markUnsynced(_ chainID: Digest) throws(SnapshotError) {
+        let path = "\(root)/unsynced/\(chainID.hex).\(Self.bootID)"
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SnapshotError(.io, "cannot record snapshot \(chainID)", cause: SystemError.errno("open \(path)")) }
+        close(fd)
+    }
+
+    /// Drops the snapshots an earlier boot marked unsynced: the machine went down before it was known their
+    /// data reached the disk, so their files may be empty or short. They are made again from their layer
+    /// blobs (which are fsynced) when next needed. Marks of this boot older than `writebackGrace` go.
+    static func dropUnsynced(root: String) {
+        let directory = root + "/unsynced"
+        guard let names = try? DirectoryEntries.names(in: AT_FDCWD, directory), !names.isEmpty else { return }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        for name in names {
+            let parts = name.split(separator: ".")
+            let marker = directory + "/" + name
+            guard parts.count == 2 else { unlink(marker); continue }
+            if parts[1] != bootID {
+                for format in SnapshotFormat.allCases { remove("\(root)/\(format.rawValue)/\(parts[0])") }
+                unlink(marker)
+                continue
+            }
+            var st = stat()
+            if lstat(marker, &st) == 0 && Int(now.tv_sec) - Int(st.st_mtim.tv_sec) > writebackGrace { unlink(marker) }
+        }
     }
 
     // MARK: - Paths

@@ -65,4 +65,44 @@ package enum ExtendedAttributes {
             throw SystemError.errno("removexattr \(attribute) \(name)")
         }
     }
+
+    /// All attributes of an open file with their values: no path walk, one call when there are none (the
+    /// usual case for a copied file).
+    package static func all(fd: Int32) throws(SystemError) -> [String: [UInt8]] {
+        var capacity = 256
+        var buffer: [CChar]
+        var count: Int
+        while true {
+            buffer = [CChar](repeating: 0, count: capacity)
+            count = XattrCalls.fileList(fd, &buffer, capacity)
+            if count >= 0 { break }
+            if errno == ERANGE { capacity *= 4; continue }
+            if errno == ENOTSUP { return [:] }
+            throw SystemError.errno("flistxattr")
+        }
+        var result: [String: [UInt8]] = [:]
+        var start = 0
+        for i in 0..<count where buffer[i] == 0 {
+            let attribute = String(decoding: buffer[start..<i].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            start = i + 1
+            var size = 256
+            while true {
+                var value = [UInt8](repeating: 0, count: size)
+                let n = XattrCalls.fileGet(fd, attribute, &value, size)
+                if n >= 0 {
+                    result[attribute] = Array(value[0..<n])
+                    break
+                }
+                if errno == ERANGE { size *= 4; continue }
+                if errno == ENODATA { break }
+                throw SystemError.errno("fgetxattr \(attribute)")
+            }
+        }
+        return result
+    }
+
+    package static func set(fd: Int32, attribute: String, value: [UInt8]) throws(SystemError) {
+        let rc = value.withUnsafeBytes { XattrCalls.fileSet(fd, attribute, $0.baseAddress, $0.count, 0) }
+        guard rc == 0 else { throw SystemError.errno("fsetxattr \(attribute)") }
+    }
 }

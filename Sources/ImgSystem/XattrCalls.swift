@@ -15,7 +15,14 @@ enum XattrCalls {
         return unsafeBitCast(symbol, to: type)
     }
 
+    typealias FileList = @convention(c) (Int32, UnsafeMutablePointer<CChar>?, Int) -> Int
+    typealias FileGet = @convention(c) (Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?, Int) -> Int
+    typealias FileSet = @convention(c) (Int32, UnsafePointer<CChar>?, UnsafeRawPointer?, Int, Int32) -> Int32
+
     static let list = load("llistxattr", as: List.self)
+    static let fileList = load("flistxattr", as: FileList.self)
+    static let fileGet = load("fgetxattr", as: FileGet.self)
+    static let fileSet = load("fsetxattr", as: FileSet.self)
     static let get = load("lgetxattr", as: Get.self)
     static let set = load("lsetxattr", as: Set.self)
     static let remove = load("lremovexattr", as: Remove.self)

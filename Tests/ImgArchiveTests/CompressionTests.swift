@@ -163,6 +163,36 @@ import Testing
         #expect(unpacked.digest == first.diffID)
     }
 
+    /// Random blocks are stored, not compressed (libdeflate would spend level 6's time to save nothing);
+    /// text blocks are compressed; the layer reads back the same either way and is the same bytes twice.
+    @Test(.enabled(if: Tool.condition(.gzip), "needs gzip (Debian: gzip)"))
+    func incompressibleBlocksAreStored() throws {
+        guard Tool.require(.gzip) else { return }
+        let tmp = TempDir()
+        let tree = tmp.sub("tree")
+        var generator = SystemRandomNumberGenerator()
+        let random = (0..<(2 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let fd = open(tree + "/random.bin", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        _ = random.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        let text = String(repeating: "the quick brown fox jumps over the lazy dog 0123456789\n", count: 40_000)
+        TreeBuilder(root: tree).file("text.txt", text)
+        #expect(ParallelGzipCompressor.looksIncompressible(UnsafeRawBufferPointer(start: random, count: 1 << 20)))
+        #expect(!Array(text.utf8).withUnsafeBytes { ParallelGzipCompressor.looksIncompressible($0) })
+
+        let options = LayerWriteOptions(gzipBlockSize: 1 << 20)
+        let first = try LayerExport.directory(tree, toFile: tmp["a.tgz"], options: options)
+        #expect(try LayerExport.directory(tree, toFile: tmp["b.tgz"], options: options) == first)
+        // 2 MiB stored plus the text (2.2 MB) compressed to a few KB.
+        var st = stat()
+        #expect(stat(tmp["a.tgz"], &st) == 0 && st.st_size > 2 << 20 && st.st_size < (2 << 20) + 200_000, "\(st.st_size)")
+        #expect(try run(["gzip", "-t", tmp["a.tgz"]]).status == 0)
+        #expect(try run(["sh", "-c", "gzip -dc '\(tmp["a.tgz"])' | sha256sum"]).output.hasPrefix(first.diffID.hex))
+        let out = tmp.sub("out")
+        _ = try LayerApplier.apply(layerAt: tmp["a.tgz"], to: out, expectedDiffID: first.diffID)
+        #expect(try run(["cmp", tree + "/random.bin", out + "/random.bin"]).status == 0)
+    }
+
     @Test func emptyBlobIsAnEmptyLayer() throws {
         let tmp = TempDir()
         TreeBuilder(root: tmp.path).file("empty.blob", "")

@@ -27,6 +27,7 @@ struct SnapshotScenarios {
         try abandonedWorkDirectoriesGo()
         let base = try await preparedChainHasTheMergedView()
         let committed = try await workspaceDiffCommitAndNext(on: base)
+        try await volatileWorkspacesAndUnsyncedSnapshots()
         try await concurrentPreparesOfOneChain()
         try await mismatchedDiffIDKeepsNothing()
         try await hostileLayersStayContained()
@@ -212,6 +213,46 @@ struct SnapshotScenarios {
         #expect(try EntrySummary.read(fromScratch.bytes).map(\.path) == ["only"])
         await store.release(scratch)
         return committed
+    }
+
+    /// Kernel overlay workspaces are mounted `volatile` (no syncfs at unmount); what they commit is marked
+    /// unsynced with this boot's id, and a store opened after another boot drops such a snapshot (its files
+    /// may never have reached the disk). Marks of this boot go once the writeback grace has passed.
+    func volatileWorkspacesAndUnsyncedSnapshots() async throws {
+        let store = try store()
+        let workspace = try await store.workspace(on: .empty)
+        let mountLine = (try SmallTextFile.read("/proc/self/mountinfo") ?? "").split(separator: "\n")
+            .first { $0.split(separator: " ").count > 4 && $0.split(separator: " ")[4] == workspace.rootfs }
+        try write(workspace.rootfs + "/volatile-test", "v")
+        let digests = try await store.diff(workspace, to: MemorySink(), options: LayerWriteOptions())
+        let snapshot = try await store.commit(workspace, diffID: digests.diffID)
+        let chainID = try #require(snapshot.chainID)
+        let marker = root + "/unsynced/\(chainID.hex).\(SnapshotStore.bootID)"
+        guard backend == .overlayfs else {
+            #expect(!exists(marker))
+            #expect(mountLine.map { !$0.contains("volatile") } ?? true)
+            return
+        }
+        #expect(mountLine?.contains("volatile") == true, "\(mountLine ?? "no mount line")")
+        #expect(exists(marker))
+        // Still this boot, recently: the next store keeps both.
+        _ = try self.store()
+        var kept = await store.exists(chainID)
+        #expect(exists(marker) && kept)
+        // Still this boot, long ago: the mark goes, the snapshot stays.
+        var old = [timespec(tv_sec: 1_000_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000_000, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, marker, &old, 0) == 0)
+        _ = try self.store()
+        kept = await store.exists(chainID)
+        #expect(!exists(marker) && kept)
+        // Marked by another boot: the snapshot is dropped (and made again from its blob when needed).
+        let otherBoot = root + "/unsynced/\(chainID.hex).00000000000000000000000000000000"
+        #expect(close(open(otherBoot, O_WRONLY | O_CREAT, 0o600)) == 0)
+        _ = try self.store()
+        #expect(!exists(otherBoot))
+        kept = await store.exists(chainID)
+        #expect(!kept)
+        #expect(!exists(root + "/overlay/\(chainID.hex)"))
     }
 
     func concurrentPreparesOfOneChain() async throws {

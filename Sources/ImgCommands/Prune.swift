@@ -1,10 +1,15 @@
 import ArgumentParser
 import Foundation
 import ImgContent
+import ImgSnapshot
+import ImgSystem
 
-/// `img prune`: remove every blob no image, cache record or running operation still needs.
+/// `img prune`: remove every blob no image, cache record or running operation still needs, and the
+/// snapshots (unpacked layers, re-made from their blobs when a build needs them) when no build is running.
+/// `--all` also drops the build cache itself, as `docker builder prune -a` does.
 struct Prune: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Remove unreferenced content and print what was reclaimed.")
+    static let configuration = CommandConfiguration(
+        abstract: "Remove unreferenced content and unpacked snapshots, and print what was reclaimed.")
 
     @OptionGroup var global: GlobalOptions
     @ParentCommand var root: ImgCommand
@@ -12,15 +17,63 @@ struct Prune: AsyncParsableCommand {
     @Flag(help: "Only report what would be removed.")
     var dryRun = false
 
+    @Flag(name: [.short, .long], help: "Also remove the build cache: cache records (the next build runs every step), RUN cache mounts and remembered context checksums.")
+    var all = false
+
     func run() async throws {
         let options = root.global.merged(with: global)
+        let log = CommandLog(debug: options.debug)
         try await reportingErrors {
+            // Snapshots and cache mounts made in img's user namespace hold files of subordinate ids: only
+            // inside it can they be removed. Without a range they were made as the user, who can.
+            do { try UserNamespace.enterIfNeeded() } catch {
+                log.debug("not entering a user namespace (\(error)); removing as the caller")
+            }
             let state = try options.openState()
+            let root = state.layout.root
+            var records = 0
+            if all {
+                records = dryRun ? try await state.cache.list().count : try await state.cache.prune(unusedSince: .distantFuture)
+            }
             let report = try await state.collectGarbage(GCOptions(dryRun: dryRun))
             if !dryRun { removeStaleWorkDirectories(state) }
             for digest in report.removedBlobs { print("\(dryRun ? "Would remove" : "Deleted"): \(digest)") }
-            print("Total reclaimed space: \(HumanFormat.size(report.reclaimedBytes))")
+            var reclaimed = report.reclaimedBytes
+            // Snapshots and cache mounts only while no build has its snapshot store open.
+            let freed = try SnapshotStore.whileUnused(root: root + "/snapshots") { () -> Int64 in
+                var bytes = SnapshotStore.removeAll(root: root + "/snapshots", dryRun: dryRun)
+                if all { bytes += removeBuildCacheFiles(root: root, dryRun: dryRun) }
+                return bytes
+            }
+            let verb = dryRun ? "would be freed" : "freed"
+            if let freed {
+                if freed > 0 { print("Snapshots\(all ? " and cache mounts" : ""): \(HumanFormat.size(freed)) \(verb)") }
+                reclaimed += freed
+            } else {
+                print("Snapshots\(all ? " and cache mounts" : "") kept: a build is running")
+            }
+            if all { print("Build cache records: \(records) \(dryRun ? "would be removed" : "removed")") }
+            print("Total reclaimed space: \(HumanFormat.size(reclaimed))")
         }
+    }
+
+    /// RUN cache mounts, miss explanations and the context checksum cache.
+    private func removeBuildCacheFiles(root: String, dryRun: Bool) -> Int64 {
+        var bytes: Int64 = 0
+        for name in ["cache-mounts", "cache-explain", "context-checksums.db", "context-checksums.db-wal",
+                     "context-checksums.db-shm"] {
+            let path = root + "/" + name
+            guard access(path, F_OK) == 0 else { continue }
+            bytes += DirectoryEntries.allocatedBytes(path)
+            if !dryRun {
+                let parent = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                if parent >= 0 {
+                    try? DirectoryEntries.removeTree(in: parent, name)
+                    close(parent)
+                }
+            }
+        }
+        return bytes
     }
 }
 

@@ -23,6 +23,9 @@ package actor SnapshotStore {
     var mounted: [String: MountedWorkspace] = [:]
     /// Prepares running in this process, by final chain id: a second caller waits for the first.
     var preparing: [Digest: Task<Void, any Error>] = [:]
+    /// `<root>/in-use.lock`, held shared while this store is open: `img prune` removes snapshots only when it
+    /// can hold it exclusively, i.e. when no build or unpack is running.
+    private nonisolated let inUse: Int32
 
     enum MountedWorkspace {
         case kernel(target: String, volatile: Bool)
@@ -43,9 +46,59 @@ package actor SnapshotStore {
         self.root = String(cString: canonical)
         free(canonical)
         self.backend = backend
+        inUse = try Self.lockInUse(root: self.root, exclusive: false, wait: true)!
         temporary = self.root + "/tmp"
         Self.removeAbandoned(in: temporary)
         Self.dropUnsynced(root: self.root)
+    }
+
+    deinit { close(inUse) }
+
+    // MARK: - In use
+
+    /// Opens `<root>/in-use.lock` and locks it; nil when `wait` is false and another process holds it in a
+    /// conflicting way. A `prune` holds it for as long as its removal takes; a build opening its store
+    /// meanwhile waits (blocking its thread: it happens at most while one prune runs).
+    static func lockInUse(root: String, exclusive: Bool, wait: Bool) throws(SnapshotError) -> Int32? {
+        let path = root + "/in-use.lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SnapshotError(.io, "cannot open \(path)", cause: SystemError.errno("open")) }
+        while flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
+            let code = errno
+            guard code == EWOULDBLOCK || code == EINTR else {
+                close(fd)
+                throw SnapshotError(.io, "cannot lock \(path)", cause: SystemError.errno("flock"))
+            }
+            guard wait else {
+                close(fd)
+                return nil
+            }
+            if code == EWOULDBLOCK { usleep(10_000) }
+        }
+        return fd
+    }
+
+    /// Runs `body` while no store is open on `root` in any process, holding that off until it returns; nil
+    /// without running it when one is (a build is running).
+    package static func whileUnused<T>(root: String, _ body: () throws -> T) throws -> T? {
+        guard access(root, F_OK) == 0 else { return try body() }
+        guard let fd = try lockInUse(root: root, exclusive: true, wait: false) else { return nil }
+        defer { close(fd) }
+        return try body()
+    }
+
+    /// Removes every snapshot, mark and work directory under `root` (call it through `whileUnused`), keeping
+    /// the `auto` probe's memo. Returns the bytes they held; with `dryRun` only counts.
+    package static func removeAll(root: String, dryRun: Bool) -> Int64 {
+        var total: Int64 = 0
+        for directory in SnapshotFormat.allCases.map(\.rawValue) + ["tmp", "unsynced"] {
+            let path = root + "/" + directory
+            for name in (try? DirectoryEntries.names(in: AT_FDCWD, path)) ?? [] {
+                total += DirectoryEntries.allocatedBytes(path + "/" + name)
+                if !dryRun { remove(path + "/" + name) }
+            }
+        }
+        return total
     }
 
     // MARK: - Snapshots from volatile mounts

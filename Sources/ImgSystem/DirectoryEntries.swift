@@ -66,4 +66,33 @@ package enum DirectoryEntries {
             try removeTree(in: fd, child)
         }
     }
+
+    /// The disk space (allocated blocks) of `path` and, for a directory, everything below it; symlinks are
+    /// not followed, unreadable parts count as nothing.
+    package static func allocatedBytes(_ path: String) -> Int64 {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return 0 }
+        var total = Int64(st.st_blocks) * 512
+        guard st.st_mode & S_IFMT == S_IFDIR else { return total }
+        func walk(_ fd: Int32) {
+            let listFD = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+            guard listFD >= 0, let children = try? names(consuming: listFD, describing: path) else { return }
+            for child in children {
+                var cst = stat()
+                guard fstatat(fd, child, &cst, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+                total += Int64(cst.st_blocks) * 512
+                if cst.st_mode & S_IFMT == S_IFDIR {
+                    let sub = openat(fd, child, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                    guard sub >= 0 else { continue }
+                    walk(sub)
+                    close(sub)
+                }
+            }
+        }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return total }
+        walk(fd)
+        close(fd)
+        return total
+    }
 }

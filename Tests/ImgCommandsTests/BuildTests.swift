@@ -231,6 +231,73 @@ import Testing
         #expect(try String(contentsOfFile: local + "/out.txt", encoding: .utf8) == "out\n")
     }
 
+    /// `img prune` removes snapshots (re-made from blobs when needed) but never under a running build;
+    /// `--all` also drops the build cache: records, cache mounts, remembered checksums.
+    @Test func pruneRemovesSnapshotsAndWithAllTheBuildCache() throws {
+        let f = try BuildFixture()
+        try f.write("a.txt", "one\n")
+        try f.write("Dockerfile", Self.base + """
+            RUN --mount=type=cache,target=/cache echo kept > /cache/marker && echo first > /first
+            COPY a.txt /a.txt
+            RUN cat /a.txt /first > /both
+            """)
+        #expect(try f.build(["-t", "pruned"]).status == 0)
+        let snapshots = f.state + "/snapshots/overlay"
+        func entries(_ path: String) -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] }
+        #expect(!entries(snapshots).isEmpty)
+        #expect(!entries(f.state + "/cache-mounts").isEmpty)
+
+        // While a build is running (its RUN sleeps), snapshots stay.
+        let busy = Process()
+        busy.executableURL = ImgBinary.url
+        let err = Pipe()
+        busy.standardError = err
+        busy.standardOutput = FileHandle.nullDevice
+        try f.write("Dockerfile.busy", Self.base + "RUN echo started && sleep 3\n")
+        busy.arguments = ["-s", f.state, "build", "--progress", "plain", "-f", f.context.appending(path: "Dockerfile.busy").path, "-t", "busy", f.context.path]
+        try busy.run()
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("started") {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        let during = try f.img(["prune"])
+        #expect(during.status == 0, "\(during.stderr)")
+        #expect(during.stdout.contains("Snapshots kept: a build is running"), "\(during.stdout)")
+        #expect(!entries(snapshots).isEmpty)
+        busy.waitUntilExit()
+        #expect(busy.terminationStatus == 0)
+
+        let dry = try f.img(["prune", "--dry-run"])
+        #expect(dry.stdout.contains("Snapshots: ") && dry.stdout.contains("would be freed"), "\(dry.stdout)")
+        #expect(!entries(snapshots).isEmpty)
+        let pruned = try f.img(["prune"])
+        #expect(pruned.status == 0, "\(pruned.stderr)")
+        #expect(pruned.stdout.contains("Snapshots: ") && pruned.stdout.contains(" freed"), "\(pruned.stdout)")
+        #expect(entries(snapshots).isEmpty)
+        #expect(entries(f.state + "/snapshots/tmp").isEmpty)
+        // The cache is intact: unchanged, everything is CACHED; an edit re-makes the snapshots it needs.
+        let warm = try f.build(["-t", "pruned"])
+        #expect(BuildFixture.steps(warm.stderr).ran.isEmpty, "\(warm.stderr)")
+        try f.write("a.txt", "two\n")
+        let edited = try f.build(["-t", "pruned"])
+        #expect(edited.status == 0, "\(edited.stderr)")
+        #expect(BuildFixture.steps(edited.stderr).ran.count == 2, "\(edited.stderr)")
+        #expect(try String(contentsOf: try f.unpack("pruned").appending(path: "both"), encoding: .utf8) == "two\nfirst\n")
+
+        let all = try f.img(["prune", "--all"])
+        #expect(all.status == 0, "\(all.stderr)")
+        #expect(all.stdout.contains("Build cache records: ") && all.stdout.contains(" removed"), "\(all.stdout)")
+        #expect(entries(f.state + "/cache-mounts").isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: f.state + "/context-checksums.db"))
+        // No record left: every step runs again, and the image is still there and the same.
+        #expect(try f.img(["inspect", "pruned"]).status == 0)
+        let cold = try f.build(["-t", "pruned"])
+        #expect(cold.status == 0, "\(cold.stderr)")
+        #expect(BuildFixture.steps(cold.stderr).cached.isEmpty, "\(cold.stderr)")
+    }
+
     @Test func aKilledBuildLeavesTheStoreUsable() throws {
         let f = try BuildFixture()
         try f.write("Dockerfile", Self.base + "RUN echo started && sleep 60\n")

@@ -65,6 +65,14 @@ import Testing
         #expect(lstat(rootfs + "/home/dev/f", &info) == 0 && info.st_uid == 1000 && info.st_gid == 1000)
         // Nothing of the build is left mounted.
         #expect(!BuildTests.mountsMention(f.state))
+        // The user's prune removes the snapshots, files of subordinate ids (1000 inside) included: it does
+        // so inside img's namespace.
+        let prune = try SaveLoadTests.shell("cd /tmp && runuser -u \(Self.user) -- '\(ImgBinary.url.path)' -s '\(f.state)' prune")
+        #expect(prune.status == 0, "\(prune.stderr)")
+        for format in ["overlay", "native"] {
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: f.state + "/snapshots/" + format)) ?? []
+            #expect(left.isEmpty, "\(format): \(left) \(prune.stdout) \(prune.stderr)")
+        }
     }
 
     /// `img build` as an ordinary user enters the namespace in its start-up shim, without a second img

@@ -3,6 +3,7 @@ import Foundation
 import ImgOCI
 package import NIOCore
 import NIOHTTP1
+import NIOPosix
 import NIOSSL
 
 /// A client for the OCI distribution API. One instance serves any number of registries and concurrent
@@ -41,6 +42,10 @@ package final class RegistryClient: Sendable {
         config.redirectConfiguration = .disallow
         config.timeout = .init(connect: options.connectTimeout, read: options.readTimeout)
         config.decompression = .disabled
+        // A refused or failed connect comes back at once and goes through `RetryPolicy` like any dropped
+        // connection: left on, the pool kept reconnecting for the whole connect timeout on every one of
+        // our tries, and a registry nobody listens on took 90 s to report.
+        config.connectionPool.retryConnectionEstablishment = false
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
     }
 
@@ -259,8 +264,18 @@ package final class RegistryClient: Sendable {
 
     func networkError(_ error: any Error, endpoint: RegistryEndpoint, subject: String) -> RegistryError {
         if let e = error as? RegistryError { return e }
-        return RegistryError(.network, "network: cannot reach \(endpoint.base) for \(subject): \(error)",
+        return RegistryError(.network, "network: cannot reach \(endpoint.base) for \(subject): \(Self.describe(error))",
                              underlying: error)
+    }
+
+    /// A connect failure as the system names it ("Connection refused"), other errors as they describe
+    /// themselves.
+    static func describe(_ error: any Error) -> String {
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
+        if let connect = error as? NIOConnectionError, let first = connect.connectionErrors.first {
+            return describe(first.error)
+        }
+        return "\(error)"
     }
 }
 

@@ -55,6 +55,29 @@ import Testing
         }
     }
 
+    /// Nothing listens on the port: every try is refused at once and the error says so, naming the
+    /// reference; the client does not keep reconnecting for the connect timeout on each try.
+    @Test func aRegistryNobodyListensOnIsRefusedAfterTheRetries() async throws {
+        let port = try freePort()
+        let host = "127.0.0.1:\(port)"
+        var settings = RegistrySettings()
+        settings.hosts[host] = RegistryHostSettings(http: true)
+        var options = fastRetries()
+        options.retry.maxAttempts = 3
+        options.connectTimeout = .seconds(60)
+        try await withClient(settings: settings, options: options) { client in
+            let started = ContinuousClock.now
+            let error = await #expect(throws: RegistryError.self) {
+                try await client.fetchManifest(try Reference(parsing: "\(host)/nobody/here:latest"))
+            }
+            // Three refused tries and two short waits (well under a second alone, a few seconds beside the
+            // other suites); before, the pool retried each try for the whole 60 s connect timeout.
+            #expect(ContinuousClock.now - started < .seconds(30))
+            #expect(error?.code == .network)
+            #expect(error?.description == "network: cannot reach http://\(host) for \(host)/nobody/here:latest: Connection refused", "\(String(describing: error))")
+        }
+    }
+
     @Test func droppedConnectionResumesWithRange() async throws {
         guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
         try await withRegistry { registry in

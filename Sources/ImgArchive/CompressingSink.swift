@@ -27,8 +27,10 @@ package struct BlobDigests: Sendable, Hashable {
 /// A sink that compresses what it is given into `output`, hashing the bytes on the way in (diffID) and on
 /// the way out (blob digest), so a layer is written and identified in one pass.
 package final class CompressingSink: ByteSink {
-    /// gzip level 6 is what docker and BuildKit use by default (Go's `DefaultCompression`).
-    package static let defaultGzipLevel = 6
+    /// libdeflate's level 4: on a Debian /usr tree its output is within 2% of its level 6 and as small as
+    /// `gzip -6` (what docker and BuildKit aim at with Go's `DefaultCompression`), at 1.6 times level 6's
+    /// speed. `compression-level=` on an output picks another.
+    package static let defaultGzipLevel = 4
     /// zstd level 3 is zstd's own default and BuildKit's.
     package static let defaultZstdLevel = 3
 

@@ -90,7 +90,7 @@ package enum Compression {
         return (try input.finish(), input.count)
     }
 
-    static func pump(_ source: any ByteSource, into sink: any ByteSink, label: String) throws(ArchiveError) {
+    package static func pump(_ source: any ByteSource, into sink: any ByteSink, label: String) throws(ArchiveError) {
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { chunk.deallocate() }
         do {

@@ -15,6 +15,11 @@ struct BuildOutput: Equatable {
     /// `oci-mediatypes=`: nil picks the kind's default (docker types for image/docker, OCI for oci).
     var ociMediaTypes: Bool?
     var compression: LayerCompression?
+    /// `compression-level=`: gzip 0–9, zstd 1–22 (checked once the compression is known).
+    var compressionLevel: Int?
+    /// `force-compression=true`: layers that exist already (cached, the base image's) are compressed as asked
+    /// too, not only the ones this build makes.
+    var forceCompression = false
 
     init(kind: Kind, destination: String? = nil) {
         self.kind = kind
@@ -60,12 +65,27 @@ struct BuildOutput: Equatable {
                     throw CommandError("invalid output \"\(text)\": compression must be gzip, zstd or uncompressed")
                 }
                 compression = parsed
+            case "force-compression": forceCompression = try Self.bool(value, key, text)
+            case "compression-level":
+                guard let level = Int(value), level >= 0 else {
+                    throw CommandError("invalid output \"\(text)\": compression-level must be a number")
+                }
+                compressionLevel = level
             default:
                 throw CommandError("invalid output \"\(text)\": unknown key \(key)")
             }
         }
         if kind == .local, destination == nil { throw CommandError("invalid output \"\(text)\": type=local needs dest=DIR") }
         if push, kind != .image { throw CommandError("invalid output \"\(text)\": push=true needs type=image") }
+        if let compressionLevel {
+            guard compression != .uncompressed else {
+                throw CommandError("invalid output \"\(text)\": compression-level needs compression=gzip or zstd")
+            }
+            let range = compression == .zstd ? 1...22 : 0...9
+            guard range.contains(compressionLevel) else {
+                throw CommandError("invalid output \"\(text)\": compression-level for \((compression ?? .gzip).rawValue) must be in \(range.lowerBound)...\(range.upperBound)")
+            }
+        }
     }
 
     private static func bool(_ value: String, _ key: String, _ text: String) throws -> Bool {

@@ -21,6 +21,10 @@ extension BuildSession {
             final.container.labels = labels
         }
         for (number, output) in outputs.enumerated() {
+            var final = final
+            if output.forceCompression, output.kind == .image || output.kind == .oci || output.kind == .docker {
+                final = try await worker.recompressed(final, compression: output.compression ?? .gzip, level: output.compressionLevel)
+            }
             switch output.kind {
             case .image:
                 let types: ImageMediaTypes = output.ociMediaTypes == true ? .oci : .docker

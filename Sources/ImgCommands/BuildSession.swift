@@ -83,12 +83,13 @@ struct BuildSession {
             let sshAgents = try SSHAgents(command.ssh)
             defer { sshAgents.stop() }
             let compression = outputs.compactMap(\.compression).first ?? .gzip
+            let compressionLevel = outputs.compactMap(\.compressionLevel).first
             let worker = BuildWorker(
                 state: state, snapshots: snapshots, executor: executor, context: context, checksums: checksums,
                 images: images, fetcher: HTTPFetcher(), progress: progress,
                 options: WorkerOptions(
                     platform: platform, dockerfileName: source.displayName, noCache: command.noCache,
-                    compression: compression,
+                    compression: compression, compressionLevel: compressionLevel,
                     sourceDateEpoch: LayerWriteOptions.sourceDateEpoch(from: ProcessInfo.processInfo.environment),
                     secrets: secrets, sshAgents: sshAgents.sockets))
 

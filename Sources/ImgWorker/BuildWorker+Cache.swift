@@ -77,11 +77,7 @@ package enum ImageMediaTypes: Sendable {
     var config: MediaType { self == .docker ? .dockerConfig : .ociConfig }
 
     func layer(_ stored: MediaType) -> MediaType {
-        let compression: LayerCompression =
-            stored == .ociLayerZstd || stored == .dockerLayerZstd ? .zstd
-            : stored == .ociLayer || stored.rawValue == "application/vnd.docker.image.rootfs.diff.tar" ? .uncompressed
-            : .gzip
-        switch (self, compression) {
+        switch (self, BuildWorker.compression(of: stored)) {
         case (.oci, .gzip): return .ociLayerGzip
         case (.oci, .zstd): return .ociLayerZstd
         case (.oci, .uncompressed): return .ociLayer

@@ -1,7 +1,7 @@
 import Foundation
 import ImgArchive
 import ImgContent
-import ImgOCI
+package import ImgOCI
 import ImgSnapshot
 
 extension BuildWorker {
@@ -57,6 +57,7 @@ extension BuildWorker {
         let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
         return LayerWriteOptions(
             sourceDateEpoch: options.sourceDateEpoch, compression: options.compression,
+            compressionLevel: options.compressionLevel,
             gzipBlockSize: cores > 1 ? CompressingSink.defaultGzipBlockSize : nil,
             zstdWorkers: cores > 1 ? cores : nil)
     }
@@ -75,4 +76,46 @@ final class IngestByteSink: ByteSink {
     let writer: IngestWriter
     init(writer: IngestWriter) { self.writer = writer }
     func write(_ bytes: UnsafeRawBufferPointer) throws { try writer.write(bytes) }
+}
+
+extension BuildWorker {
+    /// `result` with every layer (the base image's too) compressed as asked (`force-compression=true` on an
+    /// output): each blob is decompressed, checked against its diffID and compressed again into the content
+    /// store. Layers already in that compression are redone too when a level is given.
+    package func recompressed(_ result: BuildState, compression: LayerCompression, level: Int?) async throws -> BuildState {
+        var converted = result
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        for (index, layer) in result.layers.enumerated() {
+            let current = Self.compression(of: layer.descriptor.mediaType)
+            if current == compression && level == nil { continue }
+            let writer = try await state.content.beginIngest(mediaType: Self.layerMediaType(compression))
+            let source = state.content.path(for: layer.descriptor.digest)
+            do {
+                let sink = try CompressingSink(
+                    compression: compression, level: level,
+                    gzipBlockSize: cores > 1 ? CompressingSink.defaultGzipBlockSize : nil,
+                    zstdWorkers: cores > 1 ? cores : nil, output: IngestByteSink(writer: writer), label: source)
+                let input = try DecompressingSource(source: try FileSource(path: source), label: source)
+                try Compression.pump(input, into: sink, label: source)
+                let diffID = try input.finish()
+                _ = try sink.finish()
+                guard diffID == layer.diffID else {
+                    throw BuildError("layer \(layer.descriptor.digest) does not hold its diffID \(layer.diffID) (it holds \(diffID))")
+                }
+            } catch {
+                writer.abort()
+                throw error
+            }
+            converted.layers[index] = LayerRecord(descriptor: try await writer.commit(), diffID: layer.diffID)
+        }
+        return converted
+    }
+
+    static func compression(of mediaType: MediaType) -> LayerCompression {
+        switch mediaType {
+        case .ociLayerZstd, .dockerLayerZstd: .zstd
+        case .ociLayer: .uncompressed
+        default: mediaType.rawValue == "application/vnd.docker.image.rootfs.diff.tar" ? .uncompressed : .gzip
+        }
+    }
 }

@@ -7,6 +7,8 @@ package struct WorkerOptions: Sendable {
     package var dockerfileName: String
     package var noCache: Bool
     package var compression: LayerCompression
+    /// `compression-level=`: nil is the compression's default.
+    package var compressionLevel: Int?
     /// `SOURCE_DATE_EPOCH`: clamps layer mtimes and sets the `created` times.
     package var sourceDateEpoch: Int64?
     /// `--secret id=...`: secret id → host file holding the value (env secrets are written to a private
@@ -16,8 +18,9 @@ package struct WorkerOptions: Sendable {
     package var sshAgents: [String: String]
 
     package init(platform: Platform, dockerfileName: String = "Dockerfile", noCache: Bool = false,
-                 compression: LayerCompression = .gzip, sourceDateEpoch: Int64? = nil, secrets: [String: String] = [:],
-                 sshAgents: [String: String] = [:]) {
+                 compression: LayerCompression = .gzip, compressionLevel: Int? = nil, sourceDateEpoch: Int64? = nil,
+                 secrets: [String: String] = [:], sshAgents: [String: String] = [:]) {
+        self.compressionLevel = compressionLevel
         self.sshAgents = sshAgents
         self.platform = platform
         self.dockerfileName = dockerfileName

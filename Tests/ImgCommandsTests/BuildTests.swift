@@ -298,6 +298,69 @@ import Testing
         #expect(BuildFixture.steps(cold.stderr).cached.isEmpty, "\(cold.stderr)")
     }
 
+    /// `compression=` and `compression-level=` on an output: a layer the build makes has the media type and
+    /// compression asked for and reads back to the diffID the config records; levels change the bytes, not
+    /// the content. As in BuildKit, layers that exist already (cached, the base image's) keep theirs unless
+    /// `force-compression=true`. A bad level is one line.
+    @Test func outputCompressionAndLevel() throws {
+        let f = try BuildFixture()
+        try f.write("Dockerfile", Self.base + "RUN seq 1 20000 > /numbers.txt\n")
+        func layers(_ options: String, _ extra: [String] = ["--no-cache"]) throws -> [(mediaType: String, blob: String, diffID: String)] {
+            let archive = f.dir.url.appending(path: "out-\(UUID().uuidString.prefix(8)).tar").path
+            let built = try f.build(extra + ["-o", "type=oci,dest=\(archive)," + options])
+            #expect(built.status == 0, "\(built.stderr)")
+            let layout = archive + ".d"
+            #expect(try SaveLoadTests.shell("mkdir -p '\(layout)' && tar -xf '\(archive)' -C '\(layout)'").status == 0)
+            func json(_ path: String) throws -> [String: Any] {
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(filePath: path))) as? [String: Any] ?? [:]
+            }
+            func blob(_ digest: Any?) -> String { layout + "/blobs/sha256/" + ((digest as? String) ?? "").replacingOccurrences(of: "sha256:", with: "") }
+            let index = try json(layout + "/index.json")
+            let manifest = try json(blob((index["manifests"] as? [[String: Any]])?.first?["digest"]))
+            let config = try json(blob((manifest["config"] as? [String: Any])?["digest"]))
+            let diffIDs = ((config["rootfs"] as? [String: Any])?["diff_ids"] as? [String]) ?? []
+            let entries = (manifest["layers"] as? [[String: Any]]) ?? []
+            #expect(entries.count == diffIDs.count && !entries.isEmpty)
+            return zip(entries, diffIDs).map { (($0["mediaType"] as? String) ?? "", blob($0["digest"]), $1) }
+        }
+        func contentDigest(_ blob: String, _ tool: String) throws -> String {
+            "sha256:" + String(try SaveLoadTests.shell("\(tool) '\(blob)' | sha256sum").stdout.prefix(64))
+        }
+        let zstd = try layers("compression=zstd").last!
+        #expect(zstd.mediaType == "application/vnd.oci.image.layer.v1.tar+zstd")
+        #expect(try contentDigest(zstd.blob, "zstd -dc") == zstd.diffID)
+        let plain = try layers("compression=uncompressed").last!
+        #expect(plain.mediaType == "application/vnd.oci.image.layer.v1.tar")
+        #expect(try contentDigest(plain.blob, "cat") == plain.diffID)
+        // Levels: the busybox layer (first, the same content in every build) is smaller at 9 than at 1.
+        let fast = try layers("compression=gzip,compression-level=1")
+        let small = try layers("compression=gzip,compression-level=9")
+        for layer in fast + small {
+            #expect(layer.mediaType == "application/vnd.oci.image.layer.v1.tar+gzip")
+            #expect(try contentDigest(layer.blob, "gzip -dc") == layer.diffID)
+        }
+        #expect(fast[0].diffID == small[0].diffID)
+        let sizes = try [fast[0].blob, small[0].blob].map { try FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int ?? 0 }
+        #expect(sizes[0] > sizes[1], "level 1 \(sizes[0]) bytes, level 9 \(sizes[1])")
+
+        // Cached now as gzip level 9: without force the layer stays so; with it, every layer (the base
+        // image's too) is made zstd, and still holds its diffID.
+        let cached = try layers("compression=zstd", [])
+        #expect(cached.map { ($0.blob as NSString).lastPathComponent } == small.map { ($0.blob as NSString).lastPathComponent })
+        let forced = try layers("compression=zstd,force-compression=true", [])
+        #expect(forced.count == small.count)
+        for layer in forced {
+            #expect(layer.mediaType == "application/vnd.oci.image.layer.v1.tar+zstd")
+            #expect(try contentDigest(layer.blob, "zstd -dc") == layer.diffID)
+        }
+        #expect(forced.map(\.diffID) == small.map(\.diffID))
+
+        let bad = try f.build(["-o", "type=oci,dest=\(f.dir.url.path)/bad.tar,compression=gzip,compression-level=12"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("compression-level for gzip must be in 0...9"), "\(bad.stderr)")
+        #expect(bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
+    }
+
     @Test func aKilledBuildLeavesTheStoreUsable() throws {
         let f = try BuildFixture()
         try f.write("Dockerfile", Self.base + "RUN echo started && sleep 60\n")

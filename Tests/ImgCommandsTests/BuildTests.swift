@@ -332,14 +332,14 @@ import Testing
         let plain = try layers("compression=uncompressed").last!
         #expect(plain.mediaType == "application/vnd.oci.image.layer.v1.tar")
         #expect(try contentDigest(plain.blob, "cat") == plain.diffID)
-        // Levels: the busybox layer (first, the same content in every build) is smaller at 9 than at 1.
+        // Levels: the busybox layer (first; the same file in every build, only directory times differ) is
+        // smaller at 9 than at 1.
         let fast = try layers("compression=gzip,compression-level=1")
         let small = try layers("compression=gzip,compression-level=9")
         for layer in fast + small {
             #expect(layer.mediaType == "application/vnd.oci.image.layer.v1.tar+gzip")
             #expect(try contentDigest(layer.blob, "gzip -dc") == layer.diffID)
         }
-        #expect(fast[0].diffID == small[0].diffID)
         let sizes = try [fast[0].blob, small[0].blob].map { try FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int ?? 0 }
         #expect(sizes[0] > sizes[1], "level 1 \(sizes[0]) bytes, level 9 \(sizes[1])")
 

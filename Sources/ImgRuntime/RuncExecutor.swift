@@ -148,7 +148,7 @@ package struct RuncExecutor: Sendable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let data = try encoder.encode(spec)
-            try data.write(to: URL(fileURLWithPath: bundle + "/config.json"))
+            try SmallTextFile.write(Array(data), to: bundle + "/config.json")
         } catch {
             removeBundle(bundle)
             throw RuntimeError(.system, "cannot write \(bundle)/config.json: \(error)")

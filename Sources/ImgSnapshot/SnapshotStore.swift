@@ -207,8 +207,9 @@ package actor SnapshotStore {
 
     static func writeDiffIDs(_ diffIDs: [Digest], into directory: String) throws(SnapshotError) {
         let text = diffIDs.map { "\($0)\n" }.joined()
-        do { try Data(text.utf8).write(to: URL(filePath: directory + "/diffids")) } catch {
-            throw SnapshotError(.io, "cannot write \(directory)/diffids: \(error.localizedDescription)")
+        // No fsync: a snapshot is as durable as its files, which `unsynced/` marks stand for.
+        do { try SmallTextFile.write(Array(text.utf8), to: directory + "/diffids") } catch {
+            throw SnapshotError(.io, "cannot write \(directory)/diffids: \(error)")
         }
     }
 

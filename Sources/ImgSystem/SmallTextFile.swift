@@ -1,6 +1,7 @@
 import Glibc
 
-/// Whole-file reads of small text files (`/etc/subuid`, `/proc/sys/...`, `/proc/self/mountinfo`).
+/// Whole-file reads of small text files (`/etc/subuid`, `/proc/sys/...`, `/proc/self/mountinfo`), and writes
+/// of small files that need no fsync.
 package enum SmallTextFile {
     /// The file's text, or nil if it does not exist.
     package static func read(_ path: String) throws(SystemError) -> String? {
@@ -37,5 +38,22 @@ extension SmallTextFile {
         let count = buffer.withUnsafeMutableBytes { readlink(path, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
         guard count >= 0 else { throw SystemError.errno("readlink \(path)") }
         return String(decoding: buffer[0..<count], as: UTF8.self)
+    }
+
+    /// Writes `bytes` to a new file at `path` (mode 0644 unless given), without the fsync Foundation's
+    /// `Data.write` does: for files nothing needs after a crash (a runc bundle, a snapshot's own notes).
+    package static func write(_ bytes: [UInt8], to path: String, mode: UInt32 = 0o644) throws(SystemError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
+        guard fd >= 0 else { throw SystemError.errno("create \(path)") }
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError.errno("write \(path)")
+            }
+            offset += n
+        }
     }
 }

@@ -25,7 +25,9 @@ extension BuildWorker {
         let path = explanationPath(step)
         let directory = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        guard let data = try? JSONEncoder().encode(key.components) else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        guard let data = try? encoder.encode(key.components) else { return }
         // A rebuild of the same step with the same key (every cached step) finds the record as it is.
         if FileManager.default.contents(atPath: path) == data { return }
         // Written to a temp file and renamed: two builds at once leave one whole record, never half. Not

@@ -211,8 +211,8 @@ static int find_executable(const char *name, char *out, size_t size) {
     return 0;
 }
 
-/* Runs `tool pid words...` and returns whether it succeeded. */
-static int run_map_tool(const char *tool, const char *pid, char words[MAP_WORDS][WORD_SIZE], int count) {
+/* Starts `tool pid words...`; returns its pid, or -1. */
+static pid_t start_map_tool(const char *tool, const char *pid, char words[MAP_WORDS][WORD_SIZE], int count) {
     char *argv[MAP_WORDS + 3];
     int n = 0;
     argv[n++] = (char *)tool;
@@ -220,11 +220,16 @@ static int run_map_tool(const char *tool, const char *pid, char words[MAP_WORDS]
     for (int i = 0; i < count; i++) argv[n++] = words[i];
     argv[n] = NULL;
     pid_t child = fork();
-    if (child < 0) return 0;
     if (child == 0) {
         execv(tool, argv);
         _exit(127);
     }
+    return child;
+}
+
+/* Whether `child` (or -1, a failed start) exited with 0. */
+static int succeeded(pid_t child) {
+    if (child < 0) return 0;
     int status = 0;
     while (waitpid(child, &status, 0) < 0) {
         if (errno != EINTR) return 0;
@@ -266,7 +271,12 @@ static void enter_userns_directly(void) {
         close(go[1]);
         unsigned char byte = 0;
         if (!read_byte(go[0], &byte) || byte != 'g') _exit(1);
-        _exit(run_map_tool(newuidmap, pid, uid_words, uid_count) && run_map_tool(newgidmap, pid, gid_words, gid_count) ? 0 : 1);
+        /* Both at once: they write different files, and each is a setuid start of its own. */
+        pid_t uid_tool = start_map_tool(newuidmap, pid, uid_words, uid_count);
+        pid_t gid_tool = start_map_tool(newgidmap, pid, gid_words, gid_count);
+        int uid_ok = succeeded(uid_tool);
+        int gid_ok = succeeded(gid_tool);
+        _exit(uid_ok && gid_ok ? 0 : 1);
     }
     close(go[0]);
     int refused = unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0;

@@ -32,11 +32,13 @@ package struct BuildStep: Sendable, Hashable {
         package var inputPosition: Int
     }
 
-    /// `[builder 2/5] RUN make`, as BuildKit titles a step.
+    /// `[builder 2/5] RUN make`, as BuildKit titles a step; a FROM names the image after ARG expansion
+    /// (`FROM 127.0.0.1:5000/busybox:latest`, not `FROM ${REGISTRY}/busybox:latest`).
     package var title: String {
         let label = count > 1 || stageName != nil
             ? "[\(stageName.map { "\($0) " } ?? "")\(number)/\(count)]"
             : "[\(number)/\(count)]"
+        if case .from(.image(let image), _) = kind { return "\(label) FROM \(image)" }
         return "\(label) \(instruction.node.original)"
     }
 }

@@ -39,6 +39,25 @@ final class BuildFixture {
                           stdin: stdin)
     }
 
+    /// Starts `img build ARGS... CONTEXT` in the background and returns once its output shows `text` (a RUN
+    /// step that echoes it has started), or the build ended.
+    func startBuild(_ arguments: [String], until text: String) throws -> Process {
+        let process = Process()
+        process.executableURL = ImgBinary.url
+        process.arguments = ["-s", state, "build", "--progress", "plain"] + arguments + [context.path]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains(text) {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        return process
+    }
+
     func img(_ arguments: [String]) throws -> ImgBinary.Result {
         try ImgBinary.run(["-s", state] + arguments)
     }

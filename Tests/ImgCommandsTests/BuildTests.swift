@@ -248,20 +248,8 @@ import Testing
         #expect(!entries(f.state + "/cache-mounts").isEmpty)
 
         // While a build is running (its RUN sleeps), snapshots stay.
-        let busy = Process()
-        busy.executableURL = ImgBinary.url
-        let err = Pipe()
-        busy.standardError = err
-        busy.standardOutput = FileHandle.nullDevice
         try f.write("Dockerfile.busy", Self.base + "RUN echo started && sleep 3\n")
-        busy.arguments = ["-s", f.state, "build", "--progress", "plain", "-f", f.context.appending(path: "Dockerfile.busy").path, "-t", "busy", f.context.path]
-        try busy.run()
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("started") {
-            let chunk = err.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-        }
+        let busy = try f.startBuild(["-f", f.context.appending(path: "Dockerfile.busy").path, "-t", "busy"], until: "started")
         let during = try f.img(["prune"])
         #expect(during.status == 0, "\(during.stderr)")
         #expect(during.stdout.contains("Snapshots kept: a build is running"), "\(during.stdout)")
@@ -361,23 +349,23 @@ import Testing
         #expect(bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
     }
 
+    /// A FROM is shown by the image it names after ARG expansion, as BuildKit shows it.
+    @Test func fromIsTitledByTheExpandedImage() throws {
+        let f = try BuildFixture()
+        try f.write("Dockerfile", Self.base)
+        #expect(try f.build(["-t", "titled-base"]).status == 0)
+        try f.write("Dockerfile", "ARG BASE=titled\nFROM ${BASE}-base\nRUN echo hi > /hi\n")
+        let built = try f.build(["-t", "titled"])
+        #expect(built.status == 0, "\(built.stderr)")
+        #expect(built.stderr.contains("[1/2] FROM titled-base\n"), "\(built.stderr)")
+        #expect(!built.stderr.contains("${BASE}"))
+    }
+
     @Test func aKilledBuildLeavesTheStoreUsable() throws {
         let f = try BuildFixture()
         try f.write("Dockerfile", Self.base + "RUN echo started && sleep 60\n")
-        let process = Process()
-        process.executableURL = ImgBinary.url
-        process.arguments = ["-s", f.state, "build", "--progress", "plain", "-t", "killed", f.context.path]
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        // Wait until the RUN step is running, then kill img without warning.
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("started") {
-            let chunk = err.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-        }
+        // Once the RUN step is running, kill img without warning.
+        let process = try f.startBuild(["-t", "killed"], until: "started")
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         // Whatever the container was doing, the next build works and records its image.

@@ -11,13 +11,7 @@ package struct BlobDigests: Sendable, Hashable {
     package var compression: LayerCompression
 
     /// The OCI layer media type for this compression.
-    package var mediaType: MediaType {
-        switch compression {
-        case .uncompressed: .ociLayer
-        case .gzip: .ociLayerGzip
-        case .zstd: .ociLayerZstd
-        }
-    }
+    package var mediaType: MediaType { compression.ociLayerMediaType }
 
     package func descriptor(mediaType: MediaType? = nil) -> Descriptor {
         Descriptor(mediaType: mediaType ?? self.mediaType, digest: digest, size: size)

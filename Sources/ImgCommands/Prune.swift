@@ -60,18 +60,15 @@ struct Prune: AsyncParsableCommand {
     /// RUN cache mounts, miss explanations and the context checksum cache.
     private func removeBuildCacheFiles(root: String, dryRun: Bool) -> Int64 {
         var bytes: Int64 = 0
+        let parent = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parent >= 0 else { return 0 }
+        defer { close(parent) }
         for name in ["cache-mounts", "cache-explain", "context-checksums.db", "context-checksums.db-wal",
                      "context-checksums.db-shm"] {
             let path = root + "/" + name
             guard access(path, F_OK) == 0 else { continue }
             bytes += DirectoryEntries.allocatedBytes(path)
-            if !dryRun {
-                let parent = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                if parent >= 0 {
-                    try? DirectoryEntries.removeTree(in: parent, name)
-                    close(parent)
-                }
-            }
+            if !dryRun { try? DirectoryEntries.removeTree(in: parent, name) }
         }
         return bytes
     }

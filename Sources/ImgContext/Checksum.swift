@@ -33,23 +33,17 @@ extension CopySelection {
             fingerprinter.update($0)
             shaper.update($0)
         }
-        var nextFile = 0
-        records.bytes.withUnsafeBytes { bytes in
-            for index in records.ends.indices {
-                let start = index == 0 ? 0 : records.ends[index - 1]
-                let header = UnsafeRawBufferPointer(rebasing: bytes[start..<records.ends[index]])
-                fingerprinter.update(header)
-                shaper.update(header)
-                if nextFile < records.files.count && records.files[nextFile].record == index {
-                    let file = records.files[nextFile]
-                    withUnsafeBytes(of: (file.size.littleEndian, file.modified.littleEndian, file.inode.littleEndian,
-                                         file.device.littleEndian)) { fingerprinter.update($0) }
-                    nextFile += 1
-                }
-                withUnsafeBytes(of: UInt8(0x0a)) {
-                    fingerprinter.update($0)
-                    shaper.update($0)
-                }
+        records.forEach { header, fileIndex in
+            fingerprinter.update(header)
+            shaper.update(header)
+            if let fileIndex {
+                let file = records.files[fileIndex]
+                withUnsafeBytes(of: (file.size.littleEndian, file.modified.littleEndian, file.inode.littleEndian,
+                                     file.device.littleEndian)) { fingerprinter.update($0) }
+            }
+            withUnsafeBytes(of: UInt8(0x0a)) {
+                fingerprinter.update($0)
+                shaper.update($0)
             }
         }
         let fingerprint = fingerprinter.finalize()
@@ -120,20 +114,15 @@ extension CopySelection {
         }
 
         var hasher = DigestHasher()
-        nextFile = 0
         let prefix = Array("sha256:".utf8)
-        records.bytes.withUnsafeBytes { bytes in
-            hex.withUnsafeBytes { digits in
-                for index in records.ends.indices {
-                    let start = index == 0 ? 0 : records.ends[index - 1]
-                    hasher.update(UnsafeRawBufferPointer(rebasing: bytes[start..<records.ends[index]]))
-                    if nextFile < files.count && files[nextFile].record == index {
-                        prefix.withUnsafeBytes { hasher.update($0) }
-                        hasher.update(UnsafeRawBufferPointer(rebasing: digits[(nextFile * 64)..<(nextFile * 64 + 64)]))
-                        nextFile += 1
-                    }
-                    withUnsafeBytes(of: UInt8(0x0a)) { hasher.update($0) }
+        hex.withUnsafeBytes { digits in
+            records.forEach { header, fileIndex in
+                hasher.update(header)
+                if let fileIndex {
+                    prefix.withUnsafeBytes { hasher.update($0) }
+                    hasher.update(UnsafeRawBufferPointer(rebasing: digits[(fileIndex * 64)..<(fileIndex * 64 + 64)]))
                 }
+                withUnsafeBytes(of: UInt8(0x0a)) { hasher.update($0) }
             }
         }
         let digest = hasher.finalize()
@@ -228,6 +217,22 @@ private struct Records {
         }
         for half in halves { records.append(try half.get()) }
         return records
+    }
+
+    /// Each record's header in order, with the index in `files` of the regular file it stands for.
+    func forEach(_ body: (UnsafeRawBufferPointer, Int?) -> Void) {
+        var nextFile = 0
+        bytes.withUnsafeBytes { all in
+            for index in ends.indices {
+                let start = index == 0 ? 0 : ends[index - 1]
+                var fileIndex: Int?
+                if nextFile < files.count && files[nextFile].record == index {
+                    fileIndex = nextFile
+                    nextFile += 1
+                }
+                body(UnsafeRawBufferPointer(rebasing: all[start..<ends[index]]), fileIndex)
+            }
+        }
     }
 
     /// `other`'s records after these.

@@ -218,8 +218,9 @@ package actor ChecksumCache {
 
         package mutating func append(size: Int64, modified: Int64, inode: UInt64, device: UInt64, trusted: Bool,
                                      hex: UnsafeRawBufferPointer) {
-            for value in [trusted ? size : -1, modified, Int64(bitPattern: inode), Int64(bitPattern: device)] {
-                withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+            withUnsafeBytes(of: ((trusted ? size : -1).littleEndian, modified.littleEndian,
+                                 Int64(bitPattern: inode).littleEndian, Int64(bitPattern: device).littleEndian)) {
+                bytes.append(contentsOf: $0)
             }
             bytes.append(contentsOf: hex)
         }

@@ -50,4 +50,13 @@ package struct MediaType: RawRepresentable, Sendable, Hashable, Codable, CustomS
 
 package enum LayerCompression: String, Sendable, Hashable, CaseIterable {
     case uncompressed, gzip, zstd
+
+    /// The OCI layer media type for this compression.
+    package var ociLayerMediaType: MediaType {
+        switch self {
+        case .uncompressed: .ociLayer
+        case .gzip: .ociLayerGzip
+        case .zstd: .ociLayerZstd
+        }
+    }
 }

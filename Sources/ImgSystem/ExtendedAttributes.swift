@@ -9,14 +9,44 @@ package enum ExtendedAttributes {
     /// Attribute names, sorted. Empty where the file system has none or does not support them.
     package static func names(at directory: Int32, _ name: String) throws(SystemError) -> [String] {
         let p = path(directory, name)
+        return try listNames(name) { XattrCalls.list(p, $0, $1) }
+    }
+
+    /// One attribute's value, or nil when it is not set.
+    package static func value(at directory: Int32, _ name: String, attribute: String) throws(SystemError) -> [UInt8]? {
+        let p = path(directory, name)
+        return try readValue("\(attribute) \(name)") { XattrCalls.get(p, attribute, $0, $1) }
+    }
+
+    /// All attributes with their values.
+    package static func all(at directory: Int32, _ name: String) throws(SystemError) -> [String: [UInt8]] {
+        var result: [String: [UInt8]] = [:]
+        for attribute in try names(at: directory, name) {
+            if let v = try value(at: directory, name, attribute: attribute) { result[attribute] = v }
+        }
+        return result
+    }
+
+    /// All attributes of an open file with their values: no path walk, one call when there are none (the
+    /// usual case for a copied file).
+    package static func all(fd: Int32) throws(SystemError) -> [String: [UInt8]] {
+        var result: [String: [UInt8]] = [:]
+        for attribute in try listNames("fd \(fd)", { XattrCalls.fileList(fd, $0, $1) }) {
+            if let v = try readValue(attribute, { XattrCalls.fileGet(fd, attribute, $0, $1) }) { result[attribute] = v }
+        }
+        return result
+    }
+
+    /// The names a `listxattr`-like `call(buffer, capacity)` gives, sorted; the buffer grows on ERANGE.
+    private static func listNames(_ what: String, _ call: (UnsafeMutablePointer<CChar>, Int) -> Int) throws(SystemError) -> [String] {
         var capacity = 256
         while true {
             var buffer = [CChar](repeating: 0, count: capacity)
-            let n = XattrCalls.list(p, &buffer, capacity)
+            let n = buffer.withUnsafeMutableBufferPointer { call($0.baseAddress!, capacity) }
             if n < 0 {
                 if errno == ERANGE { capacity *= 4; continue }
                 if errno == ENOTSUP { return [] }
-                throw SystemError.errno("listxattr \(name)")
+                throw SystemError.errno("listxattr \(what)")
             }
             var names: [String] = []
             var start = 0
@@ -29,29 +59,19 @@ package enum ExtendedAttributes {
         }
     }
 
-    /// One attribute's value, or nil when it is not set.
-    package static func value(at directory: Int32, _ name: String, attribute: String) throws(SystemError) -> [UInt8]? {
-        let p = path(directory, name)
+    /// The value a `getxattr`-like `call(buffer, capacity)` gives, or nil when the attribute is not set.
+    private static func readValue(_ what: String, _ call: (UnsafeMutableRawPointer, Int) -> Int) throws(SystemError) -> [UInt8]? {
         var capacity = 256
         while true {
             var buffer = [UInt8](repeating: 0, count: capacity)
-            let n = XattrCalls.get(p, attribute, &buffer, capacity)
+            let n = buffer.withUnsafeMutableBytes { call($0.baseAddress!, capacity) }
             if n < 0 {
                 if errno == ERANGE { capacity *= 4; continue }
                 if errno == ENODATA || errno == ENOTSUP { return nil }
-                throw SystemError.errno("getxattr \(attribute) \(name)")
+                throw SystemError.errno("getxattr \(what)")
             }
             return Array(buffer[0..<n])
         }
-    }
-
-    /// All attributes with their values.
-    package static func all(at directory: Int32, _ name: String) throws(SystemError) -> [String: [UInt8]] {
-        var result: [String: [UInt8]] = [:]
-        for attribute in try names(at: directory, name) {
-            if let v = try value(at: directory, name, attribute: attribute) { result[attribute] = v }
-        }
-        return result
     }
 
     package static func set(at directory: Int32, _ name: String, attribute: String, value: [UInt8]) throws(SystemError) {
@@ -64,41 +84,6 @@ package enum ExtendedAttributes {
         guard XattrCalls.remove(path(directory, name), attribute) == 0 || errno == ENODATA else {
             throw SystemError.errno("removexattr \(attribute) \(name)")
         }
-    }
-
-    /// All attributes of an open file with their values: no path walk, one call when there are none (the
-    /// usual case for a copied file).
-    package static func all(fd: Int32) throws(SystemError) -> [String: [UInt8]] {
-        var capacity = 256
-        var buffer: [CChar]
-        var count: Int
-        while true {
-            buffer = [CChar](repeating: 0, count: capacity)
-            count = XattrCalls.fileList(fd, &buffer, capacity)
-            if count >= 0 { break }
-            if errno == ERANGE { capacity *= 4; continue }
-            if errno == ENOTSUP { return [:] }
-            throw SystemError.errno("flistxattr")
-        }
-        var result: [String: [UInt8]] = [:]
-        var start = 0
-        for i in 0..<count where buffer[i] == 0 {
-            let attribute = String(decoding: buffer[start..<i].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            start = i + 1
-            var size = 256
-            while true {
-                var value = [UInt8](repeating: 0, count: size)
-                let n = XattrCalls.fileGet(fd, attribute, &value, size)
-                if n >= 0 {
-                    result[attribute] = Array(value[0..<n])
-                    break
-                }
-                if errno == ERANGE { size *= 4; continue }
-                if errno == ENODATA { break }
-                throw SystemError.errno("fgetxattr \(attribute)")
-            }
-        }
-        return result
     }
 
     package static func set(fd: Int32, attribute: String, value: [UInt8]) throws(SystemError) {

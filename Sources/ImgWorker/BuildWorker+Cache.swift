@@ -77,7 +77,7 @@ package enum ImageMediaTypes: Sendable {
     var config: MediaType { self == .docker ? .dockerConfig : .ociConfig }
 
     func layer(_ stored: MediaType) -> MediaType {
-        switch (self, BuildWorker.compression(of: stored)) {
+        switch (self, stored.layerCompression ?? .gzip) {
         case (.oci, .gzip): return .ociLayerGzip
         case (.oci, .zstd): return .ociLayerZstd
         case (.oci, .uncompressed): return .ociLayer

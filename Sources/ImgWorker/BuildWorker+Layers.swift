@@ -16,7 +16,7 @@ extension BuildWorker {
                 await snapshots.release(workspace)
                 return nil
             }
-            let writer = try await state.content.beginIngest(mediaType: Self.layerMediaType(options.compression))
+            let writer = try await state.content.beginIngest(mediaType: options.compression.ociLayerMediaType)
             let sink = IngestByteSink(writer: writer)
             let digests: BlobDigests
             do {
@@ -61,14 +61,6 @@ extension BuildWorker {
             gzipBlockSize: cores > 1 ? CompressingSink.defaultGzipBlockSize : nil,
             zstdWorkers: cores > 1 ? cores : nil)
     }
-
-    static func layerMediaType(_ compression: LayerCompression) -> MediaType {
-        switch compression {
-        case .gzip: .ociLayerGzip
-        case .zstd: .ociLayerZstd
-        case .uncompressed: .ociLayer
-        }
-    }
 }
 
 /// A layer being written straight into a content-store ingest.
@@ -84,17 +76,17 @@ extension BuildWorker {
     /// store. Layers already in that compression are redone too when a level is given.
     package func recompressed(_ result: BuildState, compression: LayerCompression, level: Int?) async throws -> BuildState {
         var converted = result
-        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        // On every core, as layers are made.
+        let parallel = Self.layerWriteOptions(options)
         for (index, layer) in result.layers.enumerated() {
-            let current = Self.compression(of: layer.descriptor.mediaType)
-            if current == compression && level == nil { continue }
-            let writer = try await state.content.beginIngest(mediaType: Self.layerMediaType(compression))
+            if layer.descriptor.mediaType.layerCompression == compression && level == nil { continue }
+            let writer = try await state.content.beginIngest(mediaType: compression.ociLayerMediaType)
             let source = state.content.path(for: layer.descriptor.digest)
             do {
                 let sink = try CompressingSink(
                     compression: compression, level: level,
-                    gzipBlockSize: cores > 1 ? CompressingSink.defaultGzipBlockSize : nil,
-                    zstdWorkers: cores > 1 ? cores : nil, output: IngestByteSink(writer: writer), label: source)
+                    gzipBlockSize: parallel.gzipBlockSize, zstdWorkers: parallel.zstdWorkers,
+                    output: IngestByteSink(writer: writer), label: source)
                 let input = try DecompressingSource(source: try FileSource(path: source), label: source)
                 try Compression.pump(input, into: sink, label: source)
                 let diffID = try input.finish()
@@ -109,13 +101,5 @@ extension BuildWorker {
             converted.layers[index] = LayerRecord(descriptor: try await writer.commit(), diffID: layer.diffID)
         }
         return converted
-    }
-
-    static func compression(of mediaType: MediaType) -> LayerCompression {
-        switch mediaType {
-        case .ociLayerZstd, .dockerLayerZstd: .zstd
-        case .ociLayer: .uncompressed
-        default: mediaType.rawValue == "application/vnd.docker.image.rootfs.diff.tar" ? .uncompressed : .gzip
-        }
     }
 }

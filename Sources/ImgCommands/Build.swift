@@ -17,7 +17,7 @@ import ImgWorker
 /// `--check`, only the Dockerfile's lint findings.
 struct Build: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Build an image from a Dockerfile.",
+        commandName: "build", abstract: "Build an image from a Dockerfile.",
         discussion: """
             PATH is the build context directory (or - for a tar archive on stdin); the Dockerfile defaults to \
             PATH/Dockerfile. With -t the image is stored under each name (see img ls). With --check, img \

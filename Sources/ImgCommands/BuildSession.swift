@@ -111,7 +111,7 @@ struct BuildSession {
                 withExtendedLifetime(signals) {}
                 try await export(result, outputs: outputs, worker: worker, state: state, work: work, progress: progress)
             }
-            progress.message("Built in \(String(format: "%.1fs", (ContinuousClock.now - started).seconds))")
+            progress.message("Built in \((ContinuousClock.now - started).fixed(1))s")
         }
     }
 

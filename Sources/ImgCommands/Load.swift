@@ -8,7 +8,7 @@ import ImgOCI
 /// with the same in-root guarantees as a layer, every blob is verified as it enters the store, and names
 /// are recorded only once everything is in: a bad archive records nothing.
 struct Load: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Load images from a docker or OCI tar archive (STDIN by default).")
+    static let configuration = CommandConfiguration(commandName: "load", abstract: "Load images from a docker or OCI tar archive (STDIN by default).")
 
     @OptionGroup var global: GlobalOptions
     @ParentCommand var root: ImgCommand

@@ -6,7 +6,7 @@ import ImgRegistry
 /// `img login [SERVER]`: check credentials against the registry, then store them in docker's config.json
 /// (or its credential helper).
 struct Login: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Log in to a Docker registry (default Docker Hub).")
+    static let configuration = CommandConfiguration(commandName: "login", abstract: "Log in to a Docker registry (default Docker Hub).")
 
     @OptionGroup var global: GlobalOptions
     @ParentCommand var root: ImgCommand
@@ -51,7 +51,7 @@ struct Login: AsyncParsableCommand {
 
 /// `img logout [SERVER]`: forget stored credentials.
 struct Logout: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Log out from a Docker registry (default Docker Hub).")
+    static let configuration = CommandConfiguration(commandName: "logout", abstract: "Log out from a Docker registry (default Docker Hub).")
 
     @OptionGroup var global: GlobalOptions
     @ParentCommand var root: ImgCommand

@@ -9,7 +9,7 @@ import ImgSystem
 /// `--all` also drops the build cache itself, as `docker builder prune -a` does.
 struct Prune: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Remove unreferenced content and unpacked snapshots, and print what was reclaimed.")
+        commandName: "prune", abstract: "Remove unreferenced content and unpacked snapshots, and print what was reclaimed.")
 
     @OptionGroup var global: GlobalOptions
     @ParentCommand var root: ImgCommand

@@ -8,7 +8,7 @@ import ImgOCI
 /// default. `docker` writes docker's `manifest.json` layout with uncompressed layers (what `docker load`
 /// and `skopeo docker-archive:` read); `oci` writes an OCI image layout (`oci-archive:`).
 struct Save: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Save images to a tar archive (streamed to STDOUT by default).")
+    static let configuration = CommandConfiguration(commandName: "save", abstract: "Save images to a tar archive (streamed to STDOUT by default).")
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case docker, oci }
 

@@ -130,7 +130,7 @@ final class TTYProgress: ProgressDisplay, @unchecked Sendable {
         return shown + String(repeating: " ", count: max(1, width - shown.count - right.count)) + right
     }
 
-    private static func seconds(_ duration: Duration) -> String { String(format: "%.1fs", duration.seconds) }
+    private static func seconds(_ duration: Duration) -> String { duration.fixed(1) + "s" }
 
     private static func terminalWidth() -> Int {
         var size = winsize()

@@ -9,7 +9,7 @@ import ImgSystem
 /// directory. As an ordinary user it runs inside img's user namespace, so files owned by 0, 1 or 1000 in
 /// the image keep those owners (mapped through /etc/subuid).
 struct Unpack: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Unpack an image to a rootfs directory.")
+    static let configuration = CommandConfiguration(commandName: "unpack", abstract: "Unpack an image to a rootfs directory.")
 
     @OptionGroup var global: GlobalOptions
     @ParentCommand var root: ImgCommand

@@ -19,7 +19,7 @@ struct VersionInfo {
 }
 
 struct Version: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the version information.")
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Show the version information.")
 
     @OptionGroup var global: GlobalOptions
 

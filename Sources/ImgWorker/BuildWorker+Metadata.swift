@@ -1,3 +1,4 @@
+import Foundation
 import ImgDockerfile
 import ImgFrontend
 import ImgGraph
@@ -84,7 +85,14 @@ extension BuildWorker {
         result.container = container
         var key = CacheKeyBuilder(kind: "metadata")
         key.add("parent", parent.cacheKey)
-        key.add("instruction", String(describing: step.instruction.command))
+        // Keyed by what the step does (the run-time config it leaves and its history line), not by a
+        // reflection-built description of the instruction: that cost a conformance scan per warm build.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        key.add("config", String(decoding: try encoder.encode(container), as: UTF8.self))
+        key.add("author", result.config.author ?? "-")
+        key.add("history", history ?? "-")
+        key.add("cmd-set-in-stage", result.cmdSetInStage)
         result.cacheKey = key.finish()
         // A metadata step takes the time of the step before it, so an unchanged rebuild gives the same
         // config (and image digest) instead of a new one each time.

@@ -1,3 +1,4 @@
+import ImgCommands
 import Testing
 
 @Suite struct VersionAndHelpTests {
@@ -50,5 +51,16 @@ import Testing
         let bad = try ImgBinary.run(["-b", "zfs", "version"])
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("zfs"))
+    }
+}
+
+@Suite struct ProgressTimeTests {
+    @Test(arguments: [
+        (Duration.milliseconds(1250), 3, "1.250"), (.milliseconds(1250), 1, "1.3"), (.milliseconds(49), 1, "0.0"),
+        (.milliseconds(50), 1, "0.1"), (.seconds(12), 1, "12.0"), (.microseconds(999_999), 3, "1.000"),
+        (.seconds(3), 0, "3"), (.milliseconds(7), 3, "0.007"),
+    ])
+    func durationsPrintWithFixedPlaces(_ duration: Duration, _ places: Int, _ expected: String) {
+        #expect(duration.fixed(places) == expected)
     }
 }

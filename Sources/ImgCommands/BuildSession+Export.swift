@@ -37,10 +37,12 @@ extension BuildSession {
                     if output.push {
                         progress.message("pushing \(reference.familiar)")
                         let digest = try await RegistryAccess.with(try RegistryAccess.client()) { client in
-                            try await client.pushImage(reference, root: manifest) { descriptor in
+                            try await client.pushImage(reference, root: manifest,
+                                                       mountSources: state.mountSources(for: reference)) { descriptor in
                                 .file(path: state.content.path(for: descriptor.digest))
                             }
                         }
+                        await state.rememberPushed(manifest, to: reference, log: log)
                         progress.message("pushed \(reference.familiar)@\(digest)")
                     }
                 }

@@ -7,7 +7,7 @@ import ImgRegistry
 /// `img pull NAME[:TAG|@DIGEST]`: fetch an image into the store. A multi-platform index is kept, with the
 /// chosen platform's manifest, config and layers.
 struct Pull: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Pull an image or a repository from a registry.")
+    static let configuration = CommandConfiguration(commandName: "pull", abstract: "Pull an image or a repository from a registry.")
 
     @OptionGroup var global: GlobalOptions
     @ParentCommand var root: ImgCommand
@@ -31,6 +31,7 @@ struct Pull: AsyncParsableCommand {
                     }
                     // Recorded inside the lease, so GC can never see the blobs unreferenced.
                     _ = try await state.images.put(reference, descriptor: image.root.descriptor)
+                    await state.rememberSources(image.blobs, at: reference)
                     return image
                 }
             }

@@ -5,7 +5,7 @@ import ImgRegistry
 
 /// `img push NAME[:TAG]`: upload an image from the store; blobs the registry has are skipped.
 struct Push: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Push an image or a repository to a registry.")
+    static let configuration = CommandConfiguration(commandName: "push", abstract: "Push an image or a repository to a registry.")
 
     @OptionGroup var global: GlobalOptions
     @ParentCommand var root: ImgCommand
@@ -21,17 +21,31 @@ struct Push: AsyncParsableCommand {
             let reference = try parseReference(image).withDefaultTag
             let state = try options.openState()
             let record = try await state.images.get(reference)
-            print("Pushing \(reference.familiar)")
+            print("The push refers to repository [\(reference.name)]")
             let client = try RegistryAccess.client(insecureHosts: insecureRegistry ? [reference.domain] : [])
             let digest = try await RegistryAccess.with(client) { client in
-                try await client.pushImage(reference, root: record.descriptor) { descriptor in
+                try await client.pushImage(reference, root: record.descriptor,
+                                           mountSources: state.mountSources(for: reference),
+                                           onBlob: Self.report) { descriptor in
                     guard state.content.exists(descriptor.digest) else {
                         throw CommandError("cannot push \(reference.familiar): blob \(descriptor.digest) is not in the store (pull the image again)")
                     }
                     return .file(path: state.content.path(for: descriptor.digest))
                 }
             }
+            await state.rememberPushed(record.descriptor, to: reference)
             print("\(reference.tag ?? "latest"): digest: \(digest) size: \(record.descriptor.size)")
         }
+    }
+
+    /// One line per layer, as docker prints them.
+    @Sendable static func report(_ blob: Descriptor, _ outcome: BlobPushOutcome) {
+        guard blob.mediaType.isLayer else { return }
+        let what = switch outcome {
+        case .existed: "Layer already exists"
+        case .mounted(let from): "Mounted from \(from)"
+        case .uploaded: "Pushed"
+        }
+        print("\(blob.digest.hex.prefix(12)): \(what)")
     }
 }

@@ -43,6 +43,7 @@ final class StoreImageResolver: BaseImageResolver {
                         try await self.state.sink(for: descriptor, lease: lease)
                     }
                     _ = try await self.state.images.put(reference, descriptor: image.root.descriptor)
+                    await self.state.rememberSources(image.blobs, at: reference, log: self.log)
                     return image.root.descriptor
                 }
             }

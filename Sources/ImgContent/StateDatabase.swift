@@ -70,6 +70,17 @@ final class StateDatabase: Sendable {
                 );
                 """)
         }
+        m.registerMigration("v2-blob-sources") { db in
+            // rowid kept: it orders a blob's sources by when they were recorded.
+            try db.execute(sql: """
+                CREATE TABLE blob_sources (
+                    digest TEXT NOT NULL,
+                    registry TEXT NOT NULL,           -- Reference.domain
+                    repository TEXT NOT NULL,         -- Reference.path
+                    UNIQUE (digest, registry, repository)
+                );
+                """)
+        }
         return m
     }
 

@@ -66,6 +66,12 @@ extension StateDirectory {
                 report.removedBlobs.append(blob.digest)
                 report.reclaimedBytes += blob.size
             }
+            if !dryRun, !report.removedBlobs.isEmpty {
+                let removed = report.removedBlobs
+                try await database.write("forget the sources of removed blobs") { db in
+                    try BlobSourceStore.forget(removed, in: db)
+                }
+            }
             try sweepIngests(olderThan: now.addingTimeInterval(-options.ingestMaxAge.timeInterval), dryRun: dryRun,
                              into: &report)
             return report

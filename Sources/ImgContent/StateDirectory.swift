@@ -1,12 +1,14 @@
 import ImgSystem
 
-/// An opened state directory: the blob store, the image store and the cache records over one database.
+/// An opened state directory: the blob store, the image store, the cache records and the
+/// blobs' registry sources over one database.
 /// Open one per process (opening several on one directory is safe too, and is how tests model processes).
 package final class StateDirectory: Sendable {
     package let layout: StateLayout
     package let content: ContentStore
     package let images: ImageStore
     package let cache: CacheRecordStore
+    package let sources: BlobSourceStore
     let database: StateDatabase
 
     /// Opens (creating if needed) the state directory at `root` and brings its database schema up to date.
@@ -19,6 +21,7 @@ package final class StateDirectory: Sendable {
         content = try ContentStore(layout: layout, database: database)
         images = ImageStore(database: database)
         cache = CacheRecordStore(database: database)
+        sources = BlobSourceStore(database: database)
     }
 
     /// SQLite's `PRAGMA integrity_check` of `img.db`: `["ok"]` when sound.

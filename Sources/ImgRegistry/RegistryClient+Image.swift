@@ -67,29 +67,41 @@ extension RegistryClient {
         return image
     }
 
-    /// Pushes the image whose root manifest or index is `root` to `reference`: blobs first (skipping those
-    /// the registry has, `options.concurrency` at a time), then child manifests by digest, then the root
-    /// under the tag. `content` supplies every document and blob by descriptor. Returns the root's digest.
+    /// Pushes the image whose root manifest or index is `root` to `reference`: blobs first (mounted from a
+    /// repository `mountSources` names on the same registry, else skipped when the registry has them, else
+    /// uploaded; `options.concurrency` at a time), then child manifests by digest, then the root under the
+    /// tag. `content` supplies every document and blob by descriptor. Returns the root's digest.
     @discardableResult
-    package func pushImage(_ reference: Reference, root: Descriptor, mountFrom: Reference? = nil,
+    package func pushImage(_ reference: Reference, root: Descriptor,
+                           mountSources: @escaping @Sendable (Digest) async -> [Reference] = { _ in [] },
+                           onBlob: @escaping @Sendable (Descriptor, BlobPushOutcome) -> Void = { _, _ in },
                            content: @escaping @Sendable (Descriptor) async throws -> BlobContent) async throws -> Digest {
-        try await pushTree(root, to: reference, mountFrom: mountFrom, content: content, isRoot: true)
+        try await pushTree(root, to: reference, mountSources: mountSources, onBlob: onBlob, content: content, isRoot: true)
     }
 
-    private func pushTree(_ descriptor: Descriptor, to reference: Reference, mountFrom: Reference?,
+    private func pushTree(_ descriptor: Descriptor, to reference: Reference,
+                          mountSources: @escaping @Sendable (Digest) async -> [Reference],
+                          onBlob: @escaping @Sendable (Descriptor, BlobPushOutcome) -> Void,
                           content: @escaping @Sendable (Descriptor) async throws -> BlobContent, isRoot: Bool) async throws -> Digest {
         let bytes = try await documentBytes(descriptor, content: content)
         let doc = FetchedManifest(descriptor: descriptor, bytes: bytes)
         if descriptor.mediaType.isIndex {
             for child in try doc.decodeIndex().manifests where child.mediaType.isIndex || child.mediaType.isManifest {
-                _ = try await pushTree(child, to: reference, mountFrom: mountFrom, content: content, isRoot: false)
+                _ = try await pushTree(child, to: reference, mountSources: mountSources, onBlob: onBlob, content: content,
+                                       isRoot: false)
             }
         } else {
             let manifest = try doc.decodeManifest()
             var seen = Set<Digest>()
             let blobs = ([manifest.config] + manifest.layers).filter { seen.insert($0.digest).inserted }
             try await forEach(blobs, concurrency: options.concurrency) { blob in
-                try await self.pushBlob(blob, content: try await content(blob), to: reference, mountFrom: mountFrom)
+                let known = await mountSources(blob.digest).filter { $0.domain == reference.domain }
+                let from = known.first { $0.path != reference.path }
+                // Known to be in the target already (a re-push): ask first, mount only if it went.
+                let there = known.contains { $0.path == reference.path }
+                let outcome = try await self.pushBlob(blob, content: try await content(blob), to: reference, mountFrom: from,
+                                                      checkExists: there || from == nil)
+                onBlob(blob, outcome)
             }
         }
         var target = reference

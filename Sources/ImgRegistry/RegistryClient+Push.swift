@@ -8,30 +8,35 @@ import NIOHTTP1
 package enum BlobPushOutcome: Sendable, Hashable {
     /// A HEAD found it already there.
     case existed
-    /// Mounted from another repository on the same registry, no bytes sent.
-    case mounted
+    /// Mounted from another repository (this path) on the same registry, no bytes sent.
+    case mounted(from: String)
     case uploaded
 }
 
 extension RegistryClient {
-    /// Makes blob `descriptor` present in `reference`'s repository: skipped when it exists, mounted from
-    /// `mountFrom` (same registry) when possible, else uploaded — monolithic for small blobs, in chunks above
+    /// Makes blob `descriptor` present in `reference`'s repository: mounted from `mountFrom` (another
+    /// repository of the same registry) when it can be, else skipped when it exists (checked first when
+    /// `checkExists`, by default when there is nothing to mount from), else uploaded — monolithic for small blobs, in chunks above
     /// `options.chunkedUploadThreshold`.
     @discardableResult
     package func pushBlob(_ descriptor: Descriptor, content: BlobContent, to reference: Reference,
-                          mountFrom: Reference? = nil) async throws -> BlobPushOutcome {
-        if try await blobExists(descriptor.digest, in: reference) { return .existed }
+                          mountFrom: Reference? = nil, checkExists: Bool? = nil) async throws -> BlobPushOutcome {
+        let mountable = mountFrom.flatMap { $0.domain == reference.domain && $0.path != reference.path ? $0 : nil }
+        // With a repository to mount from, the mount request itself says whether the blob is there (201),
+        // so the HEAD is skipped unless the caller expects the blob there already; a registry that cannot
+        // mount opens an upload session instead.
+        if checkExists ?? (mountable == nil), try await blobExists(descriptor.digest, in: reference) { return .existed }
         let endpoint = settings.endpoint(host: reference.registryHost)
         let subject = "blob \(descriptor.digest) to \(reference.name)"
         var scopes = RegistryClient.scopes(pull: reference.path, push: true)
         var path = "/v2/\(reference.path)/blobs/uploads/"
-        if let from = mountFrom, from.domain == reference.domain, from.path != reference.path {
+        if let from = mountable {
             path += "?mount=\(descriptor.digest)&from=\(from.path)"
             scopes += RegistryClient.scopes(pull: from.path)
         }
         let response = try await send(Request(method: .POST, path: path, endpoint: endpoint,
                                               scopes: scopes, subject: subject, repository: reference.name))
-        if response.status == .created, mountFrom != nil { await drain(response); return .mounted }
+        if response.status == .created, let from = mountable { await drain(response); return .mounted(from: from.path) }
         // 202: an upload session (also what a registry answers when it cannot mount).
         try await expect(response, [.accepted], subject: subject, repository: reference.name)
         await drain(response)

@@ -33,6 +33,28 @@ import Testing
         #expect(try content.list().isEmpty)
     }
 
+    @Test func blobSourcesAreKeptNewestFirstPerRegistryAndForgottenWithTheBlob() async throws {
+        let state = try tmp.state()
+        let kept = try await makeImage(state.content, seed: "kept")
+        try await state.images.put(reference("kept"), descriptor: kept.manifest)
+        let orphan = try await makeImage(state.content, seed: "orphan")
+        let layer = kept.all.last!.digest, gone = orphan.all.last!.digest
+        try await state.sources.record([layer, gone], registry: "r.example:5000", repository: "a/first")
+        try await state.sources.record([layer], registry: "r.example:5000", repository: "b/second")
+        try await state.sources.record([layer], registry: "other.example", repository: "c/third")
+        try await state.sources.record([layer], registry: "r.example:5000", repository: "a/first")  // seen again
+        #expect(try await state.sources.repositories(holding: layer, registry: "r.example:5000") == ["a/first", "b/second"])
+        #expect(try await state.sources.repositories(holding: layer, registry: "other.example") == ["c/third"])
+        #expect(try await state.sources.repositories(holding: gone, registry: "r.example:5000") == ["a/first"])
+
+        #expect(try await state.collectGarbage(GCOptions(dryRun: true)).removedBlobs.contains(gone))
+        #expect(try await state.sources.repositories(holding: gone, registry: "r.example:5000") == ["a/first"],
+                "a dry run forgets nothing")
+        #expect(try await state.collectGarbage().removedBlobs.contains(gone))
+        #expect(try await state.sources.repositories(holding: gone, registry: "r.example:5000").isEmpty)
+        #expect(try await state.sources.repositories(holding: layer, registry: "r.example:5000") == ["a/first", "b/second"])
+    }
+
     @Test func dryRunRemovesNothing() async throws {
         let state = try tmp.state()
         let orphan = try await makeImage(state.content, seed: "orphan")

@@ -75,6 +75,15 @@ import Testing
             let push = try img(["push", "\(registry.host)/other/copy:v2"])
             #expect(push.status == 0, "\(push.err)")
             #expect(push.out.contains("v2: digest: \(image.root.digest)"))
+            // The pull noted where the layer came from: the push mounts it instead of uploading it.
+            let layer = image.layer.descriptor.digest.hex.prefix(12)
+            #expect(push.out.contains("The push refers to repository [\(registry.host)/other/copy]"))
+            #expect(push.out.contains("\(layer): Mounted from test/busybox\n"), "\(push.out)")
+            let again = try img(["push", "\(registry.host)/other/copy:v2"])
+            #expect(again.status == 0 && again.out.contains("\(layer): Layer already exists\n"), "\(again.out)")
+            #expect(try img(["tag", "\(registry.host)/test/busybox:v1", "\(registry.host)/third/copy:v3"]).status == 0)
+            let third = try img(["push", "\(registry.host)/third/copy:v3"])
+            #expect(third.status == 0 && third.out.contains("\(layer): Mounted from other/copy\n"), "\(third.out)")
             let skopeo = try HelperProcess.run(Tool.skopeo.path!, ["inspect", "--tls-verify=false", "--raw",
                                                                   "docker://\(registry.host)/other/copy:v2"])
             #expect(skopeo.status == 0, "\(String(decoding: skopeo.stderr, as: UTF8.self))")
@@ -83,7 +92,7 @@ import Testing
             let missing = try img(["pull", "\(registry.host)/test/nothing:here"])
             #expect(missing.status == 1)
             #expect(missing.err == "error: not found: \(registry.host)/test/nothing:here\n")
-            #expect(try img(["ls"]).out.split(separator: "\n").count == 3, "a failed pull records nothing")
+            #expect(try img(["ls"]).out.split(separator: "\n").count == 4, "a failed pull records nothing")
             let badRef = try img(["pull", "Upper/Case"])
             #expect(badRef.status == 1 && badRef.err.contains("must be lowercase"))
         }

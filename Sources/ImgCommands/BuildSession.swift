@@ -107,9 +107,17 @@ struct BuildSession {
                     }
                 }
                 let signals = InterruptSignals { _ in solve.cancel() }
-                let result = try await solve.value
-                withExtendedLifetime(signals) {}
-                try await export(result, outputs: outputs, worker: worker, state: state, work: work, progress: progress)
+                let result: BuildState
+                do {
+                    result = try await solve.value
+                    withExtendedLifetime(signals) {}
+                    try await export(result, outputs: outputs, worker: worker, state: state, work: work, progress: progress)
+                } catch {
+                    // The steps that did finish keep their cache records, as before; the build's error wins.
+                    try? await worker.records.drain()
+                    throw error
+                }
+                try await worker.records.drain()
             }
             progress.message("Built in \((ContinuousClock.now - started).fixed(1))s")
         }

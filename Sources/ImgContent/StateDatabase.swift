@@ -13,6 +13,11 @@ final class StateDatabase: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.label = "img"
+        // WAL with synchronous=NORMAL: a commit is atomic and survives the process being killed, but is not
+        // fsynced; only a power loss or kernel crash can lose the newest commits, never corrupt the file.
+        // Records only ever point at blobs that are already fsynced, so a lost commit leaves unreferenced
+        // blobs for GC, not references to missing ones. Each build step saves several fsyncs (3-15 ms each).
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         // Creating the file, switching it to WAL and migrating are not safe to race (SQLite answers "database
         // is locked" at once, without the busy timeout): processes opening it at once take turns.
         let lock: FileLock

@@ -23,7 +23,8 @@ extension BuildWorker {
     }
 
     /// A step through the cache: a hit is shown as CACHED and returned; a miss says why, runs `body` on a
-    /// copy of the parent that carries the new key, and records what it made.
+    /// copy of the parent that carries the new key, and records what it made (in the background:
+    /// `records.drain()` waits for it).
     func throughCache(_ vertex: Int, _ step: BuildStep, key: CacheKeyBuilder, parent: BuildState,
                       _ body: (inout BuildState) async throws -> Void) async throws -> BuildState {
         let cacheKey = key.finish()
@@ -40,7 +41,8 @@ extension BuildWorker {
             result.cacheKey = cacheKey
             result.cached = false
             try await body(&result)
-            try await remember(result)
+            let made = result
+            records.add { try await self.remember(made) }
             return result
         }
     }

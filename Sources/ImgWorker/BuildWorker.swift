@@ -21,6 +21,8 @@ package struct BuildWorker: Sendable {
     package let fetcher: (any RemoteFetcher)?
     package let progress: any BuildProgress
     package let options: WorkerOptions
+    /// Cache records still being written; drain before the build's lease ends.
+    package let records = BackgroundRecords()
 
     package init(state: StateDirectory, snapshots: SnapshotStore, executor: RuncExecutor, context: SourceTree,
                  checksums: ChecksumCache?, images: any BaseImageResolver, fetcher: (any RemoteFetcher)? = nil,

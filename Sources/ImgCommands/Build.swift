@@ -47,7 +47,7 @@ struct Build: AsyncParsableCommand {
     @Option(name: .customLong("label"), help: ArgumentHelp("Set a label on the image (KEY=VALUE).", valueName: "key=value"))
     var labels: [String] = []
 
-    @Option(help: ArgumentHelp("Target platform (default: the host's).", valueName: "os/arch[/variant]"))
+    @Option(help: ArgumentHelp("Target platform, or several separated by commas for a multi-platform image (default: the host's).", valueName: "os/arch[/variant][,...]"))
     var platform: String?
 
     @Flag(name: .customLong("no-cache"), help: "Do not use the build cache.")
@@ -89,7 +89,8 @@ struct Build: AsyncParsableCommand {
                 let source = try DockerfileSource.load(file: file, context: context)
                 let args = try BuildArguments.parse(buildArgs)
                 log.debug("checking \(source.displayName) (\(source.bytes.count) bytes), context \(context)")
-                let outcome = try CheckRunner(log: log).run(source: source, target: target, buildArgs: args, platform: platform)
+                let outcome = try CheckRunner(log: log).run(source: source, target: target, buildArgs: args,
+                                                         platform: platform?.split(separator: ",").first.map(String.init))
                 if outcome.failed { throw ExitCode.failure }
             }
             return

@@ -61,11 +61,18 @@ struct BuildSession {
                 _ = try TreeArchive.extract(from: archive, into: contextDirectory)
             }
             let source = try DockerfileSource.load(file: command.file, context: contextDirectory)
-            let platform = try Platform(parsing: command.platform ?? BuildPlatform.host.description)
+            let targets = try targetPlatforms()
             let images = StoreImageResolver(state: state, log: log)
-            let plan = try await withOnbuildTriggers(try makePlan(source), file: source.displayName, images: images, platform: platform)
-            let definition = BuildDefinition(plan: plan)
-            for stage in plan.allStages where !stage.isReachable {
+            // One plan per target platform (TARGETPLATFORM and friends differ); a single --platform, or none,
+            // is the plain build.
+            var plans: [(platform: Platform, plan: BuildPlan)] = []
+            for (index, target) in targets.enumerated() {
+                let platform = try Platform(parsing: (target ?? BuildPlatform.host).description)
+                let plan = try await withOnbuildTriggers(try makePlan(source, platform: target, warn: index == 0),
+                                                         file: source.displayName, images: images, platform: platform)
+                plans.append((platform, plan))
+            }
+            for stage in plans[0].plan.allStages where !stage.isReachable {
                 log.debug("stage \(stage.displayName) is not needed for the target: skipped")
             }
 
@@ -84,59 +91,86 @@ struct BuildSession {
             defer { sshAgents.stop() }
             let compression = outputs.compactMap(\.compression).first ?? .gzip
             let compressionLevel = outputs.compactMap(\.compressionLevel).first
-            let worker = BuildWorker(
-                state: state, snapshots: snapshots, executor: executor, context: context, checksums: checksums,
-                images: images, fetcher: HTTPFetcher(), progress: progress,
-                options: WorkerOptions(
-                    platform: platform, dockerfileName: source.displayName, noCache: command.noCache,
-                    compression: compression, compressionLevel: compressionLevel,
-                    sourceDateEpoch: LayerWriteOptions.sourceDateEpoch(from: ProcessInfo.processInfo.environment),
-                    secrets: secrets, sshAgents: sshAgents.sockets))
+            let builds = plans.enumerated().map { index, entry in
+                PlatformBuild(
+                    platform: entry.platform, definition: BuildDefinition(plan: entry.plan),
+                    worker: BuildWorker(
+                        state: state, snapshots: snapshots, executor: executor, context: context, checksums: checksums,
+                        images: images, fetcher: HTTPFetcher(),
+                        progress: plans.count == 1 ? progress as any BuildProgress
+                            : PlatformProgress(progress, platform: entry.platform, index: index),
+                        options: WorkerOptions(
+                            platform: entry.platform, dockerfileName: source.displayName, noCache: command.noCache,
+                            compression: compression, compressionLevel: compressionLevel,
+                            sourceDateEpoch: LayerWriteOptions.sourceDateEpoch(from: ProcessInfo.processInfo.environment),
+                            secrets: secrets, sshAgents: sshAgents.sockets)))
+            }
 
             try await state.content.withLease { _ in
-                let solver = Solver<BuildStep, BuildState>(graph: definition.graph) { vertex, inputs in
-                    try await worker.run(vertex, inputs: inputs)
+                let solvers = builds.map { build in
+                    Solver<BuildStep, BuildState>(graph: build.definition.graph) { vertex, inputs in
+                        try await build.worker.run(vertex, inputs: inputs)
+                    }
                 }
                 // Ctrl-C / SIGTERM cancel the solve: the executor kills running containers, workspaces are
-                // released, and the lease and work directory go as usual.
+                // released, and the lease and work directory go as usual. Platforms are solved side by side.
                 let solve = Task {
                     try await withTaskCancellationHandler {
-                        try await solver.solve([definition.target])[0]
+                        try await withThrowingTaskGroup(of: (Int, BuildState).self) { group in
+                            for (index, build) in builds.enumerated() {
+                                group.addTask { (index, try await solvers[index].solve([build.definition.target])[0]) }
+                            }
+                            var results = [BuildState?](repeating: nil, count: builds.count)
+                            for try await (index, result) in group { results[index] = result }
+                            return results.map { $0! }
+                        }
                     } onCancel: {
-                        Task { await solver.cancelAll() }
+                        Task { for solver in solvers { await solver.cancelAll() } }
                     }
                 }
                 let signals = InterruptSignals { _ in solve.cancel() }
-                let result: BuildState
                 do {
-                    result = try await solve.value
+                    let results = try await solve.value
                     withExtendedLifetime(signals) {}
-                    try await export(result, outputs: outputs, worker: worker, state: state, work: work, progress: progress)
+                    if builds.count == 1 {
+                        try await export(results[0], outputs: outputs, worker: builds[0].worker, state: state, work: work,
+                                         progress: progress)
+                    } else {
+                        try await exportPlatforms(Array(zip(results, builds.map(\.worker))), outputs: outputs, state: state,
+                                                  work: work, progress: progress)
+                    }
                 } catch {
                     // The steps that did finish keep their cache records, as before; the build's error wins.
-                    try? await worker.records.drain()
+                    for build in builds { try? await build.worker.records.drain() }
                     throw error
                 }
-                try await worker.records.drain()
+                for build in builds { try await build.worker.records.drain() }
             }
             progress.message("Built in \((ContinuousClock.now - started).fixed(1))s")
         }
     }
 
-    /// The plan for the chosen target, build args and platform.
-    private func makePlan(_ source: DockerfileSource) throws -> BuildPlan {
-        var targetPlatform: BuildPlatform?
-        if let platform = command.platform {
-            guard let parsed = BuildPlatform(parsing: platform) else {
-                throw CommandError("invalid --platform \"\(platform)\": expected os/arch[/variant]")
+    /// `--platform a,b`: each target platform once, in the order given; `[nil]` (the host's) without it.
+    private func targetPlatforms() throws -> [BuildPlatform?] {
+        guard let text = command.platform else { return [nil] }
+        var platforms: [BuildPlatform] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let name = item.trimmingCharacters(in: .whitespaces)
+            guard let parsed = BuildPlatform(parsing: name) else {
+                throw CommandError("invalid --platform \"\(name)\": expected os/arch[/variant]")
             }
-            targetPlatform = parsed
+            if !platforms.contains(parsed) { platforms.append(parsed) }
         }
+        return platforms
+    }
+
+    /// The plan for the chosen target, build args and `platform` (nil: the host's).
+    private func makePlan(_ source: DockerfileSource, platform targetPlatform: BuildPlatform?, warn: Bool) throws -> BuildPlan {
         let args = try BuildArguments.parse(command.buildArgs)
         let plan = try BuildPlanner.plan(
             String(decoding: source.bytes, as: UTF8.self), file: source.displayName,
             options: BuildOptions(target: command.target, buildArgs: args, targetPlatform: targetPlatform))
-        if !plan.unusedBuildArgs.isEmpty {
+        if warn, !plan.unusedBuildArgs.isEmpty {
             StandardError.print("warning: build-args [\(plan.unusedBuildArgs.joined(separator: ", "))] were not consumed")
         }
         return plan
@@ -190,6 +224,9 @@ struct BuildSession {
                 throw CommandError("cowardly refusing to write a \(output.kind.rawValue) archive to a terminal: add dest=FILE or redirect stdout")
             }
         }
+        if try targetPlatforms().count > 1, outputs.contains(where: { $0.kind == .docker }) {
+            throw CommandError("a docker archive holds one platform: use -o type=oci,dest=FILE for several platforms")
+        }
         if outputs.isEmpty {
             StandardError.print("warning: no output specified: the result is only kept in the build cache (use -t NAME or -o)")
         }
@@ -233,4 +270,11 @@ struct BuildSession {
         }
         return files
     }
+}
+
+/// One target platform's graph and the worker that runs it.
+struct PlatformBuild: Sendable {
+    let platform: Platform
+    let definition: BuildDefinition
+    let worker: BuildWorker
 }

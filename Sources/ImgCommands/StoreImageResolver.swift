@@ -31,12 +31,20 @@ final class StoreImageResolver: BaseImageResolver {
 
     private func load(_ name: String, platform: Platform) async throws -> BaseImage {
         let reference = try parseReference(name).withDefaultTag
-        let root: Descriptor
+        var storedPlatform: Platform?
         if let record = try await state.images.find(reference) {
             log.debug("\(reference.familiar): using the stored image \(record.descriptor.digest)")
-            root = record.descriptor
+            switch try local(record.descriptor, platform: platform) {
+            case .found(let image): return image
+            case .otherPlatform(let other): storedPlatform = other
+            case .incomplete: break
+            }
+            log.debug("\(reference.familiar): the stored image has no complete \(platform) image, pulling")
         } else {
             log.debug("\(reference.familiar): not stored, pulling")
+        }
+        let root: Descriptor
+        do {
             root = try await RegistryAccess.with(try RegistryAccess.client()) { client in
                 try await self.state.content.withLease { lease in
                     let image = try await client.pullImage(reference, platform: platform) { descriptor in
@@ -47,20 +55,47 @@ final class StoreImageResolver: BaseImageResolver {
                     return image.root.descriptor
                 }
             }
+        } catch {
+            // A stored image for another platform (a local build, `img load`) would otherwise be used
+            // silently; say why the pull was tried.
+            if let other = storedPlatform {
+                throw CommandError("the stored \(reference.familiar) is \(other), not \(platform), and pulling \(platform) failed: \(error)")
+            }
+            throw error
         }
+        switch try local(root, platform: platform) {
+        case .found(let image): return image
+        case .otherPlatform(let other):
+            throw CommandError("image \(reference.familiar) is \(other), not \(platform)")
+        case .incomplete:
+            throw CommandError("image \(reference.familiar): the pulled \(platform) image is incomplete in the store; pull it again")
+        }
+    }
+
+    private enum Local {
+        case found(BaseImage)
+        /// A single-platform image for this platform.
+        case otherPlatform(Platform)
+        /// An index without this platform, or a document or layer missing from the store.
+        case incomplete
+    }
+
+    /// The `platform` image under `root` when the store holds all of it.
+    private func local(_ root: Descriptor, platform: Platform) throws -> Local {
+        let decoder = JSONDecoder()
         var manifestDescriptor = root
         if root.mediaType.isIndex {
-            let index = try JSONDecoder().decode(Index.self, from: state.content.data(for: root.digest))
-            guard let chosen = index.manifest(for: platform) else {
-                throw CommandError("image \(reference.familiar) has no manifest for platform \(platform)")
-            }
+            guard state.content.exists(root.digest) else { return .incomplete }
+            let index = try decoder.decode(Index.self, from: state.content.data(for: root.digest))
+            guard let chosen = index.manifest(for: platform) else { return .incomplete }
             manifestDescriptor = chosen
         }
-        let manifest = try JSONDecoder().decode(Manifest.self, from: state.content.data(for: manifestDescriptor.digest))
-        let config = try JSONDecoder().decode(ImageConfig.self, from: state.content.data(for: manifest.config.digest))
-        for layer in manifest.layers where !state.content.exists(layer.digest) {
-            throw CommandError("image \(reference.familiar): layer \(layer.digest) is missing from the store; pull it again")
-        }
-        return BaseImage(manifestDigest: manifestDescriptor.digest, manifest: manifest, config: config)
+        guard state.content.exists(manifestDescriptor.digest) else { return .incomplete }
+        let manifest = try decoder.decode(Manifest.self, from: state.content.data(for: manifestDescriptor.digest))
+        guard state.content.exists(manifest.config.digest) else { return .incomplete }
+        let config = try decoder.decode(ImageConfig.self, from: state.content.data(for: manifest.config.digest))
+        guard config.platform.matches(platform) else { return .otherPlatform(config.platform) }
+        guard manifest.layers.allSatisfy({ state.content.exists($0.digest) }) else { return .incomplete }
+        return .found(BaseImage(manifestDigest: manifestDescriptor.digest, manifest: manifest, config: config))
     }
 }

@@ -6,6 +6,7 @@ import ImgGraph
 import ImgOCI
 import ImgRuntime
 import ImgSystem
+import Synchronization
 
 extension BuildWorker {
     /// RUN: the command in a container over the parent's filesystem; what it changed becomes a layer.
@@ -52,13 +53,23 @@ extension BuildWorker {
                     workingDirectory: workdir, user: container.user, network: network, mounts: mounts)
                 // WORKDIR may name a directory no step created yet (docker creates it for RUN).
                 Self.makeDirectory(workdir, in: workspace.rootfs)
+                // The end of the output, to recognise a program the kernel could not execute.
+                let tail = Mutex<[UInt8]>([])
                 do {
-                    try await executor.run(runStep) { _, bytes in progress.output(vertex, bytes) }
-                } catch let failure as RuntimeError {
-                    if failure.code == .nonZeroExit, let code = failure.exitCode {
-                        throw error(step, "RUN exited with code \(code): \(command)")
+                    try await executor.run(runStep) { _, bytes in
+                        progress.output(vertex, bytes)
+                        tail.withLock { kept in
+                            kept += bytes
+                            if kept.count > 512 { kept.removeFirst(kept.count - 512) }
+                        }
                     }
-                    throw error(step, "\(failure)")
+                } catch let failure as RuntimeError {
+                    let hint = Self.emulationHint(output: tail.withLock { $0 } + Array("\(failure)".utf8),
+                                                  platform: parent.config.platform)
+                    if failure.code == .nonZeroExit, let code = failure.exitCode {
+                        throw error(step, "RUN exited with code \(code): \(command)" + hint)
+                    }
+                    throw error(step, "\(failure)" + hint)
                 }
                 return true
             }
@@ -199,5 +210,14 @@ extension BuildWorker {
             throw worker.error(step, "mount source \(path) is outside the build context")
         }
         return joined
+    }
+
+    /// For a RUN of another architecture that the kernel could not execute (runc's init reports
+    /// `exec format error` on the step's stderr): what is missing.
+    static func emulationHint(output: [UInt8], platform: Platform) -> String {
+        let host = (try? Platform(parsing: BuildPlatform.host.description)) ?? platform
+        guard !host.matches(platform), String(decoding: output, as: UTF8.self).contains("exec format error") else { return "" }
+        return " (RUN for \(platform) on this \(host) host needs an emulator registered with binfmt_misc, e.g."
+            + " Debian's qemu-user-static)"
     }
 }

@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "ImgSystemTests", dependencies: ["ImgSystem"], swiftSettings: strict),
         .testTarget(name: "ImgRuntimeTests", dependencies: ["ImgRuntime", "ImgSystem", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgSnapshotTests", dependencies: ["ImgSnapshot", "ImgArchive", "ImgSystem", "ImgOCI"], swiftSettings: strict),
-        .testTarget(name: "ImgContentTests", dependencies: ["ImgContent", "ImgOCI", "ImgSystem"], swiftSettings: strict),
+        .testTarget(name: "ImgContentTests", dependencies: ["ImgContent", "ImgOCI", "ImgSystem", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
         .testTarget(name: "ImgRegistryTests", dependencies: ["ImgRegistry", "ImgContent", "ImgOCI", "img"], swiftSettings: strict),
         .testTarget(name: "ImgContextTests", dependencies: ["ImgContext", "ImgDockerfile", "ImgOCI", "ImgSystem", "ImgArchive"],
                     swiftSettings: strict),

@@ -20,22 +20,7 @@ extension BuildSession {
                 let types: ImageMediaTypes = output.ociMediaTypes == true ? .oci : .docker
                 let (manifest, _) = try await worker.storeImage(final, mediaTypes: types)
                 progress.message("writing image \(manifest.digest)")
-                for name in output.names {
-                    let reference = try parseReference(name).withDefaultTag
-                    _ = try await state.images.put(reference, descriptor: manifest)
-                    progress.message("naming to \(reference.familiar)")
-                    if output.push {
-                        progress.message("pushing \(reference.familiar)")
-                        let digest = try await RegistryAccess.with(try RegistryAccess.client()) { client in
-                            try await client.pushImage(reference, root: manifest,
-                                                       mountSources: state.mountSources(for: reference)) { descriptor in
-                                .file(path: state.content.path(for: descriptor.digest))
-                            }
-                        }
-                        await state.rememberPushed(manifest, to: reference, log: log)
-                        progress.message("pushed \(reference.familiar)@\(digest)")
-                    }
-                }
+                try await name(manifest, output: output, state: state, progress: progress)
             case .oci, .docker:
                 let types: ImageMediaTypes = output.kind == .oci && output.ociMediaTypes != false ? .oci : .docker
                 let (descriptor, _) = try await worker.storeImage(final, mediaTypes: types)
@@ -66,6 +51,24 @@ extension BuildSession {
                 }
                 progress.message("exported files to \(destination)")
             }
+        }
+    }
+
+    /// type=image: `root` (a manifest or an index) under each of the output's names, pushed with push=true.
+    private func name(_ root: Descriptor, output: BuildOutput, state: StateDirectory, progress: any BuildProgress) async throws {
+        for name in output.names {
+            let reference = try parseReference(name).withDefaultTag
+            _ = try await state.images.put(reference, descriptor: root)
+            progress.message("naming to \(reference.familiar)")
+            guard output.push else { continue }
+            progress.message("pushing \(reference.familiar)")
+            let digest = try await RegistryAccess.with(try RegistryAccess.client()) { client in
+                try await client.pushImage(reference, root: root, mountSources: state.mountSources(for: reference)) { descriptor in
+                    .file(path: state.content.path(for: descriptor.digest))
+                }
+            }
+            await state.rememberPushed(root, to: reference, log: log)
+            progress.message("pushed \(reference.familiar)@\(digest)")
         }
     }
 
@@ -113,22 +116,7 @@ extension BuildSession {
                 let root = try await state.content.ingest(try encoder.encode(list), mediaType: list.mediaType!)
                 if output.kind == .image {
                     progress.message("writing image \(root.digest) (\(manifests.count) platforms)")
-                    for name in output.names {
-                        let reference = try parseReference(name).withDefaultTag
-                        _ = try await state.images.put(reference, descriptor: root)
-                        progress.message("naming to \(reference.familiar)")
-                        if output.push {
-                            progress.message("pushing \(reference.familiar)")
-                            let digest = try await RegistryAccess.with(try RegistryAccess.client()) { client in
-                                try await client.pushImage(reference, root: root,
-                                                           mountSources: state.mountSources(for: reference)) { descriptor in
-                                    .file(path: state.content.path(for: descriptor.digest))
-                                }
-                            }
-                            await state.rememberPushed(root, to: reference, log: log)
-                            progress.message("pushed \(reference.familiar)@\(digest)")
-                        }
-                    }
+                    try await name(root, output: output, state: state, progress: progress)
                 } else {
                     let names = try (output.names + command.tags).map { try parseReference($0).withDefaultTag }
                     let tree = work.file("archive-\(number)")

@@ -28,7 +28,7 @@ package actor CacheRecordStore {
                 INSERT INTO cache_records (key, descriptor, digest, created, last_used) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(key) DO UPDATE SET descriptor = excluded.descriptor, digest = excluded.digest,
                     last_used = excluded.last_used
-                """, arguments: [key.description, json, result.digest.description, now, now])
+                """, arguments: [key.description, json, result.digest.description, StoredDate(now), StoredDate(now)])
         }
         return try await get(key, touch: false)!
     }
@@ -38,7 +38,7 @@ package actor CacheRecordStore {
         let now = Date()
         let row = try await database.write("read cache entry \(key)") { db -> CacheRow? in
             if touch {
-                try db.execute(sql: "UPDATE cache_records SET last_used = ? WHERE key = ?", arguments: [now, key.description])
+                try db.execute(sql: "UPDATE cache_records SET last_used = ? WHERE key = ?", arguments: [StoredDate(now), key.description])
             }
             return try Row.fetchOne(db, sql: "SELECT * FROM cache_records WHERE key = ?", arguments: [key.description])
                 .map(CacheRow.init)
@@ -65,7 +65,7 @@ package actor CacheRecordStore {
     @discardableResult
     package func prune(unusedSince date: Date) async throws(ContentError) -> Int {
         try await database.write("prune cache entries") { db in
-            try db.execute(sql: "DELETE FROM cache_records WHERE last_used < ?", arguments: [date])
+            try db.execute(sql: "DELETE FROM cache_records WHERE last_used < ?", arguments: [StoredDate(date)])
             return db.changesCount
         }
     }
@@ -80,8 +80,8 @@ struct CacheRow: Sendable {
     init(_ row: Row) {
         key = row["key"]
         descriptorJSON = row["descriptor"]
-        created = row["created"]
-        lastUsed = row["last_used"]
+        created = (row["created"] as StoredDate?)?.date ?? .distantPast
+        lastUsed = (row["last_used"] as StoredDate?)?.date ?? .distantPast
     }
 
     func record() throws(ContentError) -> CacheRecord {

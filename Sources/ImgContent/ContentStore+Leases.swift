@@ -9,7 +9,7 @@ extension ContentStore {
         let lease = Lease(id: randomName(), expires: now.addingTimeInterval(expiresIn.timeInterval))
         try await database.write("create lease") { db in
             try db.execute(sql: "INSERT INTO leases (id, created, expires) VALUES (?, ?, ?)",
-                           arguments: [lease.id, now, lease.expires])
+                           arguments: [lease.id, StoredDate(now), StoredDate(lease.expires)])
         }
         return lease
     }

@@ -108,7 +108,7 @@ package actor ImageStore {
             ON CONFLICT(name) DO UPDATE SET digest = excluded.digest, media_type = excluded.media_type,
                 size = excluded.size, descriptor = excluded.descriptor, updated = excluded.updated
             """, arguments: [name.description, descriptor.digest.description, descriptor.mediaType.rawValue,
-                             descriptor.size, json, now, now])
+                             descriptor.size, json, StoredDate(now), StoredDate(now)])
     }
 
     private static func fetch(_ db: Database, _ name: Reference) throws -> ImageRow? {
@@ -140,8 +140,8 @@ struct ImageRow: Sendable {
     init(_ row: Row) {
         name = row["name"]
         descriptorJSON = row["descriptor"]
-        created = row["created"]
-        updated = row["updated"]
+        created = (row["created"] as StoredDate?)?.date ?? .distantPast
+        updated = (row["updated"] as StoredDate?)?.date ?? .distantPast
     }
 
     func record() throws(ContentError) -> ImageRecord {

@@ -39,9 +39,9 @@ extension StateDirectory {
             let dryRun = options.dryRun
             report.expiredLeases = try await database.write("expire leases") { db -> Int in
                 if dryRun {
-                    return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM leases WHERE expires < ?", arguments: [now]) ?? 0
+                    return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM leases WHERE expires < ?", arguments: [StoredDate(now)]) ?? 0
                 }
-                try db.execute(sql: "DELETE FROM leases WHERE expires < ?", arguments: [now])
+                try db.execute(sql: "DELETE FROM leases WHERE expires < ?", arguments: [StoredDate(now)])
                 return db.changesCount
             }
             let roots = try await database.read("read GC roots") { db in
@@ -50,7 +50,7 @@ extension StateDirectory {
                         + String.fetchAll(db, sql: "SELECT descriptor FROM cache_records"),
                     leased: try String.fetchAll(db, sql: """
                         SELECT r.digest FROM lease_resources r JOIN leases l ON l.id = r.lease_id WHERE l.expires >= ?
-                        """, arguments: [now]))
+                        """, arguments: [StoredDate(now)]))
             }
             var descriptors: [Descriptor] = []
             for json in roots.descriptors { descriptors.append(try ImageStore.decode(json, name: "a GC root")) }

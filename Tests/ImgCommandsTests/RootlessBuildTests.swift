@@ -110,4 +110,36 @@ import Testing
         #expect(lines.contains("newuidmap: write to uid_map failed: Operation not permitted"))
         #expect(try SaveLoadTests.shell("find '\(f.state)' | sort").stdout == stateBefore)
     }
+
+    /// A multi-platform build as an ordinary user: both platforms' steps run in img's namespace, the OCI
+    /// archive holds one index over both, type=local a directory per platform.
+    @Test func rootlessMultiPlatformBuild() throws {
+        try Self.ensureUser()
+        let f = try BuildFixture()
+        try f.write("Dockerfile", """
+            FROM scratch
+            ARG TARGETARCH
+            COPY Dockerfile /etc/built-from
+            LABEL arch=$TARGETARCH
+            """)
+        #expect(try SaveLoadTests.shell("chmod 755 '\(f.dir.url.path)' && chown -R \(Self.user) '\(f.dir.url.path)'").status == 0)
+        let archive = f.dir.url.appending(path: "multi.tar").path, local = f.dir.url.appending(path: "local").path
+        let command = "cd /tmp && '\(ImgBinary.url.path)' -s '\(f.state)' build --progress plain --platform linux/amd64,linux/arm64 -o type=oci,dest='\(archive)' -o type=local,dest='\(local)' '\(f.context.path)'"
+        let result = try SaveLoadTests.shell("runuser -u \(Self.user) -- sh -c \"\(command.replacingOccurrences(of: "\"", with: "\\\""))\"")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("[linux/arm64 3/4] COPY Dockerfile /etc/built-from"), "\(result.stderr)")
+        for directory in ["linux_amd64", "linux_arm64"] {
+            #expect(FileManager.default.fileExists(atPath: "\(local)/\(directory)/etc/built-from"), "\(directory)")
+        }
+        // index.json names one index; that index lists both platforms, each with its own config.
+        let layout = try SaveLoadTests.shell("tar -xOf '\(archive)' index.json")
+        let top = try JSONSerialization.jsonObject(with: Data(layout.stdout.utf8)) as? [String: Any]
+        let root = ((top?["manifests"] as? [[String: Any]])?.first?["digest"] as? String) ?? ""
+        #expect(root.hasPrefix("sha256:"), "\(layout.stdout)")
+        let index = try SaveLoadTests.shell("tar -xOf '\(archive)' blobs/sha256/\(root.dropFirst(7))")
+        let manifests = (try JSONSerialization.jsonObject(with: Data(index.stdout.utf8)) as? [String: Any])?["manifests"] as? [[String: Any]]
+        let architectures = manifests?.compactMap { ($0["platform"] as? [String: Any])?["architecture"] as? String }
+        #expect(architectures == ["amd64", "arm64"], "\(index.stdout)")
+        #expect(!BuildTests.mountsMention(f.state))
+    }
 }

@@ -51,15 +51,20 @@ final class TestRegistry: @unchecked Sendable {
     }
 
     static func start(_ mode: Mode) async throws -> TestRegistry {
-        let dir = try TempDir("img-registry")
-        let registry = TestRegistry(port: try freePort(), dir: dir)
-        do {
-            try await registry.launch(mode)
-            return registry
-        } catch {
-            registry.stop()
-            throw error
+        // freePort() answers with a port that was free a moment ago; under a parallel suite another test's
+        // connection can take it before the registry (or its token server) binds it. Then start again.
+        for attempt in 1... {
+            let dir = try TempDir("img-registry")
+            let registry = TestRegistry(port: try freePort(), dir: dir)
+            do {
+                try await registry.launch(mode)
+                return registry
+            } catch {
+                registry.stop()
+                guard attempt < 5, lostPortRace(error) else { throw error }
+            }
         }
+        fatalError("unreachable")
     }
 
     private func launch(_ mode: Mode) async throws {
@@ -171,12 +176,24 @@ final class FaultProxy: @unchecked Sendable {
     var host: String { "127.0.0.1:\(port)" }
 
     init(before of: TestRegistry, faults: [String]) async throws {
-        port = try freePort()
-        let script = of.dir.file("fault_proxy_\(port).py")
-        try faultProxyScript.write(toFile: script, atomically: true, encoding: .utf8)
-        daemon = try Daemon(Tool.python3.path!, [script, "\(port)", "\(of.port)", faults.joined(separator: ",")],
-                            log: of.dir.file("proxy-\(port).out"))
-        try await waitForPort(port, daemon: daemon)
+        var started: (port: Int, daemon: Daemon)?
+        for attempt in 1... {
+            let port = try freePort()
+            let script = of.dir.file("fault_proxy_\(port).py")
+            try faultProxyScript.write(toFile: script, atomically: true, encoding: .utf8)
+            let daemon = try Daemon(Tool.python3.path!, [script, "\(port)", "\(of.port)", faults.joined(separator: ",")],
+                                    log: of.dir.file("proxy-\(port).out"))
+            do {
+                try await waitForPort(port, daemon: daemon)
+                started = (port, daemon)
+                break
+            } catch {
+                daemon.stop()
+                guard attempt < 5, lostPortRace(error) else { throw error }
+            }
+        }
+        port = started!.port
+        daemon = started!.daemon
     }
 
     struct Stats: Decodable {
@@ -195,6 +212,11 @@ final class FaultProxy: @unchecked Sendable {
     }
 
     func stop() { daemon.stop() }
+}
+
+/// Whether a daemon failed because the port `freePort()` gave was taken in the meantime.
+func lostPortRace(_ error: any Error) -> Bool {
+    "\(error)".lowercased().contains("address already in use")
 }
 
 /// Runs `body` with a fresh registry, always stopping it.

@@ -42,13 +42,7 @@ extension BuildSession {
                 progress.message("exported rootfs tar to \(output.destination ?? "stdout")")
             case .local:
                 let destination = output.destination!
-                try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
-                try await worker.withFilesystem(of: final) { rootfs in
-                    let copy = try ChildProcess.collect(executable: "/bin/cp", arguments: ["-a", "--", rootfs + "/.", destination])
-                    guard copy.status.isSuccess else {
-                        throw CommandError("cannot write \(destination): \(copy.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
-                    }
-                }
+                try await copyFilesystem(of: final, worker: worker, into: destination)
                 progress.message("exported files to \(destination)")
             }
         }
@@ -71,6 +65,20 @@ extension BuildSession {
             progress.message("pushed \(reference.familiar)@\(digest)")
         }
     }
+
+    /// type=local: `result`'s files copied into `directory` (created if missing), owners and modes kept.
+    private func copyFilesystem(of result: BuildState, worker: BuildWorker, into directory: String) async throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try await worker.withFilesystem(of: result) { rootfs in
+            let copy = try ChildProcess.collect(executable: "/bin/cp", arguments: ["-a", "--", rootfs + "/.", directory])
+            guard copy.status.isSuccess else {
+                throw CommandError("cannot write \(directory): \(copy.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
+        }
+    }
+
+    static let dockerArchiveHoldsOnePlatform =
+        "a docker archive holds one platform: use -o type=oci,dest=FILE for several platforms"
 
     /// The result as exported: `created` from its last step (an unchanged rebuild is the same image) and the
     /// `--label`s.
@@ -126,7 +134,7 @@ extension BuildSession {
                     progress.message("exported oci archive of \(manifests.count) platforms to \(output.destination ?? "stdout")")
                 }
             case .docker:
-                throw CommandError("a docker archive holds one platform; use -o type=oci for \(finals.count) platforms")
+                throw CommandError(Self.dockerArchiveHoldsOnePlatform)   // refused before the build already
             case .tar, .local:
                 // Each platform's filesystem under its own directory, then the whole as a tar or in place.
                 let root = output.kind == .local ? output.destination! : work.file("rootfs-\(number)")
@@ -135,13 +143,7 @@ extension BuildSession {
                     let platform = final.state.config.platform
                     let directory = root + "/" + [platform.os, platform.architecture, platform.variant]
                         .compactMap { $0 }.joined(separator: "_")
-                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                    try await final.worker.withFilesystem(of: final.state) { rootfs in
-                        let copy = try ChildProcess.collect(executable: "/bin/cp", arguments: ["-a", "--", rootfs + "/.", directory])
-                        guard copy.status.isSuccess else {
-                            throw CommandError("cannot write \(directory): \(copy.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
-                        }
-                    }
+                    try await copyFilesystem(of: final.state, worker: final.worker, into: directory)
                 }
                 if output.kind == .tar {
                     try ImageArchive.tar(root, to: output.destination, sourceDateEpoch: finals[0].worker.options.sourceDateEpoch)

@@ -225,7 +225,7 @@ struct BuildSession {
             }
         }
         if try targetPlatforms().count > 1, outputs.contains(where: { $0.kind == .docker }) {
-            throw CommandError("a docker archive holds one platform: use -o type=oci,dest=FILE for several platforms")
+            throw CommandError(Self.dockerArchiveHoldsOnePlatform)
         }
         if outputs.isEmpty {
             StandardError.print("warning: no output specified: the result is only kept in the build cache (use -t NAME or -o)")

@@ -74,7 +74,7 @@ final class StoreImageResolver: BaseImageResolver {
 
     private enum Local {
         case found(BaseImage)
-        /// A single-platform image for this platform.
+        /// A single-platform image for another platform (the one given).
         case otherPlatform(Platform)
         /// An index without this platform, or a document or layer missing from the store.
         case incomplete

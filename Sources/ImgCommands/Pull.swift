@@ -22,10 +22,12 @@ struct Pull: AsyncParsableCommand {
         try await reportingErrors {
             let reference = try parseReference(image).withDefaultTag
             let platform = try Platform(parsing: self.platform ?? BuildPlatform.host.description)
-            let state = try options.openState()
-            print("Pulling \(reference.familiar)")
             let pulled = try await RegistryAccess.with(try RegistryAccess.client()) { client in
-                try await state.content.withLease { lease in
+                // The registry's first round trips overlap opening the store.
+                client.warmUp(reference)
+                let state = try options.openState()
+                print("Pulling \(reference.familiar)")
+                return try await state.content.withLease { lease in
                     let image = try await client.pullImage(reference, platform: platform) { descriptor in
                         try await state.sink(for: descriptor, lease: lease)
                     }

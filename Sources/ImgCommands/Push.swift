@@ -19,21 +19,24 @@ struct Push: AsyncParsableCommand {
         let options = root.global.merged(with: global)
         try await reportingErrors {
             let reference = try parseReference(image).withDefaultTag
-            let state = try options.openState()
-            let record = try await state.images.get(reference)
-            print("The push refers to repository [\(reference.name)]")
             let client = try RegistryAccess.client(insecureHosts: insecureRegistry ? [reference.domain] : [])
-            let digest = try await RegistryAccess.with(client) { client in
-                try await client.pushImage(reference, root: record.descriptor,
-                                           mountSources: state.mountSources(for: reference),
-                                           onBlob: Self.report) { descriptor in
+            let (digest, record) = try await RegistryAccess.with(client) { client in
+                // The registry's first round trips overlap opening the store.
+                client.warmUp(reference)
+                let state = try options.openState()
+                let record = try await state.images.get(reference)
+                print("The push refers to repository [\(reference.name)]")
+                let digest = try await client.pushImage(reference, root: record.descriptor,
+                                                        mountSources: state.mountSources(for: reference),
+                                                        onBlob: Self.report) { descriptor in
                     guard state.content.exists(descriptor.digest) else {
                         throw CommandError("cannot push \(reference.familiar): blob \(descriptor.digest) is not in the store (pull the image again)")
                     }
                     return .file(path: state.content.path(for: descriptor.digest))
                 }
+                await state.rememberPushed(record.descriptor, to: reference)
+                return (digest, record)
             }
-            await state.rememberPushed(record.descriptor, to: reference)
             print("\(reference.tag ?? "latest"): digest: \(digest) size: \(record.descriptor.size)")
         }
     }

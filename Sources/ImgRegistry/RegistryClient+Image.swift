@@ -69,8 +69,8 @@ extension RegistryClient {
 
     /// Pushes the image whose root manifest or index is `root` to `reference`: blobs first (mounted from a
     /// repository `mountSources` names on the same registry, else skipped when the registry has them, else
-    /// uploaded; `options.concurrency` at a time), then child manifests by digest, then the root under the
-    /// tag. `content` supplies every document and blob by descriptor. Returns the root's digest.
+    /// uploaded, small ones without asking first; `options.pushConcurrency` at a time), then child manifests
+    /// by digest, then the root under the tag. `content` supplies every document and blob by descriptor. Returns the root's digest.
     @discardableResult
     package func pushImage(_ reference: Reference, root: Descriptor,
                            mountSources: @escaping @Sendable (Digest) async -> [Reference] = { _ in [] },
@@ -94,13 +94,13 @@ extension RegistryClient {
             let manifest = try doc.decodeManifest()
             var seen = Set<Digest>()
             let blobs = ([manifest.config] + manifest.layers).filter { seen.insert($0.digest).inserted }
-            try await forEach(blobs, concurrency: options.concurrency) { blob in
+            try await forEach(blobs, concurrency: options.pushConcurrency) { blob in
                 let known = await mountSources(blob.digest).filter { $0.domain == reference.domain }
                 let from = known.first { $0.path != reference.path }
                 // Known to be in the target already (a re-push): ask first, mount only if it went.
                 let there = known.contains { $0.path == reference.path }
                 let outcome = try await self.pushBlob(blob, content: try await content(blob), to: reference, mountFrom: from,
-                                                      checkExists: there || from == nil)
+                                                      checkExists: there || (from == nil && blob.size > self.options.askBeforeUploadingAbove))
                 onBlob(blob, outcome)
             }
         }

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import Foundation
-import ImgOCI
+package import ImgOCI
 package import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -14,8 +14,14 @@ package final class RegistryClient: Sendable {
         /// Blobs larger than this are uploaded in chunks (PATCH) rather than in one PUT.
         package var chunkedUploadThreshold: Int64 = 64 << 20
         package var uploadChunkSize: Int64 = 16 << 20
-        /// How many blobs `pullImage`/`pushImage` move at once.
+        /// How many blobs `pullImage` fetches at once.
         package var concurrency = 4
+        /// How many blobs `pushImage` sends at once: an image's config and new layers are mostly small, and
+        /// each costs the registry a POST and a PUT, so more of them in flight shortens the push.
+        package var pushConcurrency = 8
+        /// A blob smaller than this, not known to be in the target repository, is uploaded without asking
+        /// first: a HEAD costs a round trip, about what sending the blob does.
+        package var askBeforeUploadingAbove: Int64 = 256 << 10
         /// The largest manifest or index accepted.
         package var maxManifestSize = 4 << 20
         /// Gives up on a connection that sends nothing for this long.
@@ -59,6 +65,17 @@ package final class RegistryClient: Sendable {
                                               subject: endpoint.host))
         try await expect(response, [.ok], subject: endpoint.host)
         await drain(response)
+    }
+
+    /// Starts, in the background, what the first request to `reference`'s registry waits for (its scheme,
+    /// the authentication probe and with it a pooled connection), so that it overlaps the caller's own
+    /// set-up. Failures are not reported here: the real request meets them again and says so.
+    package func warmUp(_ reference: Reference) {
+        let endpoint = settings.endpoint(host: reference.registryHost)
+        Task {
+            guard let resolved = try? await self.resolvedScheme(endpoint, subject: reference.name) else { return }
+            _ = await self.probeAuthentication(resolved)
+        }
     }
 
     // MARK: Requests

@@ -31,6 +31,10 @@ import Testing
                 let patches = try proxy.stats().requests.filter { $0.method == "PATCH" }.count
                 let size = Int(image.layer.descriptor.size)
                 #expect(patches == (chunked ? (size + 299_999) / 300_000 : 0))
+                // The ~1 MB layer is looked for before it is sent; the small config is sent without asking
+                // (a HEAD would cost as much as sending it).
+                let heads = try proxy.stats().requests.filter { $0.method == "HEAD" && $0.path.contains("/blobs/") }.map(\.path)
+                #expect(heads == ["/v2/test/busybox/blobs/\(image.layer.descriptor.digest)"])
 
                 // A second push finds every blob in place.
                 #expect(try await client.pushBlob(image.layer.descriptor, content: image.layer.content, to: ref) == .existed)

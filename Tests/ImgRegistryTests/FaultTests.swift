@@ -58,7 +58,8 @@ import Testing
     /// Nothing listens on the port: every try is refused at once and the error says so, naming the
     /// reference; the client does not keep reconnecting for the connect timeout on each try.
     @Test func aRegistryNobodyListensOnIsRefusedAfterTheRetries() async throws {
-        let port = try freePort()
+        let (port, socket) = try refusingPort()
+        defer { close(socket) }
         let host = "127.0.0.1:\(port)"
         var settings = RegistrySettings()
         settings.hosts[host] = RegistryHostSettings(http: true)

@@ -56,9 +56,21 @@ final class Daemon: Sendable {
 
 /// A 127.0.0.1 port nobody is listening on right now.
 func freePort() throws -> Int {
+    let (fd, port) = try boundLoopbackSocket()
+    close(fd)
+    return port
+}
+
+/// A loopback port that stays bound, but not listening, until `socket` is closed: every connection to it is
+/// refused, and no registry or proxy another test starts meanwhile can take it.
+func refusingPort() throws -> (port: Int, socket: Int32) {
+    let (fd, port) = try boundLoopbackSocket()
+    return (port, fd)
+}
+
+private func boundLoopbackSocket() throws -> (Int32, Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw TestFailure("socket failed") }
-    defer { close(fd) }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_port = 0
@@ -67,8 +79,11 @@ func freePort() throws -> Int {
     let bound = withUnsafeMutablePointer(to: &addr) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
     }
-    guard bound else { throw TestFailure("bind failed") }
-    return Int(UInt16(bigEndian: addr.sin_port))
+    guard bound else {
+        close(fd)
+        throw TestFailure("bind failed")
+    }
+    return (fd, Int(UInt16(bigEndian: addr.sin_port)))
 }
 
 /// Waits until something accepts connections on `port`, or the daemon dies.

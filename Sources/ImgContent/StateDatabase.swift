@@ -5,7 +5,7 @@ import ImgSystem
 /// Every change is one IMMEDIATE transaction (GRDB's default for writes), so writers from several
 /// processes queue on SQLite's lock instead of failing on an upgrade; the busy timeout bounds the wait.
 final class StateDatabase: Sendable {
-    let pool: DatabasePool
+    let pool: DatabaseQueue
     let path: String
 
     init(path: String) throws(ContentError) {
@@ -17,7 +17,7 @@ final class StateDatabase: Sendable {
         // fsynced; only a power loss or kernel crash can lose the newest commits, never corrupt the file.
         // Records only ever point at blobs that are already fsynced, so a lost commit leaves unreferenced
         // blobs for GC, not references to missing ones. Each build step saves several fsyncs (3-15 ms each).
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        config.prepareDatabase { db in try StateDatabase.useWriteAheadLog(db) }
         // Creating the file, switching it to WAL and migrating are not safe to race (SQLite answers "database
         // is locked" at once, without the busy timeout): processes opening it at once take turns.
         let lock: FileLock
@@ -26,11 +26,25 @@ final class StateDatabase: Sendable {
         }
         defer { lock.unlock() }
         do {
-            pool = try DatabasePool(path: path, configuration: config)
+            pool = try DatabaseQueue(path: path, configuration: config)
             try Self.migrator.migrate(pool)
         } catch {
             throw ContentError(.database, "open state database \(path)", cause: "\(error)")
         }
+    }
+
+    /// WAL, set when the file is created (the mode is stored in the file, so later openings find it set), with
+    /// synchronous=NORMAL. Not GRDB's DatabasePool, nor its `.wal` journal mode: both write a dummy table
+    /// at every opening that finds no log (every command, as the last process to close the database
+    /// removes the log), so every command paid four fsyncs per database, reading or not: the new log's
+    /// header and directory, the checkpoint of the log and of the database at exit. A command that only
+    /// reads now pays none. One connection per process serves img's short queries well enough; other
+    /// processes still read while one writes.
+    static func useWriteAheadLog(_ db: Database) throws {
+        guard try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") == "wal" else {
+            throw DatabaseError(message: "could not switch the state database to write-ahead logging")
+        }
+        try db.execute(sql: "PRAGMA synchronous = NORMAL")
     }
 
     /// The schema, one migration per step; never edit a shipped migration, add a new one.

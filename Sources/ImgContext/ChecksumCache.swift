@@ -51,7 +51,7 @@ package actor ChecksumCache {
     }
 
     package nonisolated let path: String
-    private nonisolated let pool: DatabasePool
+    private nonisolated let pool: DatabaseQueue
     private nonisolated let counters = Mutex(Statistics())
 
     /// Opens (creating when missing) the cache database at `path`, e.g. `<state>/context-checksums.db`.
@@ -63,7 +63,14 @@ package actor ChecksumCache {
         // A cache: every answer is checked against the file's stat data, so a commit lost with a power cut
         // costs a re-hash, never a wrong digest. WAL with synchronous=NORMAL skips the fsync per commit and
         // stays consistent.
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        // WAL set once at creation, not through GRDB's pool (see StateDatabase.useWriteAheadLog: an unchanged
+        // rebuild reads this cache and now pays no fsync for it).
+        config.prepareDatabase { db in
+            guard try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") == "wal" else {
+                throw DatabaseError(message: "could not switch the checksum cache to write-ahead logging")
+            }
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
         // Creating the file, switching it to WAL and migrating are not safe to race; two processes opening
         // a fresh cache at once take turns.
         let lock: FileLock
@@ -72,7 +79,7 @@ package actor ChecksumCache {
         }
         defer { lock.unlock() }
         do {
-            pool = try DatabasePool(path: path, configuration: config)
+            pool = try DatabaseQueue(path: path, configuration: config)
             var migrator = DatabaseMigrator()
             migrator.registerMigration("v1-file-hashes") { db in
                 try db.execute(sql: """

@@ -105,4 +105,16 @@ import Testing
         #expect(try await cache.prune(unusedSince: Date().addingTimeInterval(1)) == 1)
         #expect(try await cache.get(key) == nil)
     }
+
+    /// Opening img.db to read writes nothing: no dummy write to make a log (GRDB's pool did one at every
+    /// opening, so every command, even `img ls`, paid four fsyncs for the log and its checkpoint).
+    @Test func readingTheStateWritesNothing() async throws {
+        let db = tmp.path + "/state/img.db"
+        do { _ = try await tmp.state().images.put(reference("kept"), descriptor: manifest("kept")) }
+        let state = try tmp.state()
+        #expect(try await state.images.list().map(\.name.description) == ["docker.io/library/kept:latest"])
+        let log = (try? FileManager.default.attributesOfItem(atPath: db + "-wal"))?[.size] as? Int ?? 0
+        #expect(log == 0, "the log holds \(log) bytes after reads only")
+        withExtendedLifetime(state) {}
+    }
 }

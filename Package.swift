@@ -40,12 +40,14 @@ let package = Package(
         .target(name: "ImgSnapshot", dependencies: ["ImgSystem", "ImgArchive", "ImgOCI"], swiftSettings: strict),
         // C start-up shim: enters the user namespace before the Swift runtime starts threads.
         .target(name: "CImgShim"),
+        // The one SQLite setting GRDB does not expose (its C call is variadic).
+        .target(name: "CSQLiteShim", dependencies: [.product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // Executor: OCI runtime spec for a RUN step, rootless adjustments, runc invocation, stdio streaming.
         .target(name: "ImgRuntime", dependencies: ["ImgSystem", "ImgOCI"], swiftSettings: strict),
         // Content store (blobs by digest), image store (SQLite), garbage collection, OCI layout.
         .target(
             name: "ImgContent",
-            dependencies: ["ImgOCI", "ImgSystem", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["ImgOCI", "ImgSystem", "CSQLiteShim", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         // Distribution API client: auth, TLS, mirrors, manifests and blobs, retries and resumption.
@@ -73,7 +75,7 @@ let package = Package(
         .target(
             name: "ImgContext",
             dependencies: [
-                "ImgDockerfile", "ImgOCI", "ImgSystem", "ImgArchive", "ImgRuntime",
+                "ImgDockerfile", "ImgOCI", "ImgSystem", "ImgArchive", "ImgRuntime", "CSQLiteShim",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict

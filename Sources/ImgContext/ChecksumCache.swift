@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 package import ImgOCI
+import CSQLiteShim
 import GRDB
 import GRDBSQLite
 import ImgSystem
@@ -63,13 +64,15 @@ package actor ChecksumCache {
         // A cache: every answer is checked against the file's stat data, so a commit lost with a power cut
         // costs a re-hash, never a wrong digest. WAL with synchronous=NORMAL skips the fsync per commit and
         // stays consistent.
-        // WAL set once at creation, not through GRDB's pool (see StateDatabase.useWriteAheadLog: an unchanged
-        // rebuild reads this cache and now pays no fsync for it).
+        // WAL set once at creation, not through GRDB's pool, and no checkpoint at close: no fsync for the
+        // cache in a command (see StateDatabase.useWriteAheadLog).
         config.prepareDatabase { db in
             guard try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") == "wal" else {
                 throw DatabaseError(message: "could not switch the checksum cache to write-ahead logging")
             }
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 100")
+            _ = img_sqlite_skip_checkpoint_on_close(UnsafeMutableRawPointer(db.sqliteConnection))
         }
         // Creating the file, switching it to WAL and migrating are not safe to race; two processes opening
         // a fresh cache at once take turns.

@@ -70,7 +70,8 @@ extension RegistryClient {
     /// Pushes the image whose root manifest or index is `root` to `reference`: blobs first (mounted from a
     /// repository `mountSources` names on the same registry, else skipped when the registry has them, else
     /// uploaded, small ones without asking first; `options.pushConcurrency` at a time), then child manifests
-    /// by digest, then the root under the tag. `content` supplies every document and blob by descriptor. Returns the root's digest.
+    /// by digest, then the root under the tag. `content` supplies every document and blob by descriptor.
+    /// Returns the root's digest.
     @discardableResult
     package func pushImage(_ reference: Reference, root: Descriptor,
                            mountSources: @escaping @Sendable (Digest) async -> [Reference] = { _ in [] },

@@ -57,11 +57,8 @@ extension BuildSession {
             guard output.push else { continue }
             progress.message("pushing \(reference.familiar)")
             let digest = try await RegistryAccess.with(try RegistryAccess.client()) { client in
-                try await client.pushImage(reference, root: root, mountSources: state.mountSources(for: reference)) { descriptor in
-                    .file(path: state.content.path(for: descriptor.digest))
-                }
+                try await state.push(root, to: reference, with: client, log: log)
             }
-            await state.rememberPushed(root, to: reference, log: log)
             progress.message("pushed \(reference.familiar)@\(digest)")
         }
     }

@@ -26,15 +26,7 @@ struct Push: AsyncParsableCommand {
                 let state = try options.openState()
                 let record = try await state.images.get(reference)
                 print("The push refers to repository [\(reference.name)]")
-                let digest = try await client.pushImage(reference, root: record.descriptor,
-                                                        mountSources: state.mountSources(for: reference),
-                                                        onBlob: Self.report) { descriptor in
-                    guard state.content.exists(descriptor.digest) else {
-                        throw CommandError("cannot push \(reference.familiar): blob \(descriptor.digest) is not in the store (pull the image again)")
-                    }
-                    return .file(path: state.content.path(for: descriptor.digest))
-                }
-                await state.rememberPushed(record.descriptor, to: reference)
+                let digest = try await state.push(record.descriptor, to: reference, with: client, onBlob: Self.report)
                 return (digest, record)
             }
             print("\(reference.tag ?? "latest"): digest: \(digest) size: \(record.descriptor.size)")

@@ -1,5 +1,6 @@
 import ImgContent
 import ImgOCI
+import ImgRegistry
 
 /// Where blobs came from, so a push can mount them from another repository of the same registry.
 /// Only a hint: failing to record or read it never fails a pull or a push.
@@ -14,13 +15,31 @@ extension StateDirectory {
     }
 
     /// After pushing the image `root` to `reference`: everything it reaches is in that repository.
-    func rememberPushed(_ root: Descriptor, to reference: Reference, log: CommandLog? = nil) async {
+    private func rememberPushed(_ root: Descriptor, to reference: Reference, log: CommandLog? = nil) async {
         do {
             let digests = try content.closure(of: [root]).digests
             try await sources.record(digests, registry: reference.domain, repository: reference.path)
         } catch {
             log?.debug("could not note that \(reference.familiar) holds its blobs: \(error)")
         }
+    }
+
+    /// Pushes the stored image `root` to `reference` with `client` (`img push` and `-o type=image,push=true`):
+    /// layers mounted from where this store saw them, every blob read from the store, and what the push
+    /// left in the target remembered for the next push. Returns the digest the registry holds.
+    func push(_ root: Descriptor, to reference: Reference, with client: RegistryClient,
+              onBlob: @escaping @Sendable (Descriptor, BlobPushOutcome) -> Void = { _, _ in },
+              log: CommandLog? = nil) async throws -> Digest {
+        let content = self.content
+        let digest = try await client.pushImage(reference, root: root, mountSources: mountSources(for: reference),
+                                                onBlob: onBlob) { descriptor in
+            guard content.exists(descriptor.digest) else {
+                throw CommandError("cannot push \(reference.familiar): blob \(descriptor.digest) is not in the store (pull the image again)")
+            }
+            return .file(path: content.path(for: descriptor.digest))
+        }
+        await rememberPushed(root, to: reference, log: log)
+        return digest
     }
 
     /// For `pushImage`: the repositories of the target's registry known to hold a blob.

@@ -97,6 +97,9 @@ import Testing
         (["inspect", "Bad/Name"], "must be lowercase"),
         (["inspect", "missing:tag"], "image not found"),
         (["tag", "missing", "other"], "image not found"),
+        // The registry is contacted while the store opens; nothing listens there, and the missing image is
+        // still what is reported.
+        (["push", "127.0.0.1:1/missing/image:tag"], "image not found"),
         (["tag", "a", "b@sha256:" + String(repeating: "a", count: 64)], "cannot name a digest"),
         (["ls", "-f", "color=red"], "unknown key"),
     ])

@@ -370,16 +370,34 @@ int img_shim_open_in_root(int dirfd, const char *path, int flags, unsigned int m
     return (int)fd;
 }
 
+struct mount_in_directory {
+    const char *directory, *source, *target, *fstype, *data;
+    unsigned long flags;
+};
+
+static int mount_in_directory_child(void *argument) {
+    const struct mount_in_directory *request = argument;
+    if (chdir(request->directory) != 0) _exit(errno & 0xff);
+    if (mount(request->source, request->target, request->fstype, request->flags, request->data) != 0) _exit(errno & 0xff);
+    _exit(0);
+}
+
 int img_shim_mount_in_directory(const char *directory, const char *source, const char *target, const char *fstype,
                                 unsigned long flags, const char *data) {
-    pid_t child = fork();
-    if (child < 0) return errno;
-    if (child == 0) {
-        /* Only async-signal-safe calls here: the parent may have had other threads. */
-        if (chdir(directory) != 0) _exit(errno & 0xff);
-        if (mount(source, target, fstype, flags, data) != 0) _exit(errno & 0xff);
-        _exit(0);
-    }
+    /* The child shares our memory and runs on this frame's buffer while we wait (CLONE_VM | CLONE_VFORK, as
+       posix_spawn does), but not our working directory (no CLONE_FS): a fork() would copy the page tables
+       of a large process and leave every page it writes afterwards to fault once more. Signals stay blocked
+       in the child, which only calls chdir, mount and _exit. */
+    struct mount_in_directory request = {directory, source, target, fstype, data, flags};
+    enum { stack_size = 32 * 1024 };
+    char stack[stack_size] __attribute__((aligned(16)));
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pid_t child = clone(mount_in_directory_child, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &request);
+    int clone_error = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (child < 0) return clone_error;
     int status = 0;
     for (;;) {
         if (waitpid(child, &status, 0) == child) break;

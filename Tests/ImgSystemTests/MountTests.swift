@@ -85,6 +85,40 @@ import Testing
         }
     }
 
+    /// Relative names in the options resolve in the given directory; this process's working directory (shared
+    /// by all its threads) stays where it was; failures come back as the mount's errno.
+    @Test func mountInDirectoryResolvesRelativeNamesThere() throws {
+        try requireRoot()
+        let directory = try TemporaryDirectory("img-mount-in")
+        defer { directory.remove() }
+        for name in ["l", "l/0", "l/1", "upper", "work", "merged"] { mkdir(directory.path + "/" + name, 0o755) }
+        try write("zero", to: directory.path + "/l/0/a")
+        try write("one", to: directory.path + "/l/1/b")
+        var before = [CChar](repeating: 0, count: 4096)
+        _ = getcwd(&before, before.count)
+        try Mount.mount(
+            inDirectory: directory.path + "/l", source: "overlay", target: directory.path + "/merged", type: "overlay",
+            data: "lowerdir=0:1,upperdir=\(directory.path)/upper,workdir=\(directory.path)/work")
+        let merged = (access(directory.path + "/merged/a", R_OK), access(directory.path + "/merged/b", R_OK))
+        try Mount.unmount(directory.path + "/merged")
+        var after = [CChar](repeating: 0, count: 4096)
+        _ = getcwd(&after, after.count)
+        #expect(merged == (0, 0))
+        #expect(String(cString: after) == String(cString: before))
+        #expect {
+            try Mount.mount(
+                inDirectory: directory.path + "/l", source: "overlay", target: directory.path + "/merged", type: "overlay",
+                data: "lowerdir=missing,upperdir=\(directory.path)/upper,workdir=\(directory.path)/work")
+        } throws: { error in
+            (error as? MountError)?.code == ENOENT
+        }
+        #expect {
+            try Mount.mount(inDirectory: directory.path + "/absent", source: "none", target: directory.path + "/merged", type: "tmpfs")
+        } throws: { error in
+            (error as? MountError)?.code == ENOENT
+        }
+    }
+
     @Test func mountInfoParsesEscapesAndOptionalFields() {
         let text = """
             36 35 98:0 /mnt1 /mnt/a\\040b rw,noatime master:1 shared:7 - ext3 /dev/root rw,errors=continue

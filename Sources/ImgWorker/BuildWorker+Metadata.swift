@@ -109,7 +109,15 @@ extension BuildWorker {
     }
 
     static func historyForm(_ words: [String]) -> String {
-        "[" + words.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: " ") + "]"
+        // Not Foundation's replacingOccurrences: on Linux it goes through NSString.
+        "[" + words.map { word in
+            var quoted = "\""
+            for character in word {
+                if character == "\"" { quoted += "\\" }
+                quoted.append(character)
+            }
+            return quoted + "\""
+        }.joined(separator: " ") + "]"
     }
 
     static func nanoseconds(_ duration: Duration) -> Int64 {

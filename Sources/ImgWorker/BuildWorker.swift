@@ -68,10 +68,8 @@ package struct BuildWorker: Sendable {
 
     /// The `created` time for history and config: SOURCE_DATE_EPOCH when set, else now.
     package var now: String {
-        let date = options.sourceDateEpoch.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date()
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+        let seconds = options.sourceDateEpoch ?? Int64(Date().timeIntervalSince1970.rounded(.down))
+        return RFC3339.string(secondsSince1970: seconds)
     }
 
     /// Runs `body` as a step shown in progress (started, then finished or failed).

@@ -61,6 +61,11 @@ import Testing
         #expect(layered.count == diffIDs.count)
         #expect(diffIDs.count == 7, "COPY, RUN, RUN, WORKDIR, COPY, COPY, RUN: \(history.map { $0["created_by"] ?? "" })")
         #expect(history.contains { ($0["created_by"] as? String)?.hasPrefix("ENV GREETING=hey") == true && $0["empty_layer"] as? Bool == true })
+        #expect(history.contains { $0["created_by"] as? String == #"CMD ["/srv/message"]"# && $0["empty_layer"] as? Bool == true })
+        let stamp = /[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z/
+        let created = history.compactMap { $0["created"] as? String }
+        #expect(created.count == history.count && created.allSatisfy { $0.wholeMatch(of: stamp) != nil }, "\(created)")
+        #expect((config["created"] as? String).map { $0.wholeMatch(of: stamp) != nil } == true)
 
         let rootfsDir = try f.unpack("shaped")
         func text(_ path: String) -> String? { try? String(contentsOf: rootfsDir.appending(path: path), encoding: .utf8) }

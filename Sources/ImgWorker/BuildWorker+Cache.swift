@@ -67,6 +67,8 @@ extension BuildWorker {
         let manifest = Manifest(mediaType: mediaTypes.manifest, config: config, layers: layers)
         let manifestBytes = try encoder.encode(manifest)
         let stored = try await state.content.ingest(manifestBytes, mediaType: mediaTypes.manifest)
+        // Whoever takes the manifest next (a cache record, an image name, an archive) needs its layers stored.
+        try await records.waitForBlobs(result.layers.map(\.descriptor.digest))
         return (stored, config)
     }
 }

@@ -6,10 +6,11 @@ import ImgSnapshot
 
 extension BuildWorker {
     /// Mounts a writable rootfs over `parent`'s layers, lets `body` change it, and turns the change into a
-    /// layer in the content store; the workspace is kept as the snapshot of the new chain, so the next step
-    /// starts from it without re-applying anything. Returns nil when `body` reports there was nothing to do.
+    /// layer; the workspace is kept as the snapshot of the new chain, so the next step starts from it without
+    /// re-applying anything, while the layer's blob goes into the content store beside it (`records`).
+    /// Returns nil when `body` reports there was nothing to do.
     func layer(on parent: BuildState, _ body: (Workspace) async throws -> Bool) async throws -> LayerRecord? {
-        let base = try await snapshots.prepare(parent.layerBlobs { state.content.path(for: $0) })
+        let base = try await snapshots.prepare(try await layerBlobs(of: parent))
         let workspace = try await snapshots.workspace(on: base)
         do {
             guard try await body(workspace) else {
@@ -27,8 +28,20 @@ extension BuildWorker {
                 writer.abort()
                 throw error
             }
-            let descriptor = try await writer.commit()
-            _ = try await snapshots.commit(workspace, diffID: digests.diffID)
+            let descriptor = Descriptor(mediaType: writer.mediaType, digest: digests.digest, size: digests.size)
+            do {
+                _ = try await snapshots.commit(workspace, diffID: digests.diffID)
+            } catch {
+                writer.abort()
+                throw error
+            }
+            // The next step starts from the snapshot; the blob's fsync and move into the store go beside it.
+            records.addBlob(descriptor.digest) {
+                let stored = try await writer.commit()
+                guard stored.digest == descriptor.digest, stored.size == descriptor.size else {
+                    throw BuildError("layer \(descriptor.digest) was stored as \(stored.digest) (\(stored.size) bytes)")
+                }
+            }
             return LayerRecord(descriptor: descriptor, diffID: digests.diffID)
         } catch {
             await snapshots.release(workspace)
@@ -39,7 +52,7 @@ extension BuildWorker {
     /// A read-only look at a build state's filesystem (COPY --from, RUN --mount from=): `body` gets a rootfs
     /// path; the workspace is released afterwards.
     package func withFilesystem<T>(of source: BuildState, _ body: (String) async throws -> T) async throws -> T {
-        let base = try await snapshots.prepare(source.layerBlobs { state.content.path(for: $0) })
+        let base = try await snapshots.prepare(try await layerBlobs(of: source))
         let workspace = try await snapshots.workspace(on: base)
         do {
             let result = try await body(workspace.rootfs)
@@ -49,6 +62,15 @@ extension BuildWorker {
             await snapshots.release(workspace)
             throw error
         }
+    }
+
+    /// `source`'s layers as blobs to unpack when its snapshot is missing; then they must be in the content
+    /// store, so the ones this build is still storing are waited for (a snapshot that exists needs none).
+    func layerBlobs(of source: BuildState) async throws -> [LayerBlob] {
+        if let chainID = Snapshot(diffIDs: source.layers.map(\.diffID)).chainID, !(await snapshots.exists(chainID)) {
+            try await records.waitForBlobs(source.layers.map(\.descriptor.digest))
+        }
+        return source.layerBlobs { state.content.path(for: $0) }
     }
 
     /// Layers are compressed on every core: gzip in independent 1 MiB members (still one valid gzip
@@ -75,6 +97,7 @@ extension BuildWorker {
     /// output): each blob is decompressed, checked against its diffID and compressed again into the content
     /// store. Layers already in that compression are redone too when a level is given.
     package func recompressed(_ result: BuildState, compression: LayerCompression, level: Int?) async throws -> BuildState {
+        try await records.waitForBlobs(result.layers.map(\.descriptor.digest))
         var converted = result
         // On every core, as layers are made.
         let parallel = Self.layerWriteOptions(options)

@@ -143,7 +143,7 @@ extension BuildWorker {
                     throw error(step, "RUN --mount from=\(from): only earlier stages can be mounted for now")
                 }
                 // Keep the stage's filesystem mounted while the step runs.
-                let base = try await snapshots.prepare(inputs[input.inputPosition].layerBlobs { state.content.path(for: $0) })
+                let base = try await snapshots.prepare(try await layerBlobs(of: inputs[input.inputPosition]))
                 let workspace = try await snapshots.workspace(on: base)
                 let store = snapshots
                 cleanups.append { Task { await store.release(workspace) } }

@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import ImgContent
+import ImgOCI
 import Testing
 
 /// `img build` end to end through the real binary, as root: runc, snapshots, the cache, outputs.
@@ -380,6 +382,33 @@ import Testing
         #expect(again.status == 0, "\(again.stderr)")
         #expect(try f.img(["ls"]).stdout.contains("after-kill"))
         #expect(!(try f.img(["ls"]).stdout.contains("killed")))
+    }
+
+    /// A step's layer is stored beside the next step; killed while that next step runs, the state has no
+    /// cache record naming a blob it lacks, every blob it has holds its digest, and the build runs again.
+    @Test func aBuildKilledWhileItsLayersAreStoredNamesNoMissingBlob() async throws {
+        let f = try BuildFixture()
+        try f.write("hello.txt", "hello\n")
+        let steps = "RUN dd if=/dev/urandom of=/noise bs=1M count=8 2>/dev/null\nCOPY hello.txt /hello.txt\n"
+        try f.write("Dockerfile", Self.base + steps + "RUN echo started && sleep 60\n")
+        let process = try f.startBuild(["-t", "killed"], until: "started")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        _ = try? SaveLoadTests.shell("pkill -9 -f 'sleep 60' || true")
+
+        let store = try StateDirectory(root: f.state)
+        for record in try await store.cache.list() {
+            let manifest = try JSONDecoder().decode(Manifest.self, from: try store.content.data(for: record.result.digest))
+            for blob in [manifest.config] + manifest.layers {
+                #expect(store.content.exists(blob.digest), "cache record \(record.key) names \(blob.digest), not in the store")
+            }
+        }
+        for blob in try store.content.list() { #expect(throws: Never.self) { try store.content.verify(blob.digest) } }
+
+        try f.write("Dockerfile", Self.base + steps + "RUN cat /hello.txt > /copied\n")
+        let again = try f.build(["-t", "after-kill"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(String(data: try Data(contentsOf: f.unpack("after-kill").appending(path: "copied")), encoding: .utf8) == "hello\n")
     }
 
     @Test(arguments: ["examples/busybox", "examples/multistage"])

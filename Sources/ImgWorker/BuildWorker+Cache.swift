@@ -58,7 +58,7 @@ extension BuildWorker {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let configBytes = try encoder.encode(result.config)
-        let config = try await state.content.ingest(configBytes, mediaType: mediaTypes.config)
+        let config = Descriptor(mediaType: mediaTypes.config, digest: .sha256(of: configBytes), size: Int64(configBytes.count))
         let layers = result.layers.map { layer in
             var descriptor = layer.descriptor
             descriptor.mediaType = mediaTypes.layer(descriptor.mediaType)
@@ -66,10 +66,12 @@ extension BuildWorker {
         }
         let manifest = Manifest(mediaType: mediaTypes.manifest, config: config, layers: layers)
         let manifestBytes = try encoder.encode(manifest)
-        let stored = try await state.content.ingest(manifestBytes, mediaType: mediaTypes.manifest)
+        // Both blobs at once (each waits for its own fsyncs); nothing names the manifest before both are in.
+        async let storedConfig = state.content.ingest(configBytes, expected: config)
+        async let storedManifest = state.content.ingest(manifestBytes, mediaType: mediaTypes.manifest)
         // Whoever takes the manifest next (a cache record, an image name, an archive) needs its layers stored.
         try await records.waitForBlobs(result.layers.map(\.descriptor.digest))
-        return (stored, config)
+        return (try await storedManifest, try await storedConfig)
     }
 }
 

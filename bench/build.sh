@@ -10,6 +10,8 @@
 #   APT_RUNS   runs for debian-apt (default RUNS)
 #   ROOTLESS_USER  unprivileged user with a subuid/subgid range (default imgtest)
 #   KEEP=1     keep the work directory (logs, states) after the run
+#   SETTLE_IO  before each phase, wait until I/O pressure (avg10, %) is below this (default 2), at most
+#              SETTLE_MAX seconds (default 90); SETTLE_MAX=0 disables the wait
 # Base images are cached under /var/tmp/img-bench (delete base-* there to rebuild them).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -223,6 +225,7 @@ run_phase() {   # TOOL WORKLOAD PHASE RUN
     push)  pretag "$tool" "$w" "$r" >> "$log" 2>&1 || true ;;
   esac
   sync    # flush the previous phase's writes so they are not billed to this one
+  settle_io "${SETTLE_MAX:-90}"   # and let the disk finish with them (and with a reset's deletes)
   if [ "$phase" = push ]; then push_cmd "$tool" "$w" "$r"; else build_cmd "$tool" "$w"; fi
   read -r t m < <(timed_rss "$log" "${cmd[@]}")
   case $tool in img*) ;; *) m= ;; esac

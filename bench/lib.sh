@@ -74,10 +74,10 @@ timed_rss() {
 }
 
 # settle_io MAX_SECONDS: waits (at most MAX_SECONDS) until the last 10 s saw tasks stalled on I/O less
-# than SETTLE_IO percent of the time (/proc/pressure/io, "some avg10"; default 2). On this machine's
-# virtual disk a large delete (a tool's reset before its cold phase) or a write-heavy phase slows all I/O
-# for a minute or more after `sync` returns, whoever runs next; measured here, buildah after such a
-# delete built debian-apt cold in 21.6 s and then 9.7 s on a settled disk.
+# than SETTLE_IO percent of the time (/proc/pressure/io, "some avg10"; default 2), so a phase does not
+# start in the tail of the previous phase's I/O. It cannot see everything: after a large delete (a tool's
+# reset before its cold phase) this virtual disk stays slow for a minute or more with no pressure shown
+# here (buildah built debian-apt cold in 21.6 s right after one, 9.7 s on a settled disk).
 settle_io() {
   local max=$1 waited=0 avg
   [ -r /proc/pressure/io ] || return 0

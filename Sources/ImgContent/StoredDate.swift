@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ImgOCI
 
 /// A date in img.db, in the text form GRDB gives a `Date` ("yyyy-MM-dd HH:mm:ss.SSS", UTC), so old and new
 /// rows compare alike in SQL; but made and read with integer arithmetic. GRDB goes through a DateFormatter
@@ -21,7 +22,7 @@ struct StoredDate: DatabaseValueConvertible, Sendable {
     static func text(_ date: Date) -> String {
         let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
         let (days, inDay) = floorDivision(milliseconds, 86_400_000)
-        let (year, month, day) = civil(fromDays: days)
+        let (year, month, day) = RFC3339.civil(daysSince1970: days)
         let seconds = inDay / 1000
         return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + " " + pad(seconds / 3600, 2) + ":"
             + pad(seconds / 60 % 60, 2) + ":" + pad(seconds % 60, 2) + "." + pad(inDay % 1000, 3)
@@ -51,19 +52,8 @@ struct StoredDate: DatabaseValueConvertible, Sendable {
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 
-    // MARK: proleptic Gregorian calendar in days since 1970-01-01 (H. Hinnant's algorithms)
-
-    static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
+    // MARK: proleptic Gregorian calendar in days since 1970-01-01 (H. Hinnant's algorithms; the other
+    // direction is RFC3339.civil)
 
     static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year

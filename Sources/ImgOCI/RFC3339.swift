@@ -19,7 +19,7 @@ package enum RFC3339 {
 
     /// Proleptic Gregorian date of a day count, counted in 400-year eras that start on 1 March so the leap
     /// day falls at the end of each year.
-    static func civil(daysSince1970: Int64) -> (year: Int64, month: Int64, day: Int64) {
+    package static func civil(daysSince1970: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let shifted = daysSince1970 + 719_468  // days from 0000-03-01 to 1970-01-01
         let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
         let dayOfEra = shifted - era * 146_097

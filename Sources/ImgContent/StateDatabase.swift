@@ -46,12 +46,9 @@ final class StateDatabase: Sendable {
     ///   checkpoint; the next process reads it back (as after a crash, which SQLite is built for). A commit
     ///   checkpoints it once it passes 100 pages, so it stays small enough to read back quickly.
     static func useWriteAheadLog(_ db: Database) throws {
-        guard try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") == "wal" else {
+        guard img_sqlite_use_write_ahead_log(UnsafeMutableRawPointer(db.sqliteConnection)) == 0 else {
             throw DatabaseError(message: "could not switch the state database to write-ahead logging")
         }
-        try db.execute(sql: "PRAGMA synchronous = NORMAL")
-        try db.execute(sql: "PRAGMA wal_autocheckpoint = 100")
-        _ = img_sqlite_skip_checkpoint_on_close(UnsafeMutableRawPointer(db.sqliteConnection))
     }
 
     /// The schema, one migration per step; never edit a shipped migration, add a new one.

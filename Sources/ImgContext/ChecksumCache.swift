@@ -67,12 +67,9 @@ package actor ChecksumCache {
         // WAL set once at creation, not through GRDB's pool, and no checkpoint at close: no fsync for the
         // cache in a command (see StateDatabase.useWriteAheadLog).
         config.prepareDatabase { db in
-            guard try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") == "wal" else {
+            guard img_sqlite_use_write_ahead_log(UnsafeMutableRawPointer(db.sqliteConnection)) == 0 else {
                 throw DatabaseError(message: "could not switch the checksum cache to write-ahead logging")
             }
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 100")
-            _ = img_sqlite_skip_checkpoint_on_close(UnsafeMutableRawPointer(db.sqliteConnection))
         }
         // Creating the file, switching it to WAL and migrating are not safe to race; two processes opening
         // a fresh cache at once take turns.

@@ -1,8 +1,11 @@
 #ifndef IMG_SQLITE_H
 #define IMG_SQLITE_H
 
-/// Tells the SQLite connection `db` (a `sqlite3 *`) not to checkpoint its write-ahead log when it closes.
-/// Returns SQLite's result code (0 when it took). `sqlite3_db_config` is variadic, which Swift cannot call.
-int img_sqlite_skip_checkpoint_on_close(void *db);
+/// Sets img's databases up on the SQLite connection `db` (a `sqlite3 *`, opened by GRDB): write-ahead log
+/// (the mode is stored in the file), synchronous=NORMAL, a checkpoint once the log passes 100 pages, and
+/// none when the connection closes, so that a command pays no fsync for the database. Returns 0, or a
+/// non-zero SQLite result code (SQLITE_ERROR when the journal mode did not become WAL). In C because
+/// `sqlite3_db_config` is variadic, which Swift cannot call; img.db and context-checksums.db share it.
+int img_sqlite_use_write_ahead_log(void *db);
 
 #endif

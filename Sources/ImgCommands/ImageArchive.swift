@@ -3,6 +3,7 @@ import Glibc
 import ImgArchive
 import ImgContent
 import ImgOCI
+import ImgSystem
 
 /// Writes images as docker or OCI archives: shared by `img save` and `img build -o type=docker|oci`.
 enum ImageArchive {
@@ -54,21 +55,21 @@ enum ImageArchive {
         try encoder.encode(repositories).write(to: URL(filePath: tree + "/repositories"))
     }
 
-    /// Tars `tree` to `output` (written to a temporary file and renamed, so a failure never leaves half an
-    /// archive there) or, when nil, to stdout.
+    /// Tars `tree` to `output` (a regular file is written beside itself and renamed, so a failure never
+    /// leaves half an archive there; a device or FIFO is written into) or, when nil, to stdout.
     static func tar(_ tree: String, to output: String?, sourceDateEpoch: Int64? = 0) throws {
-        let sink: FileSink
-        let partial = output.map { $0 + ".partial-\(getpid())" }
-        if let partial { sink = try FileSink(creating: partial) } else { sink = FileSink(fileDescriptor: 1, describing: "stdout") }
+        guard let output else {
+            try TreeArchive.create(from: tree, to: FileSink(fileDescriptor: 1, describing: "stdout"), sourceDateEpoch: sourceDateEpoch)
+            return
+        }
+        let file: OutputFile
+        do { file = try OutputFile(output) } catch { throw CommandError("cannot write \(output): \(error)") }
         do {
-            try TreeArchive.create(from: tree, to: sink, sourceDateEpoch: sourceDateEpoch)
-            if let partial, let output {
-                try sink.sync()
-                sink.close()
-                guard rename(partial, output) == 0 else { throw CommandError("cannot write \(output): \(String(cString: strerror(errno)))") }
-            }
+            try TreeArchive.create(from: tree, to: FileSink(fileDescriptor: file.descriptor, describing: output),
+                                   sourceDateEpoch: sourceDateEpoch)
+            try file.commit()
         } catch {
-            if let partial { sink.close(); unlink(partial) }
+            file.abandon()
             throw error
         }
     }

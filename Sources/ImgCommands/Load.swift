@@ -3,6 +3,7 @@ import Foundation
 import ImgArchive
 import ImgContent
 import ImgOCI
+import ImgSystem
 
 /// `img load [-i FILE]`: images from a docker or OCI archive (STDIN by default). The archive is unpacked
 /// with the same in-root guarantees as a layer, every blob is verified as it enters the store, and names
@@ -72,7 +73,10 @@ struct Load: AsyncParsableCommand {
         }
         let entries: [Entry]
         do {
-            entries = try JSONDecoder().decode([Entry].self, from: Data(contentsOf: URL(filePath: tree + "/manifest.json")))
+            let manifestPath = try member("manifest.json", in: tree, label: label)
+            entries = try JSONDecoder().decode([Entry].self, from: Data(contentsOf: URL(filePath: manifestPath)))
+        } catch let error as CommandError {
+            throw error
         } catch {
             throw CommandError("invalid archive \(label): manifest.json is not a docker archive manifest")
         }
@@ -107,18 +111,12 @@ struct Load: AsyncParsableCommand {
         }
     }
 
-    /// The regular file `relative` names inside the unpacked archive; anything else is refused.
+    /// The regular file `relative` names inside the unpacked archive, reached through no symlink; anything
+    /// else is refused, so a member can never make img read a host file.
     private func member(_ relative: String, in tree: String, label: String) throws -> String {
-        let parts = relative.split(separator: "/")
-        guard !relative.hasPrefix("/"), !parts.isEmpty, !parts.contains(where: { $0 == ".." }) else {
-            throw CommandError("invalid archive \(label): \(relative) points outside the archive")
+        do { return try TreeMember.regularFile(relative, in: tree) } catch {
+            throw CommandError("invalid archive \(label): \(error)")
         }
-        let path = tree + "/" + parts.joined(separator: "/")
-        var st = stat()
-        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            throw CommandError("invalid archive \(label): \(relative) is missing or not a regular file")
-        }
-        return path
     }
 
     private static func sha256(file: String) throws -> Digest {

@@ -63,15 +63,21 @@ extension BuildSession {
         }
     }
 
-    /// type=local: `result`'s files copied into `directory` (created if missing), owners and modes kept.
+    /// type=local: `result`'s files copied into `directory` (created if missing; 0700 when img made it as
+    /// root), owners and modes kept.
     private func copyFilesystem(of result: BuildState, worker: BuildWorker, into directory: String) async throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let destination = try RootfsDestination.prepare(directory, log: log)
+        try await copyFilesystem(of: result, worker: worker, into: destination)
+    }
+
+    private func copyFilesystem(of result: BuildState, worker: BuildWorker, into destination: RootfsDestination) async throws {
         try await worker.withFilesystem(of: result) { rootfs in
-            let copy = try ChildProcess.collect(executable: "/bin/cp", arguments: ["-a", "--", rootfs + "/.", directory])
+            let copy = try ChildProcess.collect(executable: "/bin/cp", arguments: ["-a", "--", rootfs + "/.", destination.path])
             guard copy.status.isSuccess else {
-                throw CommandError("cannot write \(directory): \(copy.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+                throw CommandError("cannot write \(destination.path): \(copy.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
             }
         }
+        try destination.seal()
     }
 
     static let dockerArchiveHoldsOnePlatform =
@@ -135,7 +141,11 @@ extension BuildSession {
             case .tar, .local:
                 // Each platform's filesystem under its own directory, then the whole as a tar or in place.
                 let root = output.kind == .local ? output.destination! : work.file("rootfs-\(number)")
-                try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+                if output.kind == .local {
+                    try RootfsDestination.prepare(root, log: log).seal()
+                } else {
+                    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+                }
                 for final in finals {
                     let platform = final.state.config.platform
                     let directory = root + "/" + [platform.os, platform.architecture, platform.variant]

@@ -53,15 +53,23 @@ struct Unpack: AsyncParsableCommand {
                 LayerBlob(path: state.content.path(for: layer.digest), diffID: diffID, label: "layer \(layer.digest)")
             }
             let snapshot = try await store.prepare(blobs)
-            try fm.createDirectory(atPath: target, withIntermediateDirectories: true)
+            let destination = try RootfsDestination.prepare(target, log: log)
             do {
                 try await store.export(snapshot, into: target)
+                try destination.seal()
             } catch {
-                // Leave nothing half-written behind.
-                try? fm.removeItem(atPath: target)
+                // Leave nothing half-written behind (and an empty directory the caller made as it was).
+                if destination.created { destination.discard() } else { try? Self.empty(target) }
                 throw error
             }
             print("Unpacked \(image.record.name.familiar) to \(output)")
+        }
+    }
+
+    /// Removes everything inside `directory`, keeping it.
+    private static func empty(_ directory: String) throws {
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
+            try FileManager.default.removeItem(atPath: directory + "/" + name)
         }
     }
 }

@@ -10,6 +10,8 @@ import ImgSystem
 enum OverlayUpper {
     static let opaqueAttribute = "user.overlay.opaque"
     static let foreignOpaque = ["user.fuseoverlayfs.opaque", "trusted.overlay.opaque"]
+    /// Every name an opaque directory's mark goes by, ours first.
+    static let opaqueMarks = [opaqueAttribute] + foreignOpaque
     static let kept: Set<String> = ["user.overlay.opaque", "user.overlay.whiteout"]
     static let privatePrefixes = ["user.overlay.", "trusted.overlay.", "user.fuseoverlayfs."]
 

@@ -22,7 +22,7 @@ extension SnapshotStore {
             case .overlayfs, .fuseOverlayfs:
                 let (upper, work, rootfs, links) = (directory + "/upper", directory + "/work", directory + "/rootfs", directory + "/l")
                 for path in [upper, work, rootfs, links] { try Self.makeDirectory(path) }
-                var lowers = chains.reversed().map { tree($0) }
+                var lowers = Self.visibleLowers(chains.reversed().map { tree($0) })
                 if lowers.isEmpty {
                     // Overlayfs needs a lower directory; the empty filesystem is an empty one.
                     try Self.makeDirectory(directory + "/empty")
@@ -41,6 +41,22 @@ extension SnapshotStore {
             Self.remove(directory)
             throw error
         }
+    }
+
+    /// The lower directories (top-most first) down to the first whose root is opaque. Overlayfs never reads
+    /// the opaque mark of a layer's root directory (the root stacks every lower), so a layer whose tar has
+    /// `.wh..wh..opq` at its top would hide nothing there, unlike on fuse-overlayfs and native; the layers
+    /// it hides are left out of the mount instead.
+    static func visibleLowers(_ lowers: [String]) -> [String] {
+        guard let index = lowers.firstIndex(where: isOpaqueRoot) else { return lowers }
+        return Array(lowers[...index])
+    }
+
+    private static func isOpaqueRoot(_ tree: String) -> Bool {
+        let fd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return OverlayUpper.opaqueMarks.contains { (try? ExtendedAttributes.value(at: fd, ".", attribute: $0)) == Array("y".utf8) }
     }
 
     /// What changed in the workspace, as a deterministic layer tar into `output`. Overlay: the upper

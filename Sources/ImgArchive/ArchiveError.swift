@@ -40,6 +40,11 @@ package struct ArchiveError: Error, Sendable, Hashable, CustomStringConvertible 
     }
 
     package var description: String {
+        if let cause, cause.isDiskFull {
+            // What filled up matters, not the tar entry's format: say it the way a shell would.
+            let written = [entry.map { "\"\($0)\"" }, archive].compactMap { $0 }.joined(separator: " of ")
+            return "no space left on device writing \(written.isEmpty ? cause.operation : written)"
+        }
         var text = ""
         if let archive { text += "\(archive): " }
         if let entry { text += "entry \"\(entry)\" " }
@@ -47,6 +52,9 @@ package struct ArchiveError: Error, Sendable, Hashable, CustomStringConvertible 
         if let cause { text += " (\(cause))" }
         return text
     }
+
+    /// True when a write failed because the disk is full.
+    package var isDiskFull: Bool { cause?.isDiskFull == true }
 
     func labelled(_ archive: String?) -> ArchiveError {
         var copy = self

@@ -36,7 +36,9 @@ struct Load: AsyncParsableCommand {
                 }
                 let tree = work.file("archive")
                 try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: false)
-                do { _ = try TreeArchive.extract(from: archive, into: tree) } catch {
+                do { _ = try TreeArchive.extract(from: archive, into: tree) } catch let error as ArchiveError where error.isDiskFull {
+                    throw CommandError("\(error)")
+                } catch {
                     throw CommandError("invalid archive \(label): \(error)")
                 }
                 let fm = FileManager.default

@@ -1,3 +1,5 @@
+package import ImgSystem
+
 /// Every failure of the content and image stores. `code` is stable (scripts and tests match on it);
 /// `description` is one line naming the digest, reference or path, then the underlying cause if any.
 package struct ContentError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -15,6 +17,7 @@ package struct ContentError: Error, Sendable, Hashable, CustomStringConvertible 
         case leaseNotFound = "lease-not-found"
         case cancelled = "cancelled"
         case io = "io"
+        case noSpace = "no-space"
         case database = "database"
     }
 
@@ -35,6 +38,14 @@ package struct ContentError: Error, Sendable, Hashable, CustomStringConvertible 
 extension ContentError {
     static func io(_ what: String, _ error: any Error) -> ContentError {
         ContentError(.io, what, cause: "\(error)")
+    }
+
+    /// A failed write of `path`: a full disk (or quota) is said as such, naming the file.
+    package static func writing(_ path: String, _ error: any Error) -> ContentError {
+        if let error = error as? SystemError, error.isDiskFull {
+            return ContentError(.noSpace, "no space left on device writing \(path)")
+        }
+        return ContentError(.io, "cannot write \(path)", cause: "\(error)")
     }
 
     static func database(_ what: String, _ error: any Error) -> ContentError {

@@ -29,6 +29,8 @@ package final class IngestWriter: Sendable {
         var offset: Int64
         /// Where writeback was last started: bytes after it are only in the page cache.
         var writebackStart: Int64
+        /// Why a write failed: said again to a caller that writes on, instead of "no longer open".
+        var failure: ContentError?
     }
 
     /// How much to write before starting writeback. Flushing as the blob arrives, rather than all of it at
@@ -83,6 +85,7 @@ package final class IngestWriter: Sendable {
     package func write(_ buffer: UnsafeRawBufferPointer) throws(ContentError) {
         try state.withLock { (s) throws(ContentError) in
             guard case .open = s.phase, let file = s.file else {
+                if let failure = s.failure { throw failure }
                 throw ContentError(.ingestClosed, "\(name): ingest is no longer open for writing")
             }
             if let expected, s.offset + Int64(buffer.count) > expected.size {
@@ -97,7 +100,9 @@ package final class IngestWriter: Sendable {
                 // The file may hold part of this buffer; a resumed ingest re-hashes what is there.
                 s.phase = .failed
                 s.file = nil
-                throw ContentError.io("write \(name)", error)
+                let failure = ContentError.writing(path, error)
+                s.failure = failure
+                throw failure
             }
             s.hasher.value.update(buffer)
             s.offset += Int64(buffer.count)
@@ -148,7 +153,7 @@ package final class IngestWriter: Sendable {
             do { try file.sync() } catch {
                 s.phase = .failed
                 s.file = nil
-                throw ContentError.io("sync \(name)", error)
+                throw ContentError.writing(path, error)
             }
             s.phase = .committing
             s.file = nil

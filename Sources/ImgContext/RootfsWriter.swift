@@ -367,6 +367,7 @@ final class RootfsWriter {
         do {
             try FileCopy.data(from: input, to: output, size: Int64(st.st_size))
         } catch {
+            if error.isDiskFull { throw ContextError(.io, "no space left on device writing \(display)") }
             throw ContextError(.io, "cannot copy \(display): \(error)")
         }
     }

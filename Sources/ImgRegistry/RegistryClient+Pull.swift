@@ -96,10 +96,13 @@ extension RegistryClient {
                     guard sink.offset + Int64(buffer.readableBytes) <= descriptor.size else {
                         throw RegistryError(.sizeMismatch, "\(subject) is larger than the \(descriptor.size) bytes its descriptor says")
                     }
-                    try buffer.withUnsafeReadableBytes { try sink.write($0) }
+                    do { try buffer.withUnsafeReadableBytes { try sink.write($0) } } catch { throw LocalWriteFailure(error: error) }
                 }
             } catch let e as RegistryError {
                 throw e
+            } catch let failure as LocalWriteFailure {
+                // The disk, not the network: a full disk says so, and retrying would only hide it.
+                throw failure.error
             } catch {
                 // The connection dropped mid-blob: go on from what arrived.
                 if isRetriable(error), sink.offset < descriptor.size, await budget.shouldRetry() { continue }
@@ -162,4 +165,9 @@ struct MemoryBlobSink: BlobSink {
     mutating func write(_ chunk: UnsafeRawBufferPointer) throws { bytes.append(contentsOf: chunk) }
     mutating func commit(_ descriptor: Descriptor) async throws {}
     mutating func abort() async { bytes = [] }
+}
+
+/// A write into the local sink that failed while a download was streaming (a full disk, a read-only state).
+private struct LocalWriteFailure: Error {
+    var error: any Error
 }

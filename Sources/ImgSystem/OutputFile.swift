@@ -29,7 +29,8 @@ package final class OutputFile {
         }
         // A symlink to a regular file keeps being a symlink: the file it names is replaced.
         let target = Self.resolved(path)
-        let partial = target + ".partial-\(getpid())"
+        // Random, not the pid: img may run as pid 2 of a PID namespace of its own, as every other img does.
+        let partial = target + ".partial-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let fd = Glibc.open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw SystemError.errno("open \(partial)") }
         descriptor = fd

@@ -13,4 +13,6 @@ package struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
         SystemError(operation: operation, code: Glibc.errno)
     }
     package var description: String { "\(operation): \(String(cString: strerror(code)))" }
+    /// The disk (or the user's quota) is full: callers say `no space left on device writing PATH`.
+    package var isDiskFull: Bool { code == ENOSPC || code == EDQUOT }
 }

@@ -265,3 +265,38 @@ import Testing
         #expect(trees["fuse-overlayfs"] == trees["native"], "fuse-overlayfs: \(trees["fuse-overlayfs"]!)")
     }
 }
+
+/// A full disk is said as such, naming what was being written (item 12). The state lives on a 6 MiB tmpfs
+/// mounted in a mount namespace of the test's own, so nothing is mounted on the host.
+@Suite struct FullDiskTests {
+    @Test func loadAndBuildIntoAFullDiskSaySo() throws {
+        guard geteuid() == 0 else {
+            let message = "a tmpfs for the full-disk test needs root"
+            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record(Comment(rawValue: message)) } else { print("SKIPPED (not CI): \(message)") }
+            return
+        }
+        let fixture = try BuildFixture()
+        let big = fixture.context.appending(path: "big").path
+        #expect(try SaveLoadTests.shell("head -c 8000000 /dev/urandom > '\(big)'").status == 0)
+        try fixture.write("Dockerfile", "FROM scratch\nCOPY big /big\n")
+        #expect(try fixture.build(["-t", "big:1"]).status == 0)
+        let archive = fixture.dir.url.appending(path: "big.tar").path
+        #expect(try ImgBinary.run(["-s", fixture.state, "save", "-o", archive, "big:1"]).status == 0)
+        let small = fixture.dir.url.appending(path: "small").path
+        try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: false)
+        let img = ImgBinary.url.path
+        let r = try SaveLoadTests.shell("""
+            unshare -m --propagation private sh -c '
+              mount -t tmpfs -o size=6m tmpfs \(small) || exit 99
+              \(img) -s \(small)/load load -i \(archive) 2>&1; echo "load=$?"
+              \(img) -s \(small)/build build --progress plain -f \(fixture.context.path)/Dockerfile \(fixture.context.path) 2>&1 | tail -1; echo "build=$?"
+            '
+            """)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains("load=1"), "\(r.stdout)")
+        #expect(lines.contains { $0.hasPrefix("error: no space left on device writing ") && $0.contains("big.tar") }, "\(r.stdout)")
+        #expect(lines.contains("error: \(fixture.context.path)/Dockerfile:2: COPY failed: no space left on device writing /big"), "\(r.stdout)")
+        #expect(!r.stdout.contains("invalid archive"), "\(r.stdout)")
+    }
+}

@@ -3,6 +3,7 @@ import Glibc
 import ImgArchive
 import ImgContent
 import ImgOCI
+import ImgSystem
 
 /// Writes images as docker or OCI archives: shared by `img save` and `img build -o type=docker|oci`.
 enum ImageArchive {
@@ -58,7 +59,7 @@ enum ImageArchive {
     /// archive there) or, when nil, to stdout.
     static func tar(_ tree: String, to output: String?, sourceDateEpoch: Int64? = 0) throws {
         let sink: FileSink
-        let partial = output.map { $0 + ".partial-\(getpid())" }
+        let partial = output.map { $0 + ".partial-\(ProcessOwners.token)" }
         if let partial { sink = try FileSink(creating: partial) } else { sink = FileSink(fileDescriptor: 1, describing: "stdout") }
         do {
             try TreeArchive.create(from: tree, to: sink, sourceDateEpoch: sourceDateEpoch)

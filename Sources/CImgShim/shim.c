@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
@@ -24,9 +25,11 @@
 
 static int userns_entered;
 static int private_mounts_entered;
+static int pid_namespace_entered;
 
 int img_shim_userns_entered(void) { return userns_entered; }
 int img_shim_private_mounts_entered(void) { return private_mounts_entered; }
+int img_shim_pid_namespace_entered(void) { return pid_namespace_entered; }
 
 /* The subcommand of an `img` command line, skipping global flags and the values of those that take one;
    NULL when argv[0] is not `img` (a test bundle linking this shim must never act on its arguments). */
@@ -300,28 +303,34 @@ static void enter_userns_directly(void) {
     userns_entered = 2;
 }
 
+static int enter_pid_namespace(void);
+
 /* Runs before main and before any thread: the one place the namespaces can be entered. */
 __attribute__((constructor)) static void img_shim_start(int argc, char **argv, char **envp) {
     (void)envp;
     const char *stage = getenv(IMG_SHIM_USERNS_STAGE_ENV);
     if (stage != NULL) {
         enter_userns_staged(stage);
+        enter_pid_namespace();
         return;
     }
     const char *marker = getenv(IMG_SHIM_PRIVATE_MOUNTS_ENV);
     if (marker != NULL) {
         unsetenv(IMG_SHIM_PRIVATE_MOUNTS_ENV);
         if (geteuid() == 0) enter_private_mounts(marker);
+        if (private_mounts_entered) enter_pid_namespace();
         return;
     }
     const char *command = img_subcommand(argc, argv);
     if (command == NULL || (strcmp(command, "build") != 0 && strcmp(command, "unpack") != 0)) return;
     if (geteuid() == 0) {
         enter_private_mounts(NULL);
+        if (private_mounts_entered) enter_pid_namespace();
     } else if (strcmp(command, "build") == 0) {
         /* Not `unpack`: it falls back to unpacking as the caller when the namespace cannot be entered, and a
            helper failing after the unshare leaves no way back. */
         enter_userns_directly();
+        if (userns_entered) enter_pid_namespace();
     }
 }
 
@@ -357,6 +366,112 @@ int img_shim_wait_forwarding_signals(pid_t child) {
         if (done < 0 && errno == EINTR) continue;
         return -1;
     }
+}
+
+/* Ends this process the way `status` (a wait status) says its child ended: the same exit code, or death by
+   the same signal, so a shell or a test sees what img did. */
+static void pass_status_on(int status) {
+    if (WIFSIGNALED(status)) {
+        int signo = WTERMSIG(status);
+        signal(signo, SIG_DFL);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, signo);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        kill(getpid(), signo);
+        _exit(128 + signo);
+    }
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : IMG_SHIM_ENTRY_FAILED);
+}
+
+/* Pid 1 of img's PID namespace: forwards signals to img (pid 2), reaps whatever is orphaned to it (a
+   daemonized fuse-overlayfs, an ssh-agent), and once img has ended reports its wait status on `report` and
+   exits, which kills everything still in the namespace. It stays C and single-threaded: as the namespace's
+   init it ignores every signal it has no handler for, which img itself must not. */
+static void run_init(pid_t img, int report) {
+    static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    forward_to = img;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = forward_signal;
+    action.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaction(forwarded[i], &action, NULL);
+    int status = 0;
+    for (;;) {
+        int any = 0;
+        pid_t done = waitpid(-1, &any, 0);
+        if (done == img) {
+            status = any;
+            break;
+        }
+        if (done < 0 && errno != EINTR) {
+            status = IMG_SHIM_ENTRY_FAILED << 8;
+            break;
+        }
+    }
+    ssize_t written;
+    do { written = write(report, &status, sizeof status); } while (written < 0 && errno == EINTR);
+    _exit(0);
+}
+
+/* Puts img in a PID namespace of its own, so that nothing it starts can outlive it, however it dies: this
+   process stays outside and only waits (the pid callers know), its child is the namespace's init with
+   PR_SET_PDEATHSIG(SIGKILL), and img itself continues into main as pid 2. A kill -9 of this process kills
+   init, and the kernel then kills every process in the namespace, runc's containers (whose PID namespaces
+   are nested in it) and fuse-overlayfs daemons included. /proc is mounted afresh for the namespace (the
+   mount namespace is already private): runc reads /proc/<pid> of the pids it sees. A refused unshare leaves
+   img as it was, without that guarantee. Returns only in img (or when refused). */
+static int enter_pid_namespace(void) {
+    int alive[2], report[2];
+    if (pipe2(alive, O_CLOEXEC) != 0) return 0;
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        close(alive[0]);
+        close(alive[1]);
+        return 0;
+    }
+    if (unshare(CLONE_NEWPID) != 0) {
+        close(alive[0]);
+        close(alive[1]);
+        close(report[0]);
+        close(report[1]);
+        return 0;
+    }
+    pid_t init = fork();
+    if (init < 0) {
+        fprintf(stderr, "img: entering a PID namespace: fork: %s\n", strerror(errno));
+        _exit(IMG_SHIM_ENTRY_FAILED);
+    }
+    if (init > 0) {
+        /* Every child this process could still start would land in the namespace: it starts none. */
+        close(alive[0]);
+        close(report[1]);
+        int status = img_shim_wait_forwarding_signals(init);
+        int reported = 0;
+        ssize_t got;
+        do { got = read(report[0], &reported, sizeof reported); } while (got < 0 && errno == EINTR);
+        pass_status_on(got == (ssize_t)sizeof reported ? reported : status);
+    }
+    close(alive[1]);
+    close(report[0]);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) _exit(IMG_SHIM_ENTRY_FAILED);
+    /* The waiter may have died before the prctl; then its end of `alive` is closed already. */
+    struct pollfd waiter = {alive[0], POLLIN, 0};
+    if (poll(&waiter, 1, 0) != 0) _exit(IMG_SHIM_ENTRY_FAILED);
+    close(alive[0]);
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
+        fprintf(stderr, "img: entering a PID namespace: mount /proc: %s\n", strerror(errno));
+        _exit(IMG_SHIM_ENTRY_FAILED);
+    }
+    pid_t img = fork();
+    if (img < 0) {
+        fprintf(stderr, "img: entering a PID namespace: fork: %s\n", strerror(errno));
+        _exit(IMG_SHIM_ENTRY_FAILED);
+    }
+    if (img > 0) run_init(img, report[1]);
+    close(report[1]);
+    pid_namespace_entered = 1;
+    return 1;
 }
 
 int img_shim_open_in_root(int dirfd, const char *path, int flags, unsigned int mode) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImgContent
+import ImgRuntime
 import ImgSnapshot
 import ImgSystem
 
@@ -37,6 +38,14 @@ struct Prune: AsyncParsableCommand {
             }
             let report = try await state.collectGarbage(GCOptions(dryRun: dryRun))
             if !dryRun { removeStaleWorkDirectories(state) }
+            // What killed commands left: opening the state removed their scratch files and layer ingests;
+            // runc deletes their containers; --all also gives up partial downloads nobody is resuming.
+            var leftovers = state.leftoversRemovedAtOpen
+            if all && !dryRun { leftovers = leftovers + state.removeAbandonedDownloads() }
+            if let runc = ExecutableLookup.find("runc") {
+                let removed = RuncExecutor.removeAbandoned(runtimePath: runc, stateDirectory: root)
+                leftovers = leftovers + LeftoverReport(entries: removed.entries, bytes: removed.bytes)
+            }
             for digest in report.removedBlobs { print("\(dryRun ? "Would remove" : "Deleted"): \(digest)") }
             var reclaimed = report.reclaimedBytes
             // Snapshots and cache mounts only while no build has its snapshot store open.
@@ -53,6 +62,12 @@ struct Prune: AsyncParsableCommand {
                 print("Snapshots\(all ? " and cache mounts" : "") kept: a build is running")
             }
             if all { print("Build cache records: \(records) \(dryRun ? "would be removed" : "removed")") }
+            // Records of killed commands whose leftovers are all gone now (snapshot work directories too).
+            leftovers = leftovers + state.removeLeftovers()
+            if leftovers.entries > 0 {
+                print("Removed leftovers of killed commands: \(leftovers.entries) (\(HumanFormat.size(leftovers.bytes)))")
+                reclaimed += leftovers.bytes
+            }
             print("Total reclaimed space: \(HumanFormat.size(reclaimed))")
         }
     }

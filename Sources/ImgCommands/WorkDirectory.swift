@@ -1,15 +1,17 @@
 import Foundation
 import ImgContent
+import ImgSystem
 
 /// A scratch directory inside the state directory (same file system as the blobs), removed when done, also
-/// on error. A `kill -9` leaves it under `<state>/tmp`, which the next `img prune` clears.
+/// on error. It carries the process's owner token: a `kill -9` leaves it under `<state>/tmp`, and the next
+/// command to open the state directory removes it.
 struct WorkDirectory {
     let path: String
 
     static func with<T>(_ state: StateDirectory, _ prefix: String, _ body: (WorkDirectory) async throws -> T) async throws -> T {
         let base = state.layout.root + "/tmp"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-        let dir = WorkDirectory(path: base + "/\(prefix)-\(UUID().uuidString)")
+        let dir = WorkDirectory(path: base + "/\(prefix)-\(ProcessOwners.token)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(atPath: dir.path) }
         return try await body(dir)

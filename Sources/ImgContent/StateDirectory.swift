@@ -10,6 +10,8 @@ package final class StateDirectory: Sendable {
     package let cache: CacheRecordStore
     package let sources: BlobSourceStore
     let database: StateDatabase
+    /// What opening the directory removed of commands that were killed (see `removeLeftovers`).
+    package let leftoversRemovedAtOpen: LeftoverReport
 
     /// Opens (creating if needed) the state directory at `root` and brings its database schema up to date.
     package init(root: String) throws(ContentError) {
@@ -22,6 +24,10 @@ package final class StateDirectory: Sendable {
         images = ImageStore(database: database)
         cache = CacheRecordStore(database: database)
         sources = BlobSourceStore(database: database)
+        do { try ProcessOwners.register(in: layout.ownersDirectory) } catch {
+            throw ContentError.io("record this process in \(layout.ownersDirectory)", error)
+        }
+        leftoversRemovedAtOpen = Self.removeLeftovers(layout)
     }
 
     /// SQLite's `PRAGMA integrity_check` of `img.db`: `["ok"]` when sound.

@@ -16,6 +16,14 @@ package struct StateLayout: Sendable, Hashable {
     package var databasePath: String { root + "/img.db" }
     /// The snapshot store's root (`SnapshotStore`): unpacked layers and build workspaces.
     package var snapshotsDirectory: String { root + "/snapshots" }
+    /// Scratch directories of commands (`build-<token>-…`, `load-…`, `save-…`, `add-…`).
+    package var temporaryDirectory: String { root + "/tmp" }
+    /// One record per running img process, flock'd by it (`ProcessOwners`).
+    package var ownersDirectory: String { root + "/owners" }
+    /// RUN steps' bundles (`step-<token>-…`), made by the runtime.
+    package var bundlesDirectory: String { root + "/runtime/bundles" }
+    /// runc's `--root` (`img-<token>-…` containers).
+    package var runcDirectory: String { root + "/runtime/runc" }
     /// flock'd shared by steps that make a blob visible, exclusively by garbage collection.
     package var lockPath: String { root + "/lock" }
 

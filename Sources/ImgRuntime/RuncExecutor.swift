@@ -8,7 +8,8 @@ import Synchronization
 /// Each step gets a bundle directory (its `config.json` and runc's log) under
 /// `<stateDirectory>/runtime/bundles`, and runc keeps its container state under
 /// `<stateDirectory>/runtime/runc`. Both are gone when `run` returns, whether the step succeeded, failed or
-/// was cancelled. When the process is not real root it must already be inside img's user namespace
+/// was cancelled; those of a killed img (bundles and containers named by its owner token, `ProcessOwners`)
+/// are deleted by the next executor on the state directory (`removeAbandoned`). When the process is not real root it must already be inside img's user namespace
 /// (`UserNamespace.enterIfNeeded()`); the spec then gets the rootless adjustments.
 package struct RuncExecutor: Sendable {
     /// The runc binary.
@@ -44,6 +45,46 @@ package struct RuncExecutor: Sendable {
                 throw RuntimeError(.system, "\(SystemError.errno("create \(directory)"))")
             }
         }
+        // Before any bundle carries the token: no other process may take ours for a killed one's.
+        do { try ProcessOwners.register(in: base + "/owners") } catch {
+            throw RuntimeError(.system, "cannot record this process in \(base)/owners: \(error)")
+        }
+        _ = Self.removeAbandoned(runtimePath: found, stateDirectory: base)
+    }
+
+    /// Deletes the containers (`runc delete --force`: state, and as real root the cgroups runc made) and
+    /// bundles of img processes that are gone; their processes died with that img's PID namespace. Returns
+    /// how many entries it removed and the bytes they held. Cheap when there are none: two listings.
+    package static func removeAbandoned(runtimePath: String, stateDirectory base: String) -> (entries: Int, bytes: Int64) {
+        let runcRoot = base + "/runtime/runc", bundles = base + "/runtime/bundles"
+        let containers = (try? DirectoryEntries.names(in: AT_FDCWD, runcRoot)) ?? []
+        let steps = (try? DirectoryEntries.names(in: AT_FDCWD, bundles)) ?? []
+        guard !containers.isEmpty || !steps.isEmpty else { return (0, 0) }
+        let dead = ProcessOwners.dead(in: base + "/owners")
+        defer { for owner in dead { owner.release(forget: false) } }
+        let tokens = Set(dead.map(\.token))
+        guard !tokens.isEmpty else { return (0, 0) }
+        var entries = 0
+        var bytes: Int64 = 0
+        for id in containers where ProcessOwners.isLeftover(id, of: tokens) {
+            let size = DirectoryEntries.allocatedBytes(runcRoot + "/" + id)
+            _ = try? ChildProcess.collect(executable: runtimePath, arguments: ["--root", runcRoot, "delete", "--force", id])
+            if access(runcRoot + "/" + id, F_OK) != 0 {
+                entries += 1
+                bytes += size
+            }
+        }
+        let parent = open(bundles, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parent >= 0 else { return (entries, bytes) }
+        defer { close(parent) }
+        for step in steps where ProcessOwners.isLeftover(step, of: tokens) {
+            let size = DirectoryEntries.allocatedBytes(bundles + "/" + step)
+            if (try? DirectoryEntries.removeTree(in: parent, step)) != nil {
+                entries += 1
+                bytes += size
+            }
+        }
+        return (entries, bytes)
     }
 
     /// Runs `step`, handing its stdout and stderr to `output` chunk by chunk as they come (on a thread of
@@ -138,9 +179,9 @@ package struct RuncExecutor: Sendable {
         _ = try? ChildProcess.collect(executable: runtimePath, arguments: ["--root", runcRoot] + arguments)
     }
 
-    /// A fresh `step-XXXXXX` directory with `config.json`.
+    /// A fresh `step-<token>-XXXXXX` directory with `config.json`.
     private func makeBundle(_ spec: RuntimeSpec) throws(RuntimeError) -> String {
-        var template = Array((bundleDirectory + "/step-XXXXXX").utf8CString)
+        var template = Array((bundleDirectory + "/step-\(ProcessOwners.token)-XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard made != nil else { throw RuntimeError(.system, "\(SystemError.errno("create a bundle in \(bundleDirectory)"))") }
         let bundle = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -36,7 +36,7 @@ extension SnapshotStore {
         }
         log("snapshotter: \(chosen.rawValue) (auto)")
         // Written whole (temp + rename); a failure only means probing again next time.
-        let temporary = memo + ".tmp-\(getpid())"
+        let temporary = memo + ".tmp-\(ProcessOwners.token)"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         if fd >= 0 {
             let bytes = Array((identity + "\n" + chosen.rawValue).utf8)

@@ -9,11 +9,12 @@ import ImgSystem
 ///     <root>/overlay/<chain hex>/fs        one layer, overlayfs form (both overlay backends)
 ///     <root>/overlay/<chain hex>/diffids   the chain's diffIDs, one a line
 ///     <root>/native/<chain hex>/fs         the whole tree
-///     <root>/tmp/<kind>-<pid>-<random>/    work directories: prepares, workspaces, probes
+///     <root>/tmp/<kind>-<token>-<random>/  work directories: prepares, workspaces, probes
 ///
 /// A snapshot is built in `tmp/` and renamed into place, so it is either complete or absent, and two
 /// processes preparing the same chain race harmlessly (the loser's rename fails and it discards its copy).
-/// Work directories carry their process id: those of processes that are gone are removed at start.
+/// Work directories carry their process's owner token (`ProcessOwners`, records in `<root>/../owners`): those
+/// of processes that are gone are removed at start.
 package actor SnapshotStore {
     package nonisolated let backend: SnapshotBackend
     /// Canonical (symlinks resolved), so mount points compare equal to `/proc/self/mountinfo`.
@@ -48,7 +49,7 @@ package actor SnapshotStore {
         self.backend = backend
         inUse = try Self.lockInUse(root: self.root, exclusive: false, wait: true)!
         temporary = self.root + "/tmp"
-        Self.removeAbandoned(in: temporary)
+        Self.removeAbandoned(in: temporary, owners: Self.ownersDirectory(temporary: temporary))
         Self.dropUnsynced(root: self.root)
     }
 
@@ -152,13 +153,24 @@ package actor SnapshotStore {
 
     nonisolated func tree(_ chainID: Digest) -> String { snapshotDirectory(chainID) + "/fs" }
 
-    /// A new, empty work directory: `tmp/<kind>-<pid>-<random>`.
+    /// A new, empty work directory: `tmp/<kind>-<token>-<random>`.
     nonisolated func makeWorkDirectory(_ kind: String) throws(SnapshotError) -> String {
         try Self.makeWorkDirectory(kind, in: temporary)
     }
 
+    /// `<state>/owners` for `<state>/snapshots/tmp`.
+    static func ownersDirectory(temporary: String) -> String {
+        let root = temporary.dropLast("/tmp".count)
+        return String(root[..<(root.lastIndex(of: "/") ?? root.startIndex)]) + "/owners"
+    }
+
     static func makeWorkDirectory(_ kind: String, in temporary: String) throws(SnapshotError) -> String {
-        var template = Array("\(temporary)/\(kind)-\(getpid())-XXXXXX".utf8CString)
+        // Held before anything carries the token, so no other process can take the directory for a leftover.
+        let owners = ownersDirectory(temporary: temporary)
+        do { try ProcessOwners.register(in: owners) } catch {
+            throw SnapshotError(.io, "cannot record this process in \(owners)", cause: error)
+        }
+        var template = Array("\(temporary)/\(kind)-\(ProcessOwners.token)-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             throw SnapshotError(.io, "cannot create a work directory in \(temporary)", cause: SystemError.errno("mkdtemp"))
         }
@@ -190,14 +202,14 @@ package actor SnapshotStore {
     }
 
     /// Removes work directories whose process has ended (killed mid-build); their mounts went with their
-    /// mount namespace.
-    static func removeAbandoned(in temporary: String) {
-        guard let names = try? DirectoryEntries.names(in: AT_FDCWD, temporary), !names.isEmpty else { return }
+    /// mount namespace. The dead process's record in `owners` is the state directory's to remove.
+    static func removeAbandoned(in temporary: String, owners: String) {
+        let dead = ProcessOwners.dead(in: owners)
+        defer { for owner in dead { owner.release(forget: false) } }
+        let tokens = Set(dead.map(\.token))
+        guard !tokens.isEmpty, let names = try? DirectoryEntries.names(in: AT_FDCWD, temporary), !names.isEmpty else { return }
         let mounts = ((try? MountInfoEntry.current()) ?? []).map(\.mountPoint)
-        for name in names {
-            let parts = name.split(separator: "-")
-            guard parts.count == 3, let pid = Int32(parts[1]) else { continue }
-            guard pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH else { continue }
+        for name in names where ProcessOwners.isLeftover(name, of: tokens) {
             let directory = temporary + "/" + name
             // Mounted in this namespace (real root without a private one): detach first, never delete through it.
             for mountPoint in mounts where mountPoint.hasPrefix(directory + "/") { try? Mount.unmount(mountPoint, detach: true) }

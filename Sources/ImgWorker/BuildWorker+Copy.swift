@@ -6,6 +6,7 @@ import ImgFrontend
 import ImgGraph
 import ImgOCI
 import ImgSnapshot
+import ImgSystem
 
 extension BuildWorker {
     /// COPY and ADD: files from the context, another stage or an image (or heredocs) into the parent's
@@ -193,7 +194,7 @@ extension BuildWorker {
     func fetch(_ urls: [String], step: BuildStep, checksum: String?) async throws -> RemoteSources {
         guard let fetcher else { throw error(step, "ADD \(urls[0]): fetching URLs is not available here") }
         if checksum != nil, urls.count != 1 { throw error(step, "ADD --checksum needs exactly one URL source") }
-        let directory = state.layout.root + "/tmp/add-\(getpid())-\(UUID().uuidString.prefix(8))"
+        let directory = state.layout.root + "/tmp/add-\(ProcessOwners.token)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var files: [RemoteSources.File] = []
         do {

@@ -2,6 +2,7 @@ import Foundation
 import ImgFrontend
 import ImgGraph
 import ImgOCI
+import ImgSystem
 
 /// Why a step missed the cache: each step's key components are remembered per Dockerfile step, and a miss
 /// names the ones that differ from the last build of that step (what BuildKit and buildah users ask for).
@@ -32,7 +33,7 @@ extension BuildWorker {
         if FileManager.default.contents(atPath: path) == data { return }
         // Written to a temp file and renamed: two builds at once leave one whole record, never half. Not
         // fsynced: it only explains a later miss, and a record lost in a crash reads as "never recorded".
-        let temporary = path + ".tmp-\(getpid())-\(UUID().uuidString.prefix(8))"
+        let temporary = path + ".tmp-\(ProcessOwners.token)-\(UUID().uuidString.prefix(8))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return }
         let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }

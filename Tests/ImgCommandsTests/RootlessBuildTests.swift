@@ -32,10 +32,9 @@ import Testing
         let lock = try FileLock(path: "/tmp/img-tests-dev-fuse.lock")
         defer { lock.unlock() }
         try Self.ensureUser()
-        if backend == "fuse-overlayfs" {
-            // Debian makes /dev/fuse 0666; some containers hand it out 0600, which only root can use.
-            #expect(try SaveLoadTests.shell("chmod 0666 /dev/fuse").status == 0)
-        }
+        // Debian makes /dev/fuse 0666; some containers hand it out 0600, which only root can use. Put back after.
+        let fuse = try DeviceMode(path: "/dev/fuse", wanted: backend == "fuse-overlayfs" ? 0o666 : nil)
+        defer { fuse.restore() }
         let f = try BuildFixture()
         try f.write("Dockerfile", BuildTests.base + """
             RUN id -u > /uid && mkdir -p /home/dev && touch /home/dev/f && chown -R 1000:1000 /home/dev

@@ -58,18 +58,24 @@ struct SnapshotScenarios {
         #expect(temporaryEntries().isEmpty, "the probes left \(temporaryEntries())")
     }
 
-    /// A work directory of a process that is gone (killed mid-build) is removed when a store opens; one
-    /// of a live process stays.
+    /// A work directory of a process that is gone (killed mid-build: its owner record in `<state>/owners`
+    /// is unlocked) is removed when a store opens; one of a live process (record locked) stays.
     func abandonedWorkDirectoriesGo() throws {
-        let ended = try ChildProcess(executable: "/bin/true", arguments: [], environment: [])
-        _ = try ended.wait()
-        let abandoned = "\(root)/tmp/ws-\(ended.pid)-abcdef", live = "\(root)/tmp/ws-\(getppid())-abcdef"
+        let owners = workdir + "/state/owners"
+        let ended = "00000000000dead0", running = "00000000000a11e0"
+        try write(owners + "/" + ended, "")
+        try write(owners + "/" + running, "")
+        let held = open(owners + "/" + running, O_RDWR | O_CLOEXEC)
+        #expect(held >= 0 && flock(held, LOCK_EX) == 0)
+        defer { close(held) }
+        let abandoned = "\(root)/tmp/ws-\(ended)-abcdef", live = "\(root)/tmp/ws-\(running)-abcdef"
         try write(abandoned + "/upper/file", "x")
         try write(live + "/upper/file", "x")
         _ = try store()
         #expect(!exists(abandoned))
         #expect(exists(live))
         removeTree(live)
+        for token in [ended, running] { unlink(owners + "/" + token) }
     }
 
     /// Layer 1: files, dirs, symlink, hardlink, setuid, owners 0/1/1000. Layer 2: a changed file, a

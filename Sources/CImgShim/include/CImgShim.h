@@ -33,6 +33,9 @@ int img_shim_userns_entered(void);
 /* 1 if this process moved into a private mount namespace through the constructor, else 0. */
 int img_shim_private_mounts_entered(void);
 
+/* 1 if this process is img running as pid 2 of a PID namespace of its own (see shim.c), else 0. */
+int img_shim_pid_namespace_entered(void);
+
 /* mount(2) run by a forked child whose working directory is `directory`, so that relative paths in `data`
    (overlayfs lowerdir lists, which must fit in one page) resolve there without changing this process's
    working directory, which every thread shares. Returns 0, or the errno of chdir or mount. */

@@ -169,7 +169,10 @@ extension BuildWorker {
                 return
             }
             if let target {
-                mounts.append(.init(destination: target, kind: .bind(source: file, readOnly: true)))
+                let copy = try secretCopy(of: file, id: id, mode: mount.mode ?? 0o400, uid: mount.uid ?? 0,
+                                          gid: mount.gid ?? 0, step: step)
+                cleanups.append(copy.remove)
+                mounts.append(.init(destination: target, kind: .bind(source: copy.path, readOnly: true)))
             }
             if let name = mount.env {
                 let value = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""

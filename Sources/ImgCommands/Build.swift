@@ -68,6 +68,9 @@ struct Build: AsyncParsableCommand {
     @Option(name: .customLong("ssh"), help: ArgumentHelp("SSH agent for RUN --mount=type=ssh: default (uses $SSH_AUTH_SOCK), or ID=SOCKET, or ID=KEY[,KEY...].", valueName: "spec"))
     var ssh: [String] = []
 
+    @Option(name: .customLong("allow"), help: ArgumentHelp("Grant an entitlement: security.insecure (RUN --security=insecure) or network.host; repeatable or comma-separated.", valueName: "entitlement"))
+    var allow: [String] = []
+
     @Option(name: .customLong("runtime"), help: ArgumentHelp("OCI runtime for RUN (default: runc).", valueName: "path"))
     var runtime: String?
 
@@ -79,6 +82,23 @@ struct Build: AsyncParsableCommand {
     func validate() throws {
         if file == "-" && context == "-" { throw ValidationError("the Dockerfile and the context cannot both come from stdin") }
         for output in outputs { _ = try BuildOutput(parsing: output) }
+        _ = try entitlements()
+    }
+
+    /// `--allow` values, each a comma-separated list of buildx entitlement names.
+    func entitlements() throws -> Set<Entitlement> {
+        var granted: Set<Entitlement> = []
+        for value in allow {
+            for name in value.split(separator: ",", omittingEmptySubsequences: false) {
+                let name = name.trimmingCharacters(in: .whitespaces)
+                guard let entitlement = Entitlement(rawValue: name) else {
+                    let known = Entitlement.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw ValidationError("--allow: unknown entitlement \"\(name)\" (known: \(known))")
+                }
+                granted.insert(entitlement)
+            }
+        }
+        return granted
     }
 
     func run() async throws {

@@ -91,6 +91,7 @@ struct BuildSession {
             defer { sshAgents.stop() }
             let compression = outputs.compactMap(\.compression).first ?? .gzip
             let compressionLevel = outputs.compactMap(\.compressionLevel).first
+            let entitlements = try command.entitlements()
             let builds = plans.enumerated().map { index, entry in
                 PlatformBuild(
                     platform: entry.platform, definition: BuildDefinition(plan: entry.plan),
@@ -103,7 +104,8 @@ struct BuildSession {
                             platform: entry.platform, dockerfileName: source.displayName, noCache: command.noCache,
                             compression: compression, compressionLevel: compressionLevel,
                             sourceDateEpoch: LayerWriteOptions.sourceDateEpoch(from: ProcessInfo.processInfo.environment),
-                            secrets: secrets, sshAgents: sshAgents.sockets)))
+                            secrets: secrets, sshAgents: sshAgents.sockets,
+                            entitlements: entitlements)))
             }
 
             try await state.content.withLease { _ in

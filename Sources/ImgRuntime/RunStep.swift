@@ -31,6 +31,14 @@ package struct RunStep: Sendable, Hashable {
         case none
     }
 
+    /// The step's sandbox (`RUN --security=`).
+    package enum Security: String, Sendable, Hashable {
+        /// Docker's default capabilities and seccomp filter.
+        case sandbox
+        /// Every capability and no seccomp filter (`--allow security.insecure` granted it).
+        case insecure
+    }
+
     /// An extra mount for the step (what `RUN --mount` turns into).
     package struct Mount: Sendable, Hashable {
         package enum Kind: Sendable, Hashable {
@@ -59,11 +67,13 @@ package struct RunStep: Sendable, Hashable {
     package var user: String?
     package var hostname: String
     package var network: Network
+    package var security: Security
     package var mounts: [Mount]
 
     package init(
         rootfs: String, command: Command, environment: [String] = [], workingDirectory: String = "/",
-        user: String? = nil, hostname: String = "img", network: Network = .host, mounts: [Mount] = []
+        user: String? = nil, hostname: String = "img", network: Network = .host, security: Security = .sandbox,
+        mounts: [Mount] = []
     ) {
         self.rootfs = rootfs
         self.command = command
@@ -72,6 +82,7 @@ package struct RunStep: Sendable, Hashable {
         self.user = user
         self.hostname = hostname
         self.network = network
+        self.security = security
         self.mounts = mounts
     }
 }

@@ -5,11 +5,15 @@ package struct RuntimeLinux: Sendable, Hashable, Codable {
     package var namespaces: [RuntimeNamespace]
     package var maskedPaths: [String]?
     package var readonlyPaths: [String]?
+    /// The system-call filter; nil runs the step unfiltered.
+    package var seccomp: SeccompProfile?
 
-    package init(namespaces: [RuntimeNamespace], maskedPaths: [String]? = nil, readonlyPaths: [String]? = nil) {
+    package init(namespaces: [RuntimeNamespace], maskedPaths: [String]? = nil, readonlyPaths: [String]? = nil,
+                 seccomp: SeccompProfile? = nil) {
         self.namespaces = namespaces
         self.maskedPaths = maskedPaths
         self.readonlyPaths = readonlyPaths
+        self.seccomp = seccomp
     }
 
     /// Docker's defaults: kernel interfaces a build step has no business reading or changing.

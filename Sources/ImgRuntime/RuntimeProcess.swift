@@ -44,10 +44,11 @@ package struct RuntimeCapabilities: Sendable, Hashable, Codable {
         permitted = names
     }
 
+    /// `capabilities` in the three sets, in the kernel's order.
+    package init(_ capabilities: Set<Capability>) {
+        self.init(capabilities.sorted().map(\.name))
+    }
+
     /// Docker's default set, which Dockerfile RUN steps are written against.
-    package static let dockerDefault = RuntimeCapabilities([
-        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
-        "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SYS_CHROOT", "CAP_MKNOD", "CAP_AUDIT_WRITE",
-        "CAP_SETFCAP",
-    ])
+    package static let dockerDefault = RuntimeCapabilities(Capability.dockerDefault)
 }

@@ -8,16 +8,20 @@ extension RuntimeSpec {
     /// sysfs cannot be mounted there (the namespace does not own the host's network namespace), so `/sys` is
     /// a read-only bind of the host's; runc itself bind-mounts the standard devices in `/dev` instead of
     /// creating them, and skips cgroups, which the spec does not ask for. `hostFiles` are bound read-only at
-    /// the same path (the executor passes those of `RuntimeSpec.hostFiles` that exist).
+    /// the same path (the executor passes those of `RuntimeSpec.hostFiles` that exist). A sandboxed step gets
+    /// docker's default capabilities and seccomp filter, an insecure one every capability and no filter.
     package init(step: RunStep, user: ContainerUser, rootless: Bool, hostFiles: [String] = RuntimeSpec.hostFiles) {
         var environment = step.environment
         if !environment.contains(where: { $0.hasPrefix("PATH=") }) { environment.insert("PATH=\(Self.defaultPath)", at: 0) }
         if !environment.contains(where: { $0.hasPrefix("HOME=") }) { environment.append("HOME=\(user.home)") }
 
+        // Insecure is what BuildKit grants `security.insecure`: every capability img has, and no filter.
+        let capabilities = step.security == .insecure ? Capability.bounding : Capability.dockerDefault
+        let seccomp = step.security == .insecure ? nil : SeccompProfile.dockerDefault(capabilities: capabilities)
         let process = RuntimeProcess(
             user: RuntimeUser(uid: user.uid, gid: user.gid, additionalGids: user.additionalGids.isEmpty ? nil : user.additionalGids),
             args: step.command.arguments, env: environment, cwd: step.workingDirectory,
-            capabilities: .dockerDefault)
+            capabilities: RuntimeCapabilities(capabilities))
 
         let hardened = ["nosuid", "noexec", "nodev"]
         var mounts: [RuntimeMount] = [
@@ -56,7 +60,7 @@ extension RuntimeSpec {
             mounts: mounts,
             linux: RuntimeLinux(
                 namespaces: namespaces, maskedPaths: RuntimeLinux.defaultMaskedPaths,
-                readonlyPaths: RuntimeLinux.defaultReadonlyPaths))
+                readonlyPaths: RuntimeLinux.defaultReadonlyPaths, seccomp: seccomp))
     }
 
     /// Host files every step sees read-only, so name resolution works as on the host.

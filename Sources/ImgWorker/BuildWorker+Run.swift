@@ -18,6 +18,11 @@ extension BuildWorker {
         let environment = Self.environment(image: container.env ?? [], args: step.args)
         let workdir = container.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
         let network: RunStep.Network = run.network == NetworkMode.none ? .none : .host
+        // Refused before the cache is asked, so a cached result never stands in for a missing grant.
+        let security: RunStep.Security = run.security == .insecure ? .insecure : .sandbox
+        if security == .insecure, !options.entitlements.contains(.securityInsecure) {
+            throw error(step, "RUN --security=insecure is not allowed: pass --allow \(Entitlement.securityInsecure.rawValue) to img build")
+        }
 
         var key = CacheKeyBuilder(kind: "run")
         key.add("parent", parent.cacheKey)
@@ -27,6 +32,8 @@ extension BuildWorker {
         key.add("workdir", workdir)
         key.add("user", container.user ?? "")
         key.add("network", network.rawValue)
+        // Only when insecure, so the keys of sandboxed steps stay those of earlier builds.
+        if security == .insecure { key.add("security", security.rawValue) }
         for mount in run.mounts {
             // Secrets are named by id only: their values never reach a key.
             key.add("mount", [mount.type.rawValue, mount.target ?? "", mount.source ?? "", mount.from ?? "",
@@ -50,7 +57,8 @@ extension BuildWorker {
                 }
                 let runStep = RunStep(
                     rootfs: workspace.rootfs, command: command, environment: stepEnvironment,
-                    workingDirectory: workdir, user: container.user, network: network, mounts: mounts)
+                    workingDirectory: workdir, user: container.user, network: network, security: security,
+                    mounts: mounts)
                 // WORKDIR may name a directory no step created yet (docker creates it for RUN).
                 Self.makeDirectory(workdir, in: workspace.rootfs)
                 // The end of the output, to recognise a program the kernel could not execute.
@@ -161,7 +169,10 @@ extension BuildWorker {
                 return
             }
             if let target {
-                mounts.append(.init(destination: target, kind: .bind(source: file, readOnly: true)))
+                let copy = try secretCopy(of: file, id: id, mode: mount.mode ?? 0o400, uid: mount.uid ?? 0,
+                                          gid: mount.gid ?? 0, step: step)
+                cleanups.append(copy.remove)
+                mounts.append(.init(destination: target, kind: .bind(source: copy.path, readOnly: true)))
             }
             if let name = mount.env {
                 let value = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""

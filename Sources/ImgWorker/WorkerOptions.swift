@@ -16,10 +16,14 @@ package struct WorkerOptions: Sendable {
     package var secrets: [String: String]
     /// `--ssh ID[=...]`: ssh id → the agent socket RUN --mount=type=ssh relays to.
     package var sshAgents: [String: String]
+    /// `--allow`: what the build may do beyond the default sandbox.
+    package var entitlements: Set<Entitlement>
 
     package init(platform: Platform, dockerfileName: String = "Dockerfile", noCache: Bool = false,
                  compression: LayerCompression = .gzip, compressionLevel: Int? = nil, sourceDateEpoch: Int64? = nil,
-                 secrets: [String: String] = [:], sshAgents: [String: String] = [:]) {
+                 secrets: [String: String] = [:], sshAgents: [String: String] = [:],
+                 entitlements: Set<Entitlement> = []) {
+        self.entitlements = entitlements
         self.compressionLevel = compressionLevel
         self.sshAgents = sshAgents
         self.platform = platform
@@ -29,4 +33,13 @@ package struct WorkerOptions: Sendable {
         self.sourceDateEpoch = sourceDateEpoch
         self.secrets = secrets
     }
+}
+
+/// A privilege `img build --allow` grants, named as buildx names it.
+package enum Entitlement: String, Sendable, Hashable, CaseIterable {
+    /// `RUN --security=insecure` runs with every capability and no seccomp filter.
+    case securityInsecure = "security.insecure"
+    /// `RUN --network=host`; img's default network is the host's already, so it changes nothing, but
+    /// buildx's command lines pass it.
+    case networkHost = "network.host"
 }

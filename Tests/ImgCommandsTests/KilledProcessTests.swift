@@ -124,7 +124,10 @@ import Testing
                   let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline"), !data.isEmpty
             else { continue }
             let command = String(decoding: data.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
-            if command.contains(state) || command.contains("sleep \(seconds)") { result.append(Running(pid: pid, command: command)) }
+            // The step's `sleep N` as whole words: `sleep 60` of someone else is not `sleep 6`.
+            let words = command.split(separator: " ")
+            let sleeps = zip(words, words.dropFirst()).contains { $0.0.hasSuffix("sleep") && $0.1 == "\(seconds)" }
+            if command.contains(state) || sleeps { result.append(Running(pid: pid, command: command)) }
         }
         return result
     }

@@ -296,7 +296,10 @@ static void enter_userns_directly(void) {
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         fprintf(stderr, "img: entering the user namespace: %s or %s failed: check that they are setuid root "
                         "(reinstall Debian package uidmap) and that /etc/subuid and /etc/subgid ranges do not "
-                        "overlap other users'\n", newuidmap, newgidmap);
+                        "overlap other users'; inside a container (write to uid_map: Operation not permitted) a "
+                        "setuid helper lacks CAP_SYS_ADMIN, so give them file capabilities instead: chmod u-s on "
+                        "both, setcap cap_setuid+ep %s, setcap cap_setgid+ep %s\n", newuidmap, newgidmap,
+                newuidmap, newgidmap);
         _exit(IMG_SHIM_ENTRY_FAILED);
     }
     become_root_inside();

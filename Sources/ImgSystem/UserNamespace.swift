@@ -227,9 +227,7 @@ package enum UserNamespace {
             guard result.status.isSuccess else {
                 abandon(child, &parentWrite)
                 let detail = result.stderr.split(separator: "\n").last.map(String.init) ?? "\(result.status)"
-                throw UserNamespaceError(
-                    .mappingFailed,
-                    "\(tool) failed: \(detail): check that it is setuid root (reinstall Debian package uidmap) and that /etc/subuid and /etc/subgid ranges do not overlap other users'")
+                throw UserNamespaceError.mappingFailed(tool: tool, detail: detail)
             }
         }
 

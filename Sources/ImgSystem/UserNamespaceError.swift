@@ -37,6 +37,19 @@ package struct UserNamespaceError: Error, Sendable, Hashable, CustomStringConver
             "no subordinate id range for user \(user) in \(file): add one to /etc/subuid and /etc/subgid, e.g. usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \(user)")
     }
 
+    /// `newuidmap`/`newgidmap` ran and failed. Refused with EPERM, the usual cause is a container: the
+    /// setuid helper runs as euid 0 but does not own the new namespace, and the container denies it
+    /// CAP_SYS_ADMIN; file capabilities instead of the setuid bit are enough there.
+    package static func mappingFailed(tool: String, detail: String) -> UserNamespaceError {
+        var message = "\(tool) failed: \(detail): check that it is setuid root (reinstall Debian package uidmap) and that /etc/subuid and /etc/subgid ranges do not overlap other users'"
+        if detail.contains("Operation not permitted") {
+            let other = tool.hasSuffix("newuidmap") ? (tool.dropLast("newuidmap".count) + "newgidmap") : (tool.dropLast("newgidmap".count) + "newuidmap")
+            let (uidTool, gidTool) = tool.hasSuffix("newuidmap") ? (tool, String(other)) : (String(other), tool)
+            message = "\(tool) failed: \(detail): inside a container a setuid helper lacks CAP_SYS_ADMIN over img's namespace; give both file capabilities instead: chmod u-s \(uidTool) \(gidTool) && setcap cap_setuid+ep \(uidTool) && setcap cap_setgid+ep \(gidTool) (or run the container with CAP_SYS_ADMIN)"
+        }
+        return UserNamespaceError(.mappingFailed, message)
+    }
+
     static func disabled(_ why: String) -> UserNamespaceError {
         UserNamespaceError(
             .userNamespacesDisabled,

@@ -240,8 +240,17 @@ extension Instruction {
             var options = HealthcheckOptions(command: node.isJSON ? .exec(rest) : .shell(rest[0]))
             func duration(_ flag: String) throws(InstructionError) -> Duration? {
                 guard let raw = flags.string(flag) else { return nil }
-                guard let value = GoDuration.parse(raw) else {
-                    throw InstructionError("invalid duration '\(raw)' for HEALTHCHECK --\(flag)")
+                let value: Duration
+                do {
+                    value = try GoDuration.parse(raw)
+                } catch {
+                    switch error {
+                    case .syntax:
+                        throw InstructionError("invalid duration '\(raw)' for HEALTHCHECK --\(flag)")
+                    case .outOfRange:
+                        throw InstructionError(
+                            "duration '\(raw)' for HEALTHCHECK --\(flag) is out of range (at most \(GoDuration.maximum))")
+                    }
                 }
                 // Docker's rule: zero means "use the default"; anything else must be at least 1ms.
                 if value != .zero, value < .milliseconds(1) {

@@ -127,8 +127,10 @@ extension ShellPattern {
     }
 
     /// `${V/p/r}` / `${V//p/r}`. Empty matches follow the usual regex rules: an empty match right after a
-    /// previous match is not replaced, and the search always advances.
-    func replacing(in value: [Unicode.Scalar], with replacement: [Unicode.Scalar], all: Bool) -> [Unicode.Scalar] {
+    /// previous match is not replaced, and the search always advances. Nil once the result passes `limit`
+    /// scalars: `${A//?/$A}` multiplies two lengths, so it is stopped while it grows, not afterwards.
+    func replacing(in value: [Unicode.Scalar], with replacement: [Unicode.Scalar], all: Bool,
+                   limit: Int = .max) -> [Unicode.Scalar]? {
         var out: [Unicode.Scalar] = []
         out.reserveCapacity(value.count)
         var lastEnd = 0
@@ -138,11 +140,12 @@ extension ShellPattern {
             if m.upperBound > lastEnd || m.lowerBound == 0 {
                 out.append(contentsOf: replacement)
             }
+            if out.count > limit { return nil }
             lastEnd = m.upperBound
             if !all { break }
             search = max(search + 1, m.upperBound)
         }
         out.append(contentsOf: value[lastEnd...])
-        return out
+        return out.count > limit ? nil : out
     }
 }

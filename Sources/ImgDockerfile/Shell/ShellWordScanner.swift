@@ -45,6 +45,14 @@ struct ShellWordCollector {
 struct ShellWordScanner {
     typealias Scalars = [Unicode.Scalar]
 
+    /// How deeply `${...}` may nest. Each level is a few stack frames of recursion, so without a bound a
+    /// 42 KB line overflows the stack; real Dockerfiles nest two or three levels, and 64 stays far below
+    /// what even a 512 KiB thread stack of a debug build holds.
+    static let maximumDepth = 64
+    /// The longest word an expansion may produce, in Unicode scalars (1 MiB of ASCII). `ARG B=$A$A`
+    /// doubles per line, so a handful of lines would otherwise take all memory.
+    static let maximumLength = 1 << 20
+
     let input: Scalars
     var pos = 0
     let escape: Unicode.Scalar
@@ -56,6 +64,8 @@ struct ShellWordScanner {
     var rawEscapes = false
     var matched: Set<String> = []
     var unmatched: Set<String> = []
+    /// `${` levels open at the cursor.
+    private var depth = 0
 
     init(_ text: String, lexer: ShellLexer, env: ShellEnvironment) {
         input = Array(text.unicodeScalars)
@@ -75,6 +85,13 @@ struct ShellWordScanner {
 
     private static func error(_ message: String) -> DockerfileError {
         DockerfileError("expansion", message)
+    }
+
+    static let tooLong = error("expanded word is longer than 1 MiB (\(maximumLength) characters)")
+
+    /// Fails once `text` passes the length cap; called after every append that can grow a result.
+    private static func checkLength(_ text: Scalars) throws(DockerfileError) {
+        if text.count > maximumLength { throw tooLong }
     }
 
     private mutating func lookup(_ name: String) -> String? {
@@ -127,6 +144,7 @@ struct ShellWordScanner {
                     words?.addChar(c)
                 }
             }
+            try Self.checkLength(result)
         }
         if let stop {
             throw Self.error("unexpected end of statement while looking for matching \(Character(stop))")
@@ -175,6 +193,7 @@ struct ShellWordScanner {
                 return result
             case "$":
                 result.append(contentsOf: try dollar())
+                try Self.checkLength(result)
             default:
                 pos += 1
                 if c == escape {
@@ -244,6 +263,11 @@ struct ShellWordScanner {
             return skipUnset ? Array("$\(name)".unicodeScalars) : []
         }
         pos += 1  // the `{`
+        guard depth < Self.maximumDepth else {
+            throw Self.error("variable substitutions nested more than \(Self.maximumDepth) levels deep")
+        }
+        depth += 1
+        defer { depth -= 1 }
         switch peek {
         case nil:
             throw Self.error("syntax error: missing '}'")
@@ -347,7 +371,9 @@ struct ShellWordScanner {
         if skipUnset && value == nil {
             return Array("${\(name)\(all ? "//" : "/")".unicodeScalars) + pattern + ["/"] + replacement + ["}"]
         }
-        return ShellPattern(pattern, escape: escape).replacing(
-            in: Array((value ?? "").unicodeScalars), with: replacement, all: all)
+        guard let replaced = ShellPattern(pattern, escape: escape).replacing(
+            in: Array((value ?? "").unicodeScalars), with: replacement, all: all, limit: Self.maximumLength)
+        else { throw Self.tooLong }
+        return replaced
     }
 }

@@ -143,7 +143,7 @@ package struct DockerConfig: CredentialStore {
                                                 attributes: [.posixPermissions: 0o700])
         // Write a private temp file, then rename: the secret is never world-readable, and a crash never
         // leaves a half-written config.
-        let temp = path + ".tmp-\(getpid())"
+        let temp = path + ".tmp-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)  // not the pid: img may be pid 2 of its own namespace
         guard FileManager.default.createFile(atPath: temp, contents: data, attributes: [.posixPermissions: 0o600]) else {
             throw RegistryError(.configuration, "cannot write \(temp)")
         }

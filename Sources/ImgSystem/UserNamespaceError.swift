@@ -45,7 +45,7 @@ package struct UserNamespaceError: Error, Sendable, Hashable, CustomStringConver
         if detail.contains("Operation not permitted") {
             let other = tool.hasSuffix("newuidmap") ? (tool.dropLast("newuidmap".count) + "newgidmap") : (tool.dropLast("newgidmap".count) + "newuidmap")
             let (uidTool, gidTool) = tool.hasSuffix("newuidmap") ? (tool, String(other)) : (String(other), tool)
-            message = "\(tool) failed: \(detail): inside a container a setuid helper lacks CAP_SYS_ADMIN over img's namespace; give both file capabilities instead: chmod u-s \(uidTool) \(gidTool) && setcap cap_setuid+ep \(uidTool) && setcap cap_setgid+ep \(gidTool) (or run the container with CAP_SYS_ADMIN)"
+            message += "; inside a container a setuid helper lacks CAP_SYS_ADMIN over img's namespace: give both file capabilities instead: chmod u-s \(uidTool) \(gidTool) && setcap cap_setuid+ep \(uidTool) && setcap cap_setgid+ep \(gidTool) (or run the container with CAP_SYS_ADMIN)"
         }
         return UserNamespaceError(.mappingFailed, message)
     }

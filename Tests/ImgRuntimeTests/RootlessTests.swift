@@ -180,7 +180,8 @@ import Testing
         mkdir(fakes, 0o755)
         try writeFile(fakes + "/newuidmap", "#!/bin/sh\necho 'newuidmap: write to uid_map failed: Operation not permitted' >&2\nexit 1\n", mode: 0o755)
         let run = try Self.drive("steps", as: user.name, workdir: workspace.path, path: fakes + ":" + standardPath)
-        #expect(run.report["ENTRY_ERROR"] == "mapping-failed \(fakes)/newuidmap failed: newuidmap: write to uid_map failed: Operation not permitted: check that it is setuid root (reinstall Debian package uidmap) and that /etc/subuid and /etc/subgid ranges do not overlap other users'", "\(run.output)")
+        // EPERM is what a setuid helper gets inside a container: the line also names the file-capability fix.
+        #expect(run.report["ENTRY_ERROR"] == "mapping-failed \(fakes)/newuidmap failed: newuidmap: write to uid_map failed: Operation not permitted: check that it is setuid root (reinstall Debian package uidmap) and that /etc/subuid and /etc/subgid ranges do not overlap other users'; inside a container a setuid helper lacks CAP_SYS_ADMIN over img's namespace: give both file capabilities instead: chmod u-s \(fakes)/newuidmap \(fakes)/newgidmap && setcap cap_setuid+ep \(fakes)/newuidmap && setcap cap_setgid+ep \(fakes)/newgidmap (or run the container with CAP_SYS_ADMIN)", "\(run.output)")
         #expect(run.report["STATE"] == nil)
         // The re-executed child saw end of file instead of "go" and left without a word.
         #expect(!run.output.contains("img: entering the user namespace"))

@@ -44,7 +44,8 @@ import Testing
             #expect(entries(root + "/tmp").isEmpty)
         case "race":
             // Another process prepares the same chain at the same time (started together by SnapshotTests).
-            let layers = try LayerFactory(directory: Self.workdir + "/layers-\(getpid())")
+            // Not the pid: both drivers may be pid 2 of PID namespaces of their own.
+            let layers = try LayerFactory(directory: Self.workdir + "/layers-" + String(UInt64.random(in: 0...UInt64.max), radix: 16))
             let chain = try (1...8).map { i in
                 try layers.layer(reproducible: true) { t in try write(t + "/r\(i)", String(repeating: "\(i)", count: 200_000)) }
             }

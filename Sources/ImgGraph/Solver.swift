@@ -89,8 +89,15 @@ package actor Solver<Operation: Sendable, Output: Sendable> {
 
     private func task(for id: Int) -> Task<Output, any Error> {
         if let existing = tasks[id] { return existing }
+        // A loop over the closure, inputs first (an input's id is always lower than its vertex's), not a
+        // recursion: a Dockerfile makes a vertex per instruction, and 10,000 ENV lines overflowed the stack.
+        for needed in graph.closure(of: [id]) where tasks[needed] == nil { tasks[needed] = makeTask(needed) }
+        return tasks[id]!
+    }
+
+    private func makeTask(_ id: Int) -> Task<Output, any Error> {
         let vertex = graph.vertices[id]
-        let inputTasks = vertex.inputs.map { self.task(for: $0) }
+        let inputTasks = vertex.inputs.map { tasks[$0]! }
         let runner = runner
         let created = Task<Output, any Error> {
             if self.isCancelled { throw CancellationError() }
@@ -107,7 +114,6 @@ package actor Solver<Operation: Sendable, Output: Sendable> {
                 throw error
             }
         }
-        tasks[id] = created
         return created
     }
 }

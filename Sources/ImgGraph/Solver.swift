@@ -43,10 +43,10 @@ package struct Graph<Operation: Sendable>: Sendable {
 ///
 /// The first failure cancels the rest of the solve; its error is the one thrown.
 ///
-/// A vertex's output is kept only until every vertex created so far that needs it has read it (the roots
-/// passed to `solve` are kept for good): a Dockerfile makes one vertex per instruction, and keeping every
-/// intermediate image config made memory quadratic in the number of ENV lines. Solving a dropped vertex
-/// again runs it again.
+/// With `keepsIntermediateOutputs: false`, a vertex's output is kept only until every vertex created so far
+/// that needs it has read it (the roots passed to `solve` are kept for good): a Dockerfile makes one vertex
+/// per instruction, and keeping every intermediate image config made memory quadratic in the number of ENV
+/// lines. Solving a dropped vertex again then runs it again.
 package actor Solver<Operation: Sendable, Output: Sendable> {
     package typealias Runner = @Sendable (Vertex<Operation>, [Output]) async throws -> Output
 
@@ -56,12 +56,14 @@ package actor Solver<Operation: Sendable, Output: Sendable> {
     /// For each vertex with a task: how many created tasks still have to read its output.
     private var readers: [Int: Int] = [:]
     private var roots: Set<Int> = []
+    private let keepsIntermediateOutputs: Bool
     private var cancelled = false
     /// The first error a vertex threw (not a cancellation it caused): what a solve reports.
     private var firstError: (any Error)?
 
-    package init(graph: Graph<Operation>, runner: @escaping Runner) {
+    package init(graph: Graph<Operation>, keepsIntermediateOutputs: Bool = true, runner: @escaping Runner) {
         self.graph = graph
+        self.keepsIntermediateOutputs = keepsIntermediateOutputs
         self.runner = runner
     }
 
@@ -138,6 +140,7 @@ package actor Solver<Operation: Sendable, Output: Sendable> {
 
     /// A reader has its copy of these outputs; drop each one nothing else will read.
     private func consumed(_ inputs: [Int]) {
+        if keepsIntermediateOutputs { return }
         for input in inputs {
             readers[input, default: 1] -= 1
             if readers[input] == 0, !roots.contains(input) {

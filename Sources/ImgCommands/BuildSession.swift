@@ -110,7 +110,9 @@ struct BuildSession {
 
             try await state.content.withLease { _ in
                 let solvers = builds.map { build in
-                    Solver<BuildStep, BuildState>(graph: build.definition.graph) { vertex, inputs in
+                    // Each build is solved once, for its target: intermediate states can go as soon as read.
+                    Solver<BuildStep, BuildState>(graph: build.definition.graph, keepsIntermediateOutputs: false) {
+                        vertex, inputs in
                         try await build.worker.run(vertex, inputs: inputs)
                     }
                 }

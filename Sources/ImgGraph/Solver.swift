@@ -42,18 +42,28 @@ package struct Graph<Operation: Sendable>: Sendable {
 /// concurrently. What a vertex does (cache lookups included) is the runner's business.
 ///
 /// The first failure cancels the rest of the solve; its error is the one thrown.
+///
+/// With `keepsIntermediateOutputs: false`, a vertex's output is kept only until every vertex created so far
+/// that needs it has read it (the roots passed to `solve` are kept for good): a Dockerfile makes one vertex
+/// per instruction, and keeping every intermediate image config made memory quadratic in the number of ENV
+/// lines. Solving a dropped vertex again then runs it again.
 package actor Solver<Operation: Sendable, Output: Sendable> {
     package typealias Runner = @Sendable (Vertex<Operation>, [Output]) async throws -> Output
 
     private let graph: Graph<Operation>
     private let runner: Runner
     private var tasks: [Int: Task<Output, any Error>] = [:]
+    /// For each vertex with a task: how many created tasks still have to read its output.
+    private var readers: [Int: Int] = [:]
+    private var roots: Set<Int> = []
+    private let keepsIntermediateOutputs: Bool
     private var cancelled = false
     /// The first error a vertex threw (not a cancellation it caused): what a solve reports.
     private var firstError: (any Error)?
 
-    package init(graph: Graph<Operation>, runner: @escaping Runner) {
+    package init(graph: Graph<Operation>, keepsIntermediateOutputs: Bool = true, runner: @escaping Runner) {
         self.graph = graph
+        self.keepsIntermediateOutputs = keepsIntermediateOutputs
         self.runner = runner
     }
 
@@ -88,24 +98,29 @@ package actor Solver<Operation: Sendable, Output: Sendable> {
     }
 
     private func task(for id: Int) -> Task<Output, any Error> {
+        roots.insert(id)
         if let existing = tasks[id] { return existing }
-        // A loop over the closure, inputs first (an input's id is always lower than its vertex's), not a
-        // recursion: a Dockerfile makes a vertex per instruction, and 10,000 ENV lines overflowed the stack.
+        // Inputs have lower ids than their vertex, so creating the closure's tasks in ascending order
+        // finds every input's task already made. A loop, not recursion: one vertex per Dockerfile
+        // instruction made a recursion as deep as the file is long (10,000 ENV lines overflowed the stack).
         for needed in graph.closure(of: [id]) where tasks[needed] == nil { tasks[needed] = makeTask(needed) }
         return tasks[id]!
     }
 
     private func makeTask(_ id: Int) -> Task<Output, any Error> {
         let vertex = graph.vertices[id]
-        let inputTasks = vertex.inputs.map { tasks[$0]! }
+        for input in vertex.inputs { readers[input, default: 0] += 1 }
         let runner = runner
+        // The closure does not capture the input tasks: looked up when it runs, they are let go of as soon
+        // as their outputs are read, so `consumed` can free them.
         let created = Task<Output, any Error> {
             if self.isCancelled { throw CancellationError() }
             // Inputs were started when they were created; waiting on them in order loses nothing.
             do {
                 var inputs: [Output] = []
-                inputs.reserveCapacity(inputTasks.count)
-                for input in inputTasks { inputs.append(try await input.value) }
+                inputs.reserveCapacity(vertex.inputs.count)
+                for input in vertex.inputs { inputs.append(try await self.output(of: input)) }
+                self.consumed(vertex.inputs)
                 try Task.checkCancellation()
                 return try await runner(vertex, inputs)
             } catch {
@@ -115,5 +130,23 @@ package actor Solver<Operation: Sendable, Output: Sendable> {
             }
         }
         return created
+    }
+
+    /// Awaits an input's task; it exists until this reader has called `consumed`.
+    private func output(of id: Int) async throws -> Output {
+        let input = tasks[id]!
+        return try await input.value
+    }
+
+    /// A reader has its copy of these outputs; drop each one nothing else will read.
+    private func consumed(_ inputs: [Int]) {
+        if keepsIntermediateOutputs { return }
+        for input in inputs {
+            readers[input, default: 1] -= 1
+            if readers[input] == 0, !roots.contains(input) {
+                readers[input] = nil
+                tasks[input] = nil
+            }
+        }
     }
 }

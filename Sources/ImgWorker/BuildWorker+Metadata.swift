@@ -10,18 +10,25 @@ extension BuildWorker {
         var result = parent
         var container = parent.container
         var history: String?
+        // What this step changes, for the cache key; the parent's key already stands for the config before it.
+        var change: [String] = []
         switch step.instruction.command {
         case .env(let env):
             var list = container.env ?? []
             for pair in env.pairs {
-                list.removeAll { $0.hasPrefix(pair.key + "=") || $0 == pair.key }
-                list.append("\(pair.key)=\(pair.value)")
+                let prefix = pair.key + "="
+                list.removeAll { $0.hasPrefix(prefix) || $0 == pair.key }
+                list.append(prefix + pair.value)
+                change += [pair.key, pair.value]
             }
             container.env = list
             history = "ENV " + env.pairs.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         case .label(let label):
             var labels = container.labels ?? [:]
-            for pair in label.pairs { labels[pair.key] = pair.value }
+            for pair in label.pairs {
+                labels[pair.key] = pair.value
+                change += [pair.key, pair.value]
+            }
             container.labels = labels
             history = "LABEL " + label.pairs.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         case .expose(let ports):
@@ -31,23 +38,28 @@ extension BuildWorker {
                 exposed[normalised] = EmptyObject()
             }
             container.exposedPorts = exposed
+            change = ports
             history = "EXPOSE " + ports.joined(separator: " ")
         case .volume(let paths):
             var volumes = container.volumes ?? [:]
             for path in paths { volumes[path] = EmptyObject() }
             container.volumes = volumes
+            change = paths
             history = "VOLUME " + paths.joined(separator: " ")
         case .user(let user):
             container.user = user
+            change = [user]
             history = "USER \(user)"
         case .cmd(let line):
             container.cmd = Self.words(line, shell: container.shell)
+            change = container.cmd ?? []
             result.cmdSetInStage = true
             history = "CMD " + Self.historyForm(container.cmd ?? [])
         case .entrypoint(let line):
             container.entrypoint = Self.words(line, shell: container.shell)
             // docker: an ENTRYPOINT clears a CMD inherited from the base; a CMD of this stage stays.
             if !parent.cmdSetInStage { container.cmd = nil }
+            change = container.entrypoint ?? []
             history = "ENTRYPOINT " + Self.historyForm(container.entrypoint ?? [])
         case .healthcheck(let check):
             switch check {
@@ -62,16 +74,20 @@ extension BuildWorker {
                 health.startInterval = options.startInterval.map(Self.nanoseconds)
                 health.retries = options.retries
                 container.healthcheck = health
+                change = [String(decoding: try JSONEncoder().encode(health), as: UTF8.self)]
                 history = "HEALTHCHECK " + Self.historyForm(options.test)
             }
         case .stopSignal(let signal):
             container.stopSignal = signal
+            change = [signal]
             history = "STOPSIGNAL \(signal)"
         case .onbuild(let trigger):
             container.onBuild = (container.onBuild ?? []) + [trigger.expression]
+            change = [trigger.expression]
             history = "ONBUILD \(trigger.expression)"
         case .shell(let shell):
             container.shell = shell
+            change = shell
             history = "SHELL " + Self.historyForm(shell)
         case .maintainer(let author):
             result.config.author = author
@@ -85,11 +101,11 @@ extension BuildWorker {
         result.container = container
         var key = CacheKeyBuilder(kind: "metadata")
         key.add("parent", parent.cacheKey)
-        // Keyed by what the step does (the run-time config it leaves and its history line), not by a
-        // reflection-built description of the instruction: that cost a conformance scan per warm build.
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        key.add("config", String(decoding: try encoder.encode(container), as: UTF8.self))
+        // Keyed by what the step changes (its instruction's kind and expanded values) and its history line,
+        // not by a reflection-built description of the instruction (a conformance scan per warm build), nor
+        // by the whole config it leaves: encoding that at every step made N ENV lines cost N^2.
+        key.add("instruction", step.instruction.keyword.name)
+        key.add("change", change)
         key.add("author", result.config.author ?? "-")
         key.add("history", history ?? "-")
         key.add("cmd-set-in-stage", result.cmdSetInStage)

@@ -114,4 +114,46 @@ import Testing
         #expect(noCheck.status == 1)
         #expect(noCheck.stderr.contains("failed to read Dockerfile"), "\(noCheck.stderr)")
     }
+
+    // Resource bombs: each crashed img (SIGILL, SIGSEGV) or grew without bound before it was capped.
+
+    static func check(_ text: String) throws -> ImgBinary.Result {
+        let dir = try TemporaryDirectory()
+        try dir.write("Dockerfile", text)
+        return try ImgBinary.run(["build", "--check", "."], cwd: dir.url)
+    }
+
+    @Test func healthcheckDurationOverflowIsAnError() throws {
+        let r = try Self.check("FROM scratch\nHEALTHCHECK --interval=9999999999s CMD true\n")
+        #expect(r.status == 1)
+        #expect(r.stderr == "error: Dockerfile:2: duration '9999999999s' for HEALTHCHECK --interval is out of range (at most 2562047h47m16.854775807s)\n")
+    }
+
+    @Test func deepNestingIsAnError() throws {
+        let nested = String(repeating: "${a:-", count: 7000) + "x" + String(repeating: "}", count: 7000)
+        let r = try Self.check("FROM scratch\nENV b=\(nested)\n")
+        #expect(r.status == 1)
+        #expect(r.stderr == "error: Dockerfile:2: variable substitutions nested more than 64 levels deep\n")
+    }
+
+    @Test func argDoublingIsAnError() throws {
+        let r = try Self.check("FROM scratch\nARG A=xxxxxxxxxxxxxxxx\n" + String(repeating: "ARG A=$A$A\n", count: 30))
+        #expect(r.status == 1)
+        #expect(r.stderr == "error: Dockerfile:19: expanded word is longer than 1 MiB (1048576 characters)\n")
+    }
+
+    @Test func tenThousandEnvLinesCheckAndBuild() throws {
+        let dir = try TemporaryDirectory()
+        var text = "FROM scratch\n"
+        for i in 0..<10_000 { text += "ENV V\(i)=\(i)\n" }
+        try dir.write("Dockerfile", text)
+        let check = try ImgBinary.run(["build", "--check", "."], cwd: dir.url)
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.stdout == "Check complete, no warnings found.\n")
+        let state = dir.url.appending(path: "state").path
+        let build = try ImgBinary.run(["-s", state, "build", "--no-console", "-o", "type=oci,dest=out.tar", "."],
+                                      cwd: dir.url)
+        #expect(build.status == 0, "\(build.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.url.appending(path: "out.tar").path))
+    }
 }

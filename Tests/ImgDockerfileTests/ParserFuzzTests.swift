@@ -218,3 +218,92 @@ struct ParserFuzzTests {
         #expect(deep?.nodes.first?.isJSON == false)
     }
 }
+
+/// Inputs built to exhaust a resource (integer range, stack, time, memory): each must plan or fail with
+/// its own `Dockerfile:LINE` error, never trap, overflow the stack or run away.
+@Suite("Dockerfile resource bombs")
+struct ResourceBombTests {
+    static func planError(_ text: String) -> DockerfileError? {
+        do {
+            _ = try BuildPlanner.plan(text)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test(arguments: ["interval", "timeout", "start-period", "start-interval"])
+    func hugeDurations(flag: String) {
+        let error = Self.planError("FROM scratch\nHEALTHCHECK --\(flag)=9999999999s CMD true\n")
+        #expect(error?.description
+            == "Dockerfile:2: duration '9999999999s' for HEALTHCHECK --\(flag) is out of range (at most 2562047h47m16.854775807s)")
+        // Just below Go's bound still fits; a 400-digit number is out of range, not a trap on infinity.
+        #expect(Self.planError("FROM scratch\nHEALTHCHECK --\(flag)=2562047h CMD true\n") == nil)
+        let digits = String(repeating: "9", count: 400)
+        #expect(Self.planError("FROM scratch\nHEALTHCHECK --\(flag)=\(digits)h CMD true\n")?.message.contains("out of range") == true)
+    }
+
+    static func nested(_ depth: Int) -> String {
+        String(repeating: "${a:-", count: depth) + "x" + String(repeating: "}", count: depth)
+    }
+
+    @Test func deepNesting() throws {
+        // 7,000 levels (a 42 KB line) overflowed the stack before the cap.
+        let error = Self.planError("FROM scratch\nENV b=\(Self.nested(7000))\n")
+        #expect(error?.description == "Dockerfile:2: variable substitutions nested more than 64 levels deep")
+        let plan = try BuildPlanner.plan("FROM scratch\nENV b=\(Self.nested(64))\n")
+        #expect(plan.target.environment.last == KeyValue("b", "x"))
+    }
+
+    @Test(arguments: ["ENV", "LABEL"])
+    func hundredThousandInstructions(keyword: String) throws {
+        var text = "FROM scratch\n"
+        for i in 0..<100_000 { text += "\(keyword) V\(i)=$V\(max(i - 1, 0))\n" }
+        let plan = try BuildPlanner.plan(text)
+        #expect(plan.target.instructions.count == 100_000)
+        if keyword == "ENV" { #expect(plan.target.environment.count == 100_000) }
+    }
+
+    @Test func tenMegabyteLines() throws {
+        // One physical line of 10 MB is past BuildKit's line limit...
+        let long = String(repeating: "x", count: 10_000_000)
+        #expect(Self.planError("FROM scratch\nRUN echo \(long)\n")?.description
+            == "Dockerfile:2: dockerfile line greater than max allowed size of 65535")
+        // ...but continuations join 200 lines of 50 KB into one 10 MB instruction: RUN keeps it as it is,
+        // expanding it is past the 1 MiB word cap.
+        let chunk = String(repeating: "x", count: 50_000)
+        let joined = Array(repeating: chunk, count: 200).joined(separator: "\\\n")
+        let plan = try BuildPlanner.plan("FROM scratch\nRUN echo \(joined)\n")
+        #expect(plan.target.instructions.count == 1)
+        #expect(Self.planError("FROM scratch\nLABEL a=\(joined)\n")?.description
+            == "Dockerfile:2: expanded word is longer than 1 MiB (1048576 characters)")
+    }
+
+    @Test func expansionBombs() {
+        var doubling = "FROM scratch\nARG A=xxxxxxxxxxxxxxxx\n"
+        for _ in 0..<30 { doubling += "ARG A=$A$A\n" }
+        // 16 bytes doubled 17 times (line 19) is the first value past 1 MiB.
+        #expect(Self.planError(doubling)?.description
+            == "Dockerfile:19: expanded word is longer than 1 MiB (1048576 characters)")
+        // Global ARGs share the cap.
+        #expect(Self.planError("ARG A=" + String(repeating: "x", count: 1024) + "\n"
+            + String(repeating: "ARG A=$A$A\n", count: 20) + "FROM scratch\n")?.description
+            == "Dockerfile:12: expanded word is longer than 1 MiB (1048576 characters)")
+        // A replacement multiplies two lengths; it is stopped while it grows.
+        let square = "FROM scratch\nARG A=" + String(repeating: "x", count: 4096) + "\nARG B=${A//?/$A}\n"
+        #expect(Self.planError(square)?.description
+            == "Dockerfile:3: expanded word is longer than 1 MiB (1048576 characters)")
+    }
+
+    @Test func thousandHeredocs() throws {
+        var text = "FROM scratch\n"
+        for i in 0..<1000 { text += "COPY <<EOF\(i) /f\(i)\ncontent \(i)\nEOF\(i)\n" }
+        let plan = try BuildPlanner.plan(text)
+        #expect(plan.target.instructions.count == 1000)
+        // All on one line: a thousand bodies follow one instruction.
+        let one = "FROM scratch\nRUN " + (0..<1000).map { "<<E\($0)" }.joined(separator: " ") + "\n"
+            + (0..<1000).map { "x\nE\($0)\n" }.joined()
+        let parsed = try DockerfileParser.parse(one)
+        #expect(parsed.nodes.last?.heredocs.count == 1000)
+    }
+}

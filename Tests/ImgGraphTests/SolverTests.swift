@@ -134,3 +134,16 @@ struct SolverError: Error, Equatable { var id: Int }
         #expect(run.finish() != copy.finish())
     }
 }
+
+@Suite struct SolverChainTests {
+    /// One vertex per Dockerfile instruction: a chain as long as the file recursed once per vertex.
+    @Test func longChainSolvesWithoutDeepRecursion() async throws {
+        var graph = Graph<Int>()
+        var previous = graph.add(0)
+        for i in 1..<100_000 { previous = graph.add(i, inputs: [previous]) }
+        let solver = Solver<Int, Int>(graph: graph, keepsIntermediateOutputs: false) { vertex, inputs in
+            (inputs.first ?? 0) + 1
+        }
+        #expect(try await solver.solve(previous) == 100_000)
+    }
+}

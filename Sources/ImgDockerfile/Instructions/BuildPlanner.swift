@@ -17,12 +17,21 @@ package enum BuildPlanner {
     }
 }
 
+struct UndefinedKey: Hashable {
+    var name: String
+    var line: Int
+}
+
 /// The working state of one planning run.
 struct PlanState {
     let file: String
     let options: BuildOptions
     let lexer: ShellLexer
     var undefined: [UndefinedVariable] = []
+    /// Undefined names already noted outside FROM, by line, so each is noted once without a scan.
+    var undefinedSeen: Set<UndefinedKey> = []
+    /// How many more undefined names get a "did you mean" (see StageBuilder.noteVariables).
+    var suggestionsLeft = 256
     /// FROM lines whose image is invalid when only ARG defaults are used (line, image as written).
     var invalidDefaultBases: [(line: Int, image: String)] = []
 

@@ -140,10 +140,15 @@ struct StageBuilder {
 
     private mutating func noteVariables(_ expansion: ShellExpansion, line: Int, in text: String) {
         for name in expansion.unmatched.sorted() where !isKnown(name) && !UndefinedVariable.onlyWithFallback(name, in: text) {
-            guard !state.undefined.contains(where: { $0.name == name && $0.line == line && !$0.inFrom }) else { continue }
-            let candidates = args.map(\.name) + env.map(\.key)
-            state.undefined.append(UndefinedVariable(
-                name: name, line: line, suggestion: Suggestion.closest(to: name, in: candidates), inFrom: false))
+            guard state.undefinedSeen.insert(UndefinedKey(name: name, line: line)).inserted else { continue }
+            // A suggestion compares against every ARG and ENV name; past the first few hundred undefined
+            // names that made a long file quadratic, so later ones go without.
+            var suggestion: String?
+            if state.suggestionsLeft > 0 {
+                state.suggestionsLeft -= 1
+                suggestion = Suggestion.closest(to: name, in: args.lazy.map(\.name) + env.lazy.map(\.key))
+            }
+            state.undefined.append(UndefinedVariable(name: name, line: line, suggestion: suggestion, inFrom: false))
         }
     }
 

@@ -10,15 +10,21 @@ enum ParserBenchmark {
     static func run(_ options: [String]) {
         var instructions = 5000
         var iterations = 200
+        var metadataLines: Int?
         var index = 0
         while index < options.count {
             let value = index + 1 < options.count ? Int(options[index + 1]) : nil
             switch options[index] {
             case "--instructions": instructions = value ?? instructions
             case "--iterations": iterations = value ?? iterations
+            case "--metadata-lines": metadataLines = value ?? 100_000
             default: usage()
             }
             index += 2
+        }
+        if let metadataLines {
+            planMetadata(lines: max(metadataLines, 1))
+            return
         }
         instructions = max(instructions, 1)
         iterations = max(iterations, 1)
@@ -55,6 +61,40 @@ enum ParserBenchmark {
         print("  best \(format(milliseconds(best))) ms/parse, \(format(megabytes / seconds(best))) MB/s (wall)")
         // CPU time of this thread: what the parser costs when other processes share the cores.
         print("  cpu  \(format(cpuMean * 1000)) ms/parse, \(format(megabytes / cpuMean)) MB/s (thread CPU time, mean)")
+    }
+
+    /// Parses and plans one file of `lines` ENV and LABEL instructions, each using the previous value, and
+    /// reports CPU time and the process's peak memory: what `img build --check` spends on a long file.
+    /// Run it in a fresh process; the peak includes whatever ran before.
+    static func planMetadata(lines: Int) {
+        var text = "FROM scratch\n"
+        for i in 0..<lines { text += (i % 2 == 0 ? "ENV" : "LABEL") + " V\(i)=$V\(max(i - 2, 0))\n" }
+        let input = Array(text.utf8)
+        let before = peakKilobytes()
+        let cpuStart = threadCPUSeconds()
+        let plan: BuildPlan
+        do {
+            plan = try BuildPlanner.plan(try DockerfileParser.parse(input))
+        } catch {
+            print("plan failed: \(error)")
+            exit(1)
+        }
+        let cpu = threadCPUSeconds() - cpuStart
+        print("plan: \(input.count) bytes, \(plan.target.instructions.count) ENV/LABEL instructions")
+        print("  cpu  \(format(cpu * 1000)) ms (thread CPU time)")
+        print("  peak \(format(Double(peakKilobytes()) / 1024)) MiB (max RSS; \(format(Double(before) / 1024)) MiB before)")
+    }
+
+    private static func peakKilobytes() -> Int {
+        var usage = rusage()
+        #if canImport(Glibc)
+        // Glibc imports RUSAGE_SELF as an enum case; the call takes its raw value. Linux counts KiB.
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Int(usage.ru_maxrss)
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        return Int(usage.ru_maxrss) / 1024  // bytes on Darwin
+        #endif
     }
 
     private static func threadCPUSeconds() -> Double {

@@ -10,7 +10,7 @@ import Darwin
 let arguments = Array(CommandLine.arguments.dropFirst())
 
 func usage() -> Never {
-    print("usage: img-bench parser [--instructions N] [--iterations N]")
+    print("usage: img-bench parser [--instructions N] [--iterations N] | [--metadata-lines 100000]")
     print("       img-bench layers [--megabytes 200] [--files 20000] [--dir /var/tmp] [--export-only|--no-export] [--backends native,overlayfs,...]   (as root)")
     exit(2)
 }

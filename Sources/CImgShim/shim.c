@@ -348,19 +348,25 @@ static void forward_signal(int signo, siginfo_t *info, void *context) {
     if (child > 0 && info != NULL && info->si_code <= 0) kill(child, signo);
 }
 
-int img_shim_wait_forwarding_signals(pid_t child) {
-    static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-    forward_to = child;
+static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+/* Sends SIGINT, SIGTERM, SIGHUP and SIGQUIT that this process receives on to `target`. */
+static void forward_signals_to(pid_t target) {
+    forward_to = target;
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_sigaction = forward_signal;
     action.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&action.sa_mask);
-    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaction(forwarded[i], &action, NULL);
+    for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++) sigaction(forwarded_signals[i], &action, NULL);
+}
+
+int img_shim_wait_forwarding_signals(pid_t child) {
+    forward_signals_to(child);
     /* Another thread could have these blocked; unblock them here so this thread receives them. */
     sigset_t set;
     sigemptyset(&set);
-    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaddset(&set, forwarded[i]);
+    for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++) sigaddset(&set, forwarded_signals[i]);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     int status = 0;
     for (;;) {
@@ -392,14 +398,7 @@ static void pass_status_on(int status) {
    exits, which kills everything still in the namespace. It stays C and single-threaded: as the namespace's
    init it ignores every signal it has no handler for, which img itself must not. */
 static void run_init(pid_t img, int report) {
-    static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-    forward_to = img;
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_sigaction = forward_signal;
-    action.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&action.sa_mask);
-    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaction(forwarded[i], &action, NULL);
+    forward_signals_to(img);
     int status = 0;
     for (;;) {
         int any = 0;

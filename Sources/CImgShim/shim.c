@@ -24,10 +24,14 @@
 #include <unistd.h>
 
 static int userns_entered;
+static int userns_refused;
 static int private_mounts_entered;
 static int pid_namespace_entered;
+static int fresh_proc_refused;
 
 int img_shim_userns_entered(void) { return userns_entered; }
+int img_shim_userns_refused_errno(void) { return userns_refused; }
+int img_shim_fresh_proc_refused(void) { return fresh_proc_refused; }
 int img_shim_private_mounts_entered(void) { return private_mounts_entered; }
 int img_shim_pid_namespace_entered(void) { return pid_namespace_entered; }
 
@@ -79,11 +83,12 @@ static void entry_fail(const char *step) {
 }
 
 /* Once the maps are written: root inside, and every mount private. */
-static void become_root_inside(void) {
+static void become_root_inside(int clear_groups) {
     /* We hold every capability in the new namespace as its creator. newgidmap leaves setgroups allowed, so
-       the supplementary groups inherited from outside (seen here as the overflow gid) can be cleared. */
+       the supplementary groups inherited from outside (seen here as the overflow gid) can be cleared; a map
+       we wrote ourselves had to deny setgroups first, and they stay. */
     if (setresgid(0, 0, 0) != 0) entry_fail("setresgid(0)");
-    if (setgroups(0, NULL) != 0) entry_fail("setgroups");
+    if (clear_groups && setgroups(0, NULL) != 0) entry_fail("setgroups");
     if (setresuid(0, 0, 0) != 0) entry_fail("setresuid(0)");
     /* Mounts made for builds must not propagate back to the host's peer groups (and cannot, but the kernel
        would refuse some mounts on shared propagation); private everywhere, recursively. */
@@ -127,13 +132,13 @@ static void enter_userns_staged(const char *stage) {
     close(to_parent);
     close(from_parent);
 
-    become_root_inside();
+    become_root_inside(1);
     /* The outer process only waits and forwards signals; if it dies, stop (SIGTERM lets us clean up). Set
        after the credential change, which clears it. The signal follows the *thread* that spawned us; that
        thread stays blocked in img_shim_wait_forwarding_signals until we exit, so it cannot fire early. */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) entry_fail("prctl(PR_SET_PDEATHSIG)");
     if (getppid() != original_parent) _exit(IMG_SHIM_ENTRY_FAILED);
-    userns_entered = 1;
+    userns_entered = IMG_SHIM_USERNS_STAGED;
 }
 
 /* Parses a decimal id as SubordinateIDs.swift does: spaces and tabs around it (and a CR after), digits
@@ -240,50 +245,62 @@ static int succeeded(pid_t child) {
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/* An ordinary user's `img build` enters the user namespace right here, in one process: a
-   helper forked before the unshare (so it stays outside, where the setuid newuidmap/newgidmap work) writes
-   our maps, then we become root inside. The re-exec path in UserNamespace.swift does the same with a
-   second start of img (~30 ms) and stays for everything this declines: no helper found, no subordinate
-   range, a refused unshare. Those leave this process untouched, and Swift then explains what to fix. */
-static void enter_userns_directly(void) {
-    char uid_text[WORD_SIZE];
-    snprintf(uid_text, sizeof uid_text, "%lu", (unsigned long)getuid());
-    char name[256] = "";
-    struct passwd *entry = getpwuid(getuid());
-    if (entry != NULL && entry->pw_name != NULL) snprintf(name, sizeof name, "%s", entry->pw_name);
-    char newuidmap[4096], newgidmap[4096];
-    if (!find_executable("newuidmap", newuidmap, sizeof newuidmap) ||
-        !find_executable("newgidmap", newgidmap, sizeof newgidmap)) return;
-    static char uid_words[MAP_WORDS][WORD_SIZE], gid_words[MAP_WORDS][WORD_SIZE];
-    const char *login = name[0] ? name : NULL;
-    int uid_count = rootless_map("/etc/subuid", login, uid_text, (unsigned long)getuid(), uid_words);
-    int gid_count = rootless_map("/etc/subgid", login, uid_text, (unsigned long)getgid(), gid_words);
-    if (uid_count == 0 || gid_count == 0) return;
+/* Writes all of `text` to `path` (a /proc map file, which takes one write). Returns 0, or -1 with errno. */
+static int write_text(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t length = strlen(text);
+    ssize_t written = write(fd, text, length);
+    int saved = errno;
+    close(fd);
+    if (written == (ssize_t)length) return 0;
+    errno = written < 0 ? saved : EIO;
+    return -1;
+}
 
+/* After an unshare(CLONE_NEWUSER) whose maps nobody else writes: the only map a process may write for itself,
+   its own uid and gid as 0 (setgroups must be denied first for the gid map). */
+static void map_single_id(uid_t uid, gid_t gid) {
+    char map[64];
+    if (write_text("/proc/self/setgroups", "deny") != 0) entry_fail("write /proc/self/setgroups");
+    snprintf(map, sizeof map, "0 %lu 1\n", (unsigned long)uid);
+    if (write_text("/proc/self/uid_map", map) != 0) entry_fail("write /proc/self/uid_map");
+    snprintf(map, sizeof map, "0 %lu 1\n", (unsigned long)gid);
+    if (write_text("/proc/self/gid_map", map) != 0) entry_fail("write /proc/self/gid_map");
+    become_root_inside(0);
+    userns_entered = IMG_SHIM_USERNS_SINGLE;
+}
+
+/* Runs in a helper outside the new namespace and writes its maps; returns 0 on success. */
+typedef int (*map_writer)(const char *pid, void *context);
+
+/* unshare(CLONE_NEWUSER | CLONE_NEWNS), with a helper forked before it (so that it stays outside, with this
+   process's privileges there) writing the maps through `writer`. Returns 1 when entered and mapped; 0 when the
+   unshare was refused (the process is untouched, the errno kept for img_shim_userns_refused_errno); -1 when
+   the helper failed after the unshare: the process is in a namespace without maps, and only
+   map_single_id can still help. */
+static int unshare_mapped_by_helper(map_writer writer, void *context) {
     int go[2];
-    if (pipe2(go, O_CLOEXEC) != 0) return;
+    if (pipe2(go, O_CLOEXEC) != 0) return 0;
     char pid[WORD_SIZE];
     snprintf(pid, sizeof pid, "%ld", (long)getpid());
     pid_t helper = fork();
     if (helper < 0) {
         close(go[0]);
         close(go[1]);
-        return;
+        return 0;
     }
     if (helper == 0) {
         close(go[1]);
         unsigned char byte = 0;
         if (!read_byte(go[0], &byte) || byte != 'g') _exit(1);
-        /* Both at once: they write different files, and each is a setuid start of its own. */
-        pid_t uid_tool = start_map_tool(newuidmap, pid, uid_words, uid_count);
-        pid_t gid_tool = start_map_tool(newgidmap, pid, gid_words, gid_count);
-        int uid_ok = succeeded(uid_tool);
-        int gid_ok = succeeded(gid_tool);
-        _exit(uid_ok && gid_ok ? 0 : 1);
+        _exit(writer(pid, context) == 0 ? 0 : 1);
     }
     close(go[0]);
     int refused = unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0;
-    if (!refused) {
+    if (refused) {
+        userns_refused = errno;
+    } else {
         unsigned char byte = 'g';
         ssize_t written;
         do { written = write(go[1], &byte, 1); } while (written < 0 && errno == EINTR);
@@ -291,9 +308,51 @@ static void enter_userns_directly(void) {
     close(go[1]);
     int status = 0;
     while (waitpid(helper, &status, 0) < 0 && errno == EINTR) {}
-    if (refused) return;
-    /* Past the unshare there is no way back: without maps this process can do nothing useful. */
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (refused) return 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 1 : -1;
+}
+
+struct subordinate_maps {
+    const char *newuidmap, *newgidmap;
+    char (*uid_words)[WORD_SIZE], (*gid_words)[WORD_SIZE];
+    int uid_count, gid_count;
+};
+
+static int run_map_tools(const char *pid, void *context) {
+    struct subordinate_maps *maps = context;
+    /* Both at once: they write different files, and each is a setuid start of its own. */
+    pid_t uid_tool = start_map_tool(maps->newuidmap, pid, maps->uid_words, maps->uid_count);
+    pid_t gid_tool = start_map_tool(maps->newgidmap, pid, maps->gid_words, maps->gid_count);
+    int uid_ok = succeeded(uid_tool);
+    int gid_ok = succeeded(gid_tool);
+    return uid_ok && gid_ok ? 0 : 1;
+}
+
+/* An ordinary user's `img build` enters the user namespace right here, in one process: a
+   helper forked before the unshare (so it stays outside, where the setuid newuidmap/newgidmap work) writes
+   our maps, then we become root inside. Returns 1 when entered, -1 when the kernel refused the unshare, 0
+   when there is nothing to map with (no helper found, no subordinate range): single-id mode's case. Those
+   leave this process untouched. */
+static int enter_userns_directly(void) {
+    char uid_text[WORD_SIZE];
+    snprintf(uid_text, sizeof uid_text, "%lu", (unsigned long)getuid());
+    char name[256] = "";
+    struct passwd *entry = getpwuid(getuid());
+    if (entry != NULL && entry->pw_name != NULL) snprintf(name, sizeof name, "%s", entry->pw_name);
+    static char newuidmap[4096], newgidmap[4096];
+    if (!find_executable("newuidmap", newuidmap, sizeof newuidmap) ||
+        !find_executable("newgidmap", newgidmap, sizeof newgidmap)) return 0;
+    static char uid_words[MAP_WORDS][WORD_SIZE], gid_words[MAP_WORDS][WORD_SIZE];
+    const char *login = name[0] ? name : NULL;
+    struct subordinate_maps maps = {newuidmap, newgidmap, uid_words, gid_words, 0, 0};
+    maps.uid_count = rootless_map("/etc/subuid", login, uid_text, (unsigned long)getuid(), uid_words);
+    maps.gid_count = rootless_map("/etc/subgid", login, uid_text, (unsigned long)getgid(), gid_words);
+    if (maps.uid_count == 0 || maps.gid_count == 0) return 0;
+
+    int entered = unshare_mapped_by_helper(run_map_tools, &maps);
+    if (entered == 0) return -1;
+    /* Past the unshare there is no way back; the maps the user asked for failed, which is theirs to fix. */
+    if (entered < 0) {
         fprintf(stderr, "img: entering the user namespace: %s or %s failed: check that they are setuid root "
                         "(reinstall Debian package uidmap) and that /etc/subuid and /etc/subgid ranges do not "
                         "overlap other users'; inside a container (write to uid_map: Operation not permitted) a "
@@ -302,8 +361,69 @@ static void enter_userns_directly(void) {
                 newuidmap, newgidmap);
         _exit(IMG_SHIM_ENTRY_FAILED);
     }
-    become_root_inside();
-    userns_entered = 2;
+    become_root_inside(1);
+    userns_entered = IMG_SHIM_USERNS_DIRECT;
+    return 1;
+}
+
+/* The lines of `own` (this process's /proc/self/uid_map or gid_map: "inside outside count") as a map of the
+   same ids onto themselves, for a child namespace: what the parent's ids are stays what they are. */
+static int identity_map(const char *own, char *out, size_t size) {
+    FILE *f = fopen(own, "re");
+    if (f == NULL) return -1;
+    size_t used = 0;
+    unsigned long inside, outside, count;
+    while (fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3) {
+        /* The whole 32-bit range onto itself is how runc (and img) recognise the initial namespace, where
+           runc would then manage cgroups as real root: leave out the last id, which nothing uses. */
+        if (inside == 0 && count == 4294967295UL) count--;
+        int n = snprintf(out + used, size - used, "%lu %lu %lu\n", inside, inside, count);
+        if (n < 0 || (size_t)n >= size - used) break;
+        used += (size_t)n;
+    }
+    fclose(f);
+    return used > 0 ? 0 : -1;
+}
+
+static int write_identity_maps(const char *pid, void *context) {
+    (void)context;
+    static char map[8192];
+    char path[64];
+    if (identity_map("/proc/self/uid_map", map, sizeof map) != 0) return 1;
+    snprintf(path, sizeof path, "/proc/%s/uid_map", pid);
+    if (write_text(path, map) != 0) return 1;
+    if (identity_map("/proc/self/gid_map", map, sizeof map) != 0) return 1;
+    snprintf(path, sizeof path, "/proc/%s/gid_map", pid);
+    return write_text(path, map) != 0;
+}
+
+/* Root that may not unshare a mount namespace (no CAP_SYS_ADMIN: a container's root) can still create a user
+   namespace and hold every capability there. A helper outside, with root's CAP_SETUID/CAP_SETGID, maps every
+   id this root has onto itself, so files keep their owners. Without those capabilities only root itself
+   (single-id mode). Returns 1 when entered, 0 when the kernel refused (untouched). */
+static int enter_userns_as_root(void) {
+    int entered = unshare_mapped_by_helper(write_identity_maps, NULL);
+    if (entered == 0) return 0;
+    if (entered < 0) {
+        map_single_id(0, 0);
+        return 1;
+    }
+    become_root_inside(1);
+    userns_entered = IMG_SHIM_USERNS_IDENTITY;
+    return 1;
+}
+
+/* An ordinary user with nothing to map other ids with (no subordinate range, or no newuidmap): the caller as
+   root and no other id, like `unshare -r`. Returns 1 when entered, 0 when refused (untouched). */
+static int enter_userns_single(void) {
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+        userns_refused = errno;
+        return 0;
+    }
+    map_single_id(uid, gid);
+    return 1;
 }
 
 static int enter_pid_namespace(void);
@@ -328,11 +448,19 @@ __attribute__((constructor)) static void img_shim_start(int argc, char **argv, c
     if (command == NULL || (strcmp(command, "build") != 0 && strcmp(command, "unpack") != 0)) return;
     if (geteuid() == 0) {
         enter_private_mounts(NULL);
-        if (private_mounts_entered) enter_pid_namespace();
+        if (!private_mounts_entered && errno == EPERM && !enter_userns_as_root() && strcmp(command, "build") == 0) {
+            fprintf(stderr, "img: this root may not isolate a build: unshare(CLONE_NEWNS): Operation not permitted "
+                            "(no CAP_SYS_ADMIN) and unshare(CLONE_NEWUSER): %s; in a container, run img with "
+                            "--security-opt seccomp=unconfined --security-opt apparmor=unconfined (Kubernetes: "
+                            "securityContext seccompProfile and appArmorProfile type Unconfined)\n",
+                    strerror(userns_refused));
+            _exit(IMG_SHIM_ENTRY_FAILED);
+        }
+        if (private_mounts_entered || userns_entered) enter_pid_namespace();
     } else if (strcmp(command, "build") == 0) {
         /* Not `unpack`: it falls back to unpacking as the caller when the namespace cannot be entered, and a
            helper failing after the unshare leaves no way back. */
-        enter_userns_directly();
+        if (enter_userns_directly() == 0) enter_userns_single();
         if (userns_entered) enter_pid_namespace();
     }
 }
@@ -417,6 +545,24 @@ static void run_init(pid_t img, int report) {
     _exit(0);
 }
 
+/* Whether a new PID namespace can have its own /proc. A container runtime that masks parts of the outer /proc
+   (docker's default, Kubernetes' procMount Default) makes the kernel refuse it in a user namespace, and then
+   neither img nor a RUN step can have a PID namespace. A child tries, in a mount namespace of its own, so
+   nothing here changes; it costs two forks and a mount (well under a millisecond), so it runs every time
+   instead of being remembered somewhere that could go stale. */
+static int fresh_proc_mountable(void) {
+    pid_t probe = fork();
+    if (probe < 0) return 0;
+    if (probe == 0) {
+        if (unshare(CLONE_NEWNS | CLONE_NEWPID) != 0) _exit(1);
+        pid_t inner = fork();
+        if (inner < 0) _exit(1);
+        if (inner == 0) _exit(mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0 ? 0 : 1);
+        _exit(succeeded(inner) ? 0 : 1);
+    }
+    return succeeded(probe);
+}
+
 /* Puts img in a PID namespace of its own, so that nothing it starts can outlive it, however it dies: this
    process stays outside and only waits (the pid callers know), its child is the namespace's init with
    PR_SET_PDEATHSIG(SIGKILL), and img itself continues into main as pid 2. A kill -9 of this process kills
@@ -425,6 +571,10 @@ static void run_init(pid_t img, int report) {
    mount namespace is already private): runc reads /proc/<pid> of the pids it sees. A refused unshare leaves
    img as it was, without that guarantee. Returns only in img (or when refused). */
 static int enter_pid_namespace(void) {
+    if (!fresh_proc_mountable()) {
+        fresh_proc_refused = 1;
+        return 0;
+    }
     int alive[2], report[2];
     if (pipe2(alive, O_CLOEXEC) != 0) return 0;
     if (pipe2(report, O_CLOEXEC) != 0) {

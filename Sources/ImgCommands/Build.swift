@@ -130,5 +130,11 @@ struct Build: AsyncParsableCommand {
         if UserNamespace.enteredDirectly {
             log.debug("user namespace: entered at start-up, ids mapped by newuidmap/newgidmap (no re-exec)")
         }
+        log.debug("id mapping: \(UserNamespace.mappingDescription)")
+        log.debug("sandbox: \(StepIsolation.current.description)")
+        if UserNamespace.mapping == .single {
+            // As podman does: the build goes on, but a RUN that needs another id will fail, so say it up front.
+            StandardError.print("warning: no subordinate id range (or no newuidmap) for uid \(UserNamespace.outsideUID): building with a single id, RUN steps can use only uid and gid 0; add a range to /etc/subuid and /etc/subgid for the others")
+        }
     }
 }

@@ -20,6 +20,8 @@ package struct RuncExecutor: Sendable {
     package let bundleDirectory: String
     /// Whether the spec gets the rootless adjustments (set from `UserNamespace.state`).
     package let rootless: Bool
+    /// What the place img runs in allows steps (from what the shim found at start-up).
+    package let isolation: StepIsolation
 
     /// `runtimePath` is a path or a name looked up on `searchPath` (default: `runc` on `$PATH`).
     package init(stateDirectory: String, runtimePath: String? = nil, searchPath: String? = nil) throws(RuntimeError) {
@@ -34,6 +36,7 @@ package struct RuncExecutor: Sendable {
         let base = stateDirectory.hasSuffix("/") ? String(stateDirectory.dropLast()) : stateDirectory
         runcRoot = base + "/runtime/runc"
         bundleDirectory = base + "/runtime/bundles"
+        isolation = StepIsolation.current
         switch UserNamespace.state {
         case .privileged: rootless = false
         case .inside: rootless = true
@@ -96,9 +99,15 @@ package struct RuncExecutor: Sendable {
         _ step: RunStep, output: @escaping @Sendable (StdioStream, [UInt8]) -> Void
     ) async throws(RuntimeError) {
         if Task.isCancelled { throw RuntimeError(.cancelled, "RUN cancelled: \(step.command)") }
-        let user = try ContainerUser.resolve(step.user, rootfs: step.rootfs)
+        var user = try ContainerUser.resolve(step.user, rootfs: step.rootfs)
+        if isolation.singleID {
+            guard user.uid == 0 && user.gid == 0 else {
+                throw RuntimeError(.unknownUser, "RUN as USER \(step.user ?? "root") needs uid \(user.uid) and gid \(user.gid), but img runs with a single id (only 0 exists in its user namespace): give this user a range in /etc/subuid and /etc/subgid")
+            }
+            user.additionalGids = []
+        }
         let hostFiles = RuntimeSpec.hostFiles.filter { access($0, R_OK) == 0 }
-        let spec = RuntimeSpec(step: step, user: user, rootless: rootless, hostFiles: hostFiles)
+        let spec = RuntimeSpec(step: step, user: user, rootless: rootless, hostFiles: hostFiles, isolation: isolation)
         let mountpoints = RootfsMountpoints(
             rootfs: step.rootfs,
             paths: ["/proc", "/dev", "/sys"] + hostFiles + step.mounts.map(\.destination))
@@ -129,7 +138,11 @@ package struct RuncExecutor: Sendable {
             if let failure = runtimeFailure(bundle: bundle) {
                 throw RuntimeError(.runtimeFailed, "runc failed to run the step: \(failure)")
             }
-            throw RuntimeError(.nonZeroExit, "RUN exited with code \(code): \(step.command)", exitCode: code)
+            // In single-id mode a chown to any other id fails (EINVAL): say why, since the step can't.
+            let hint = isolation.singleID ? " (img runs with a single id: only uid and gid 0 exist, so chown to any other id fails; give this user a range in /etc/subuid and /etc/subgid)" : ""
+            var failure = RuntimeError(.nonZeroExit, "RUN exited with code \(code): \(step.command)\(hint)", exitCode: code)
+            failure.hint = hint
+            throw failure
         case .signaled(let signal):
             throw RuntimeError(.killed, "RUN was killed by signal \(signal): \(step.command)")
         }

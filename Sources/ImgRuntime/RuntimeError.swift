@@ -21,6 +21,9 @@ package struct RuntimeError: Error, Sendable, Hashable, CustomStringConvertible 
     package var message: String
     /// For `nonZeroExit`: the command's exit code.
     package var exitCode: Int32?
+    /// What the place img runs in may have to do with the failure, to append to any message about it
+    /// (empty, or starting with a space).
+    package var hint = ""
 
     package init(_ code: Code, _ message: String, exitCode: Int32? = nil) {
         self.code = code

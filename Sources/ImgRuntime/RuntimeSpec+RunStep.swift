@@ -10,7 +10,9 @@ extension RuntimeSpec {
     /// creating them, and skips cgroups, which the spec does not ask for. `hostFiles` are bound read-only at
     /// the same path (the executor passes those of `RuntimeSpec.hostFiles` that exist). A sandboxed step gets
     /// docker's default capabilities and seccomp filter, an insecure one every capability and no filter.
-    package init(step: RunStep, user: ContainerUser, rootless: Bool, hostFiles: [String] = RuntimeSpec.hostFiles) {
+    /// `isolation` says what the place img runs in allows (see `StepIsolation`).
+    package init(step: RunStep, user: ContainerUser, rootless: Bool, hostFiles: [String] = RuntimeSpec.hostFiles,
+                 isolation: StepIsolation = StepIsolation()) {
         var environment = step.environment
         if !environment.contains(where: { $0.hasPrefix("PATH=") }) { environment.insert("PATH=\(Self.defaultPath)", at: 0) }
         if !environment.contains(where: { $0.hasPrefix("HOME=") }) { environment.append("HOME=\(user.home)") }
@@ -24,14 +26,19 @@ extension RuntimeSpec {
             capabilities: RuntimeCapabilities(capabilities))
 
         let hardened = ["nosuid", "noexec", "nodev"]
+        let proc = isolation.ownProcesses
+            ? RuntimeMount(destination: "/proc", type: "proc", source: "proc", options: hardened)
+            : RuntimeMount(destination: "/proc", type: "bind", source: "/proc", options: ["rbind"] + hardened + ["ro"])
+        // gid 5 (tty) does not exist in a single-id namespace, and devpts refuses an unmapped gid.
+        let ptsGroup = isolation.singleID ? [] : ["gid=5"]
         var mounts: [RuntimeMount] = [
-            RuntimeMount(destination: "/proc", type: "proc", source: "proc", options: hardened),
+            proc,
             RuntimeMount(
                 destination: "/dev", type: "tmpfs", source: "tmpfs",
                 options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
             RuntimeMount(
                 destination: "/dev/pts", type: "devpts", source: "devpts",
-                options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+                options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"] + ptsGroup),
             RuntimeMount(destination: "/dev/shm", type: "tmpfs", source: "shm", options: hardened + ["mode=1777", "size=65536k"]),
             RuntimeMount(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: hardened),
         ]
@@ -52,7 +59,8 @@ extension RuntimeSpec {
             }
         }
 
-        var namespaces: [RuntimeNamespace] = [.init(.pid), .init(.ipc), .init(.uts), .init(.mount)]
+        var namespaces: [RuntimeNamespace] = [.init(.ipc), .init(.uts), .init(.mount)]
+        if isolation.ownProcesses { namespaces.insert(.init(.pid), at: 0) }
         if step.network == .none { namespaces.append(.init(.network)) }
 
         self.init(

@@ -39,7 +39,51 @@ package enum UserNamespace {
 
     /// True when the constructor entered the namespace without a re-exec (`img build` run by an ordinary
     /// user whose subordinate ranges and helpers it found).
-    package static var enteredDirectly: Bool { img_shim_userns_entered() == 2 }
+    package static var enteredDirectly: Bool { img_shim_userns_entered() == IMG_SHIM_USERNS_DIRECT }
+
+    /// How the ids of img's namespace map onto the outside ones.
+    package enum Mapping: Sendable, Hashable {
+        /// No namespace of img's: real root, or a namespace the caller set up.
+        case none
+        /// 0 is the caller, 1… its `/etc/subuid` and `/etc/subgid` ranges (newuidmap/newgidmap).
+        case subordinate
+        /// Root without CAP_SYS_ADMIN (a container's root): every id it has, onto itself.
+        case identity
+        /// Only the caller's uid and gid, as 0: no other id exists inside.
+        case single
+    }
+
+    package static var mapping: Mapping {
+        switch img_shim_userns_entered() {
+        case IMG_SHIM_USERNS_STAGED, IMG_SHIM_USERNS_DIRECT: .subordinate
+        case IMG_SHIM_USERNS_IDENTITY: .identity
+        case IMG_SHIM_USERNS_SINGLE: .single
+        default: .none
+        }
+    }
+
+    /// False when a new PID namespace could not get a /proc of its own (the shim found the outer /proc
+    /// partly masked, as container runtimes do): RUN steps then share img's processes and its /proc.
+    package static var freshProcAllowed: Bool { img_shim_fresh_proc_refused() == 0 }
+
+    /// The outside uid that uid 0 stands for here (the caller's, once in img's namespace).
+    package static var outsideUID: UInt32 {
+        let map = (try? SmallTextFile.read("/proc/self/uid_map")).map(IDMapping.parse(procMap:)) ?? []
+        return map.first { $0.inside == 0 }?.outside ?? getuid()
+    }
+
+    /// One line for `-d`: which ids img has inside its namespace, and why.
+    package static var mappingDescription: String {
+        let map = (try? SmallTextFile.read("/proc/self/uid_map")).map(IDMapping.parse(procMap:)) ?? []
+        let ranges = map.map { "\($0.inside)-\(UInt64($0.inside) + UInt64($0.count) - 1) -> \($0.outside)…" }.joined(separator: ", ")
+        switch mapping {
+        case .none:
+            return state == .privileged ? "none (real root)" : "the caller's namespace as it is (\(ranges))"
+        case .subordinate: return "subordinate ids from /etc/subuid and /etc/subgid by newuidmap/newgidmap (uids \(ranges))"
+        case .identity: return "root without CAP_SYS_ADMIN: the container's own ids onto themselves (uids \(ranges))"
+        case .single: return "single id: only uid \(map.first?.outside ?? 0) as 0 (no subordinate range or no newuidmap for this user)"
+        }
+    }
 
     /// The facts about the host that decide whether and how the namespace can be entered.
     package struct HostFacts: Sendable, Hashable {
@@ -131,6 +175,9 @@ package enum UserNamespace {
             exit(with: try runWithPrivateMounts(arguments: arguments))
         }
         guard state == .outside else { return }
+        // The shim already tried at start-up and the kernel said no: the re-exec would only hear it again.
+        let refused = img_shim_userns_refused_errno()
+        if refused != 0 { throw .refused(refused) }
         let facts: HostFacts
         do { facts = try HostFacts.current() } catch {
             throw UserNamespaceError(.startFailed, "cannot read the user's subordinate ids: \(error)", cause: error)
@@ -209,7 +256,7 @@ package enum UserNamespace {
             let reason = String(cString: strerror(unshareError))
             switch unshareError {
             case EPERM, ENOSPC, EUSERS, EACCES:
-                throw .disabled("unshare(CLONE_NEWUSER): \(reason)")
+                throw .refused(unshareError)
             default:
                 throw UserNamespaceError(.startFailed, "unshare(CLONE_NEWUSER|CLONE_NEWNS) failed: \(reason)")
             }

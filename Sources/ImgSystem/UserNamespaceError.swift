@@ -1,3 +1,5 @@
+import Glibc
+
 /// Why img could not enter its user namespace; `description` is one line that says how to fix it.
 package struct UserNamespaceError: Error, Sendable, Hashable, CustomStringConvertible {
     package enum Code: String, Sendable, Hashable {
@@ -48,6 +50,18 @@ package struct UserNamespaceError: Error, Sendable, Hashable, CustomStringConver
             message += "; inside a container a setuid helper lacks CAP_SYS_ADMIN over img's namespace: give both file capabilities instead: chmod u-s \(uidTool) \(gidTool) && setcap cap_setuid+ep \(uidTool) && setcap cap_setgid+ep \(gidTool) (or run the container with CAP_SYS_ADMIN)"
         }
         return UserNamespaceError(.mappingFailed, message)
+    }
+
+    /// unshare(CLONE_NEWUSER) failed with `code`. EPERM is what docker's default seccomp profile answers
+    /// (and a kernel sysctl), so the line names both fixes.
+    static func refused(_ code: Int32) -> UserNamespaceError {
+        let reason = String(cString: strerror(code))
+        if code == EPERM {
+            return UserNamespaceError(
+                .userNamespacesDisabled,
+                "cannot create a user namespace (unshare(CLONE_NEWUSER): \(reason)): in a container, run img with --security-opt seccomp=unconfined --security-opt apparmor=unconfined (Kubernetes: securityContext seccompProfile and appArmorProfile type Unconfined); on a host, enable them as root with sysctl kernel.unprivileged_userns_clone=1 and sysctl user.max_user_namespaces=28633")
+        }
+        return disabled("unshare(CLONE_NEWUSER): \(reason)")
     }
 
     static func disabled(_ why: String) -> UserNamespaceError {

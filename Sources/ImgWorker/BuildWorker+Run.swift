@@ -75,7 +75,7 @@ extension BuildWorker {
                     let hint = Self.emulationHint(output: tail.withLock { $0 } + Array("\(failure)".utf8),
                                                   platform: parent.config.platform)
                     if failure.code == .nonZeroExit, let code = failure.exitCode {
-                        throw error(step, "RUN exited with code \(code): \(command)" + hint)
+                        throw error(step, "RUN exited with code \(code): \(command)" + failure.hint + hint)
                     }
                     throw error(step, "\(failure)" + hint)
                 }

@@ -26,9 +26,21 @@
 /* Exit status of a child that could not finish entering the namespace after the parent mapped its ids. */
 #define IMG_SHIM_ENTRY_FAILED 125
 
-/* 1 if this process entered the user namespace through the constructor after a re-exec, 2 if it entered
-   directly (no re-exec), else 0. */
+/* How this process entered img's user namespace: 0 not at all, else one of these. */
+#define IMG_SHIM_USERNS_STAGED 1   /* after a re-exec, ids mapped by newuidmap/newgidmap */
+#define IMG_SHIM_USERNS_DIRECT 2   /* at start-up, ids mapped by newuidmap/newgidmap (no re-exec) */
+#define IMG_SHIM_USERNS_IDENTITY 3 /* root without CAP_SYS_ADMIN (a container): its own ids mapped to themselves */
+#define IMG_SHIM_USERNS_SINGLE 4   /* only the caller's uid and gid, as 0 (no subordinate range, or no helpers) */
 int img_shim_userns_entered(void);
+
+/* The errno of the unshare(CLONE_NEWUSER) the constructor tried and was refused (docker's default seccomp
+   profile, a sysctl), else 0. */
+int img_shim_userns_refused_errno(void);
+
+/* 1 when the constructor found that a fresh /proc cannot be mounted in a new PID namespace (a container
+   runtime masks parts of the outer /proc): img then has no PID namespace of its own and RUN steps must share
+   img's, with the outer /proc bound in. Else 0. */
+int img_shim_fresh_proc_refused(void);
 
 /* 1 if this process moved into a private mount namespace through the constructor, else 0. */
 int img_shim_private_mounts_entered(void);

@@ -23,9 +23,11 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
+        // The one protocol every error type adopts: a stable code, one line, a cause. No dependencies.
+        .target(name: "ImgErrors", swiftSettings: strict),
         // Dockerfile parsing, instructions, shell-word expansion, .dockerignore. Pure: no I/O beyond
         // what callers hand it.
-        .target(name: "ImgDockerfile", swiftSettings: strict),
+        .target(name: "ImgDockerfile", dependencies: ["ImgErrors"], swiftSettings: strict),
         // libarchive, from Debian's libarchive-dev.
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         // libdeflate, from Debian's libdeflate-dev: whole-buffer gzip, 2-3x zlib's speed at the same level,
@@ -34,7 +36,7 @@ let package = Package(
         // Tar read/write, layer apply with whiteouts, deterministic layer tars, compression with digests.
         .target(name: "ImgArchive", dependencies: ["CArchive", "CDeflate", "ImgOCI", "ImgSystem"], swiftSettings: strict),
         // Syscalls and process plumbing: file locks, safe paths inside a root, (later) namespaces and mounts.
-        .target(name: "ImgSystem", dependencies: ["CImgShim"], swiftSettings: strict),
+        .target(name: "ImgSystem", dependencies: ["CImgShim", "ImgErrors"], swiftSettings: strict),
         // Snapshotters (overlayfs, fuse-overlayfs, native copy) and `auto` selection: layer apply into
         // snapshots by chain id, writable workspaces, diffs and commits.
         .target(name: "ImgSnapshot", dependencies: ["ImgSystem", "ImgArchive", "ImgOCI"], swiftSettings: strict),
@@ -67,7 +69,7 @@ let package = Package(
         // Typed OCI values: digests, descriptors, manifests, configs, platforms, references. No I/O.
         .target(
             name: "ImgOCI",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["ImgErrors", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         // Build-context selection (.dockerignore, wildcards, --exclude, --parents), content checksums with a
@@ -94,7 +96,7 @@ let package = Package(
         .target(
             name: "ImgCommands",
             dependencies: [
-                "ImgDockerfile", "ImgOCI", "ImgContent", "ImgSystem", "ImgRuntime", "ImgArchive", "ImgRegistry",
+                "ImgErrors", "ImgDockerfile", "ImgOCI", "ImgContent", "ImgSystem", "ImgRuntime", "ImgArchive", "ImgRegistry",
                 "ImgGraph", "ImgFrontend", "ImgWorker", "ImgContext", "ImgSnapshot",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -124,7 +126,7 @@ let package = Package(
         .testTarget(name: "ImgRegistryTests", dependencies: ["ImgRegistry", "ImgContent", "ImgOCI", "img"], swiftSettings: strict),
         .testTarget(name: "ImgContextTests", dependencies: ["ImgContext", "ImgDockerfile", "ImgOCI", "ImgSystem", "ImgArchive"],
                     swiftSettings: strict),
-        .testTarget(name: "ImgCommandsTests", dependencies: ["ImgCommands", "img", "ImgContent", "ImgOCI", "ImgArchive", "ImgSystem"], swiftSettings: strict),
+        .testTarget(name: "ImgCommandsTests", dependencies: ["ImgCommands", "img", "ImgContent", "ImgOCI", "ImgArchive", "ImgSystem", "ImgErrors", "ImgRegistry", "ImgContext", "ImgSnapshot", "ImgRuntime", "ImgDockerfile", "ImgWorker"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

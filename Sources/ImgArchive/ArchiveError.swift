@@ -1,10 +1,11 @@
 package import ImgSystem
+package import ImgErrors
 
 /// Anything that goes wrong reading, writing, applying or diffing an archive. `description` is one line
 /// naming the archive and the entry: `layer sha256:…: entry "../x" escapes the root`.
-package struct ArchiveError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct ArchiveError: ImgError, Hashable {
     /// Stable codes for callers and tests to match on.
-    package enum Code: String, Sendable, Hashable {
+    package enum Code: String, Sendable, Hashable, CaseIterable {
         /// A name or hardlink target that would leave the root (`../x`, `a/../../x`).
         case escapesRoot = "escapes-root"
         /// A hardlink whose target is missing, a directory, or otherwise unusable.
@@ -38,6 +39,9 @@ package struct ArchiveError: Error, Sendable, Hashable, CustomStringConvertible 
         self.entry = entry
         self.cause = cause
     }
+
+    package var errorCode: String { code.rawValue }
+    package var underlyingError: (any Error)? { cause }
 
     package var description: String {
         if let cause, cause.isDiskFull {

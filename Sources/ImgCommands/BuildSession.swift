@@ -23,14 +23,6 @@ struct BuildSession {
     func run() async throws {
         do {
             try await build()
-        } catch let error as BuildError {
-            throw CommandError(error.description)
-        } catch let error as SnapshotError {
-            throw CommandError(error.description)
-        } catch let error as ContextError {
-            throw CommandError(error.description)
-        } catch let error as RuntimeError {
-            throw CommandError(error.description)
         } catch is CancellationError {
             throw CommandError("build cancelled")
         }

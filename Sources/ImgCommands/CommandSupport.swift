@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ImgArchive
+import ImgErrors
 import ImgContent
 import ImgDockerfile
 import ImgOCI
@@ -9,9 +10,10 @@ import ImgRegistry
 import Logging
 
 /// A user-facing failure of a command, printed as one line.
-struct CommandError: Error, CustomStringConvertible {
+struct CommandError: ImgError {
     var description: String
     init(_ message: String) { description = message }
+    var errorCode: String { "command-failed" }
 }
 
 /// Logging for a command: debug lines go to stderr only with `-d`.
@@ -32,29 +34,12 @@ enum StandardError {
     }
 }
 
-/// Runs `body`, turning img's own errors into one `error: ...` line on stderr and exit status 1.
+/// Runs `body`, turning img's own errors (every type adopts `ImgError`) into one `error: ...` line on stderr
+/// and exit status 1.
 func reportingErrors(_ body: () async throws -> Void) async throws {
     do {
         try await body()
-    } catch let error as DockerfileError {
-        StandardError.print("error: \(error)")
-        throw ExitCode.failure
-    } catch let error as CommandError {
-        StandardError.print("error: \(error)")
-        throw ExitCode.failure
-    } catch let error as ContentError {
-        StandardError.print("error: \(error)")
-        throw ExitCode.failure
-    } catch let error as RegistryError {
-        StandardError.print("error: \(error)")
-        throw ExitCode.failure
-    } catch let error as ArchiveError {
-        StandardError.print("error: \(error)")
-        throw ExitCode.failure
-    } catch let error as OCIError {
-        StandardError.print("error: \(error)")
-        throw ExitCode.failure
-    } catch let error as SnapshotError {
+    } catch let error as any ImgError {
         StandardError.print("error: \(error)")
         throw ExitCode.failure
     }

@@ -1,9 +1,10 @@
 package import ImgSystem
+package import ImgErrors
 
 /// Every failure of the content and image stores. `code` is stable (scripts and tests match on it);
 /// `description` is one line naming the digest, reference or path, then the underlying cause if any.
-package struct ContentError: Error, Sendable, Hashable, CustomStringConvertible {
-    package enum Code: String, Sendable, Hashable {
+package struct ContentError: ImgError, Hashable {
+    package enum Code: String, Sendable, Hashable, CaseIterable {
         case blobNotFound = "blob-not-found"
         case digestMismatch = "digest-mismatch"
         case sizeMismatch = "size-mismatch"
@@ -33,6 +34,7 @@ package struct ContentError: Error, Sendable, Hashable, CustomStringConvertible 
     }
 
     package var description: String { cause.map { "\(message): \($0)" } ?? message }
+    package var errorCode: String { code.rawValue }
 }
 
 extension ContentError {

@@ -1,16 +1,18 @@
+package import ImgErrors
+
 /// A COPY/ADD failure, one line naming the path or pattern, worded like docker's.
-package struct ContextError: Error, Sendable, Hashable, CustomStringConvertible {
-    package enum Code: String, Sendable, Hashable {
+package struct ContextError: ImgError, Hashable {
+    package enum Code: String, Sendable, Hashable, CaseIterable {
         /// A named source does not exist (or is hidden by `.dockerignore`).
-        case notFound
+        case notFound = "not-found"
         /// Wildcards matched nothing at all.
-        case noSources
+        case noSources = "no-sources"
         /// A wildcard, `--exclude` or ignore pattern that does not parse.
-        case invalidPattern
+        case invalidPattern = "invalid-pattern"
         /// `--chown` / `--chmod` that cannot be used.
-        case invalidOption
+        case invalidOption = "invalid-option"
         /// The destination cannot take what is copied (several sources to a file, a directory onto a file).
-        case invalidDestination
+        case invalidDestination = "invalid-destination"
         /// The source tree or the rootfs could not be read or written.
         case io
         /// The checksum cache database failed.
@@ -27,6 +29,8 @@ package struct ContextError: Error, Sendable, Hashable, CustomStringConvertible 
         self.message = message
         self.instruction = instruction
     }
+
+    package var errorCode: String { code.rawValue }
 
     package var description: String {
         if let instruction { return "\(instruction) failed: \(message)" }

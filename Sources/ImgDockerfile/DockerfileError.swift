@@ -1,6 +1,8 @@
+package import ImgErrors
+
 /// Every error the Dockerfile frontend reports. Its `description` is the one line a user sees:
 /// `Dockerfile:7: unknown instruction: FORM (did you mean FROM?)`.
-package struct DockerfileError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct DockerfileError: ImgError, Hashable {
     /// A stable machine-readable code (`parse`, `expansion`, `stage`, `ignore`, ...).
     package var code: String
     package var message: String
@@ -23,6 +25,8 @@ package struct DockerfileError: Error, Sendable, Hashable, CustomStringConvertib
         if copy.line == nil { copy.line = line }
         return copy
     }
+
+    package var errorCode: String { code }
 
     package var description: String {
         switch (file, line) {

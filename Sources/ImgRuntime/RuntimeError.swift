@@ -1,6 +1,8 @@
+package import ImgErrors
+
 /// A RUN step that could not run or did not succeed; `description` is the one line for the user.
-package struct RuntimeError: Error, Sendable, Hashable, CustomStringConvertible {
-    package enum Code: String, Sendable, Hashable {
+package struct RuntimeError: ImgError, Hashable {
+    package enum Code: String, Sendable, Hashable, CaseIterable {
         /// The OCI runtime binary is missing.
         case runtimeNotFound = "runtime-not-found"
         /// The step's command exited with a non-zero code (`exitCode`).
@@ -32,4 +34,5 @@ package struct RuntimeError: Error, Sendable, Hashable, CustomStringConvertible 
     }
 
     package var description: String { message }
+    package var errorCode: String { code.rawValue }
 }

@@ -1,6 +1,8 @@
+package import ImgErrors
+
 /// Why a snapshot operation failed; `description` is one line a user can act on.
-package struct SnapshotError: Error, Sendable, CustomStringConvertible {
-    package enum Code: String, Sendable, Hashable {
+package struct SnapshotError: ImgError {
+    package enum Code: String, Sendable, Hashable, CaseIterable {
         /// The backend cannot work on this host (no overlayfs, no usable /dev/fuse, not root...).
         case unavailable
         /// A layer's content is not the diffID it was announced with.
@@ -24,6 +26,9 @@ package struct SnapshotError: Error, Sendable, CustomStringConvertible {
         self.message = message
         self.cause = cause
     }
+
+    package var errorCode: String { code.rawValue }
+    package var underlyingError: (any Error)? { cause }
 
     package var description: String {
         var text = message

@@ -1,5 +1,6 @@
 import CImgShim
 import Glibc
+package import ImgErrors
 
 /// `mount(2)` flags img uses.
 package struct MountFlags: OptionSet, Sendable, Hashable {
@@ -19,7 +20,7 @@ package struct MountFlags: OptionSet, Sendable, Hashable {
 }
 
 /// A failed mount or unmount: what was asked and the kernel's answer.
-package struct MountError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct MountError: ImgError, Hashable {
     package enum Operation: String, Sendable, Hashable {
         case mount, unmount
     }
@@ -36,6 +37,9 @@ package struct MountError: Error, Sendable, Hashable, CustomStringConvertible {
         self.kind = kind
         self.code = code
     }
+
+    package var errorCode: String { "\(operation.rawValue)-failed" }
+    package var underlyingError: (any Error)? { SystemError(operation: operation.rawValue, code: code) }
 
     package var description: String {
         let reason = String(cString: strerror(code))

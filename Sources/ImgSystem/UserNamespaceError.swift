@@ -1,8 +1,9 @@
 import Glibc
+package import ImgErrors
 
 /// Why img could not enter its user namespace; `description` is one line that says how to fix it.
-package struct UserNamespaceError: Error, Sendable, Hashable, CustomStringConvertible {
-    package enum Code: String, Sendable, Hashable {
+package struct UserNamespaceError: ImgError, Hashable {
+    package enum Code: String, Sendable, Hashable, CaseIterable {
         /// `newuidmap` or `newgidmap` is not on PATH.
         case uidmapMissing = "uidmap-missing"
         /// The user has no range in `/etc/subuid` or `/etc/subgid`.
@@ -26,6 +27,8 @@ package struct UserNamespaceError: Error, Sendable, Hashable, CustomStringConver
     }
 
     package var description: String { message }
+    package var errorCode: String { code.rawValue }
+    package var underlyingError: (any Error)? { cause }
 
     static func uidmapMissing(_ tool: String) -> UserNamespaceError {
         UserNamespaceError(

@@ -1,5 +1,7 @@
+package import ImgErrors
+
 /// A build failure a user can act on: one line, naming the Dockerfile line when it comes from one.
-package struct BuildError: Error, Sendable, CustomStringConvertible {
+package struct BuildError: ImgError {
     package var message: String
 
     package init(_ message: String) { self.message = message }
@@ -10,4 +12,5 @@ package struct BuildError: Error, Sendable, CustomStringConvertible {
     }
 
     package var description: String { message }
+    package var errorCode: String { "build-failed" }
 }

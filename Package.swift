@@ -93,10 +93,17 @@ let package = Package(
                            "ImgRuntime", "ImgArchive", "ImgSystem"],
             swiftSettings: strict
         ),
+        // Exporters: one per build output (image store, oci/docker archive, rootfs tar, local directory,
+        // registry push), docker and OCI archives both ways, work directories in the state directory.
+        .target(
+            name: "ImgExport",
+            dependencies: ["ImgErrors", "ImgContent", "ImgArchive", "ImgRegistry", "ImgOCI", "ImgSystem"],
+            swiftSettings: strict
+        ),
         .target(
             name: "ImgCommands",
             dependencies: [
-                "ImgErrors", "ImgDockerfile", "ImgOCI", "ImgContent", "ImgSystem", "ImgRuntime", "ImgArchive", "ImgRegistry",
+                "ImgErrors", "ImgExport", "ImgDockerfile", "ImgOCI", "ImgContent", "ImgSystem", "ImgRuntime", "ImgArchive", "ImgRegistry",
                 "ImgGraph", "ImgFrontend", "ImgWorker", "ImgContext", "ImgSnapshot",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -5,6 +5,7 @@ import ImgArchive
 import ImgContent
 import ImgContext
 import ImgDockerfile
+import ImgExport
 import ImgFrontend
 import ImgGraph
 import ImgOCI
@@ -128,13 +129,8 @@ struct BuildSession {
                 do {
                     let results = try await solve.value
                     withExtendedLifetime(signals) {}
-                    if builds.count == 1 {
-                        try await export(results[0], outputs: outputs, worker: builds[0].worker, state: state, work: work,
-                                         progress: progress)
-                    } else {
-                        try await exportPlatforms(Array(zip(results, builds.map(\.worker))), outputs: outputs, state: state,
-                                                  work: work, progress: progress)
-                    }
+                    try await export(Array(zip(results, builds.map(\.worker))), outputs: outputs, state: state, work: work,
+                                     progress: progress)
                 } catch {
                     // The steps that did finish keep their cache records, as before; the build's error wins.
                     for build in builds { try? await build.worker.records.drain() }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImgExport
 import ImgOCI
 import ImgRegistry
 

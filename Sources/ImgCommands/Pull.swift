@@ -1,5 +1,6 @@
 import ArgumentParser
 import ImgContent
+import ImgExport
 import ImgDockerfile
 import ImgOCI
 import ImgRegistry

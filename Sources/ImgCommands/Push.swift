@@ -1,5 +1,6 @@
 import ArgumentParser
 import ImgContent
+import ImgExport
 import ImgOCI
 import ImgRegistry
 

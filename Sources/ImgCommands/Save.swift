@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ImgArchive
 import ImgContent
+import ImgExport
 import ImgOCI
 
 /// `img save IMAGE... [-o FILE] [--format docker|oci]`: images as a tar archive, streamed to stdout by
@@ -49,12 +50,12 @@ struct Save: AsyncParsableCommand {
                     }
                     try ImageArchive.writeOCI(entries, state: state, into: tree)
                 case .docker:
-                    var entries: [ImageArchive.DockerEntry] = []
+                    var entries: [DockerArchive.Entry] = []
                     for name in images {
                         let image = try await StoredImage.load(name, platform: platform, state: state)
                         entries.append(.init(manifest: image.manifest, names: [image.record.name]))
                     }
-                    try ImageArchive.writeDocker(entries, state: state, into: tree)
+                    try DockerArchive.write(entries, state: state, into: tree)
                 }
                 try ImageArchive.tar(tree, to: output)
             }

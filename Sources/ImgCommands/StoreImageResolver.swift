@@ -1,5 +1,6 @@
 import Foundation
 import ImgContent
+import ImgExport
 import ImgOCI
 import ImgRegistry
 import ImgWorker
@@ -51,7 +52,7 @@ final class StoreImageResolver: BaseImageResolver {
                         try await self.state.sink(for: descriptor, lease: lease)
                     }
                     _ = try await self.state.images.put(reference, descriptor: image.root.descriptor)
-                    await self.state.rememberSources(image.blobs, at: reference, log: self.log)
+                    await self.state.rememberSources(image.blobs, at: reference, debug: { [log = self.log] in log.debug($0) })
                     return image.root.descriptor
                 }
             }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ImgArchive
 import ImgContent
+import ImgExport
 import ImgSnapshot
 import ImgSystem
 
@@ -53,7 +54,7 @@ struct Unpack: AsyncParsableCommand {
                 LayerBlob(path: state.content.path(for: layer.digest), diffID: diffID, label: "layer \(layer.digest)")
             }
             let snapshot = try await store.prepare(blobs)
-            let destination = try RootfsDestination.prepare(target, log: log)
+            let destination = try RootfsDestination.prepare(target, debug: { log.debug($0) })
             do {
                 try await store.export(snapshot, into: target)
                 try destination.seal()

@@ -74,22 +74,3 @@ extension BuildWorker {
         return (try await storedManifest, try await storedConfig)
     }
 }
-
-/// Docker's or OCI's media types for an image the build writes.
-package enum ImageMediaTypes: Sendable {
-    case docker, oci
-
-    package var manifest: MediaType { self == .docker ? .dockerManifest : .ociManifest }
-    var config: MediaType { self == .docker ? .dockerConfig : .ociConfig }
-
-    func layer(_ stored: MediaType) -> MediaType {
-        switch (self, stored.layerCompression ?? .gzip) {
-        case (.oci, .gzip): return .ociLayerGzip
-        case (.oci, .zstd): return .ociLayerZstd
-        case (.oci, .uncompressed): return .ociLayer
-        case (.docker, .gzip): return .dockerLayerGzip
-        case (.docker, .zstd): return .dockerLayerZstd
-        case (.docker, .uncompressed): return "application/vnd.docker.image.rootfs.diff.tar"
-        }
-    }
-}

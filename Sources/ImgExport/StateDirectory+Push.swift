@@ -1,49 +1,49 @@
-import ImgContent
-import ImgOCI
-import ImgRegistry
+package import ImgContent
+package import ImgOCI
+package import ImgRegistry
 
 /// Where blobs came from, so a push can mount them from another repository of the same registry.
 /// Only a hint: failing to record or read it never fails a pull or a push.
 extension StateDirectory {
     /// After pulling an image from `reference`: its config and layers are in that repository.
-    func rememberSources(_ blobs: [Descriptor], at reference: Reference, log: CommandLog? = nil) async {
+    package func rememberSources(_ blobs: [Descriptor], at reference: Reference, debug: ((String) -> Void)? = nil) async {
         do {
             try await sources.record(blobs.map(\.digest), registry: reference.domain, repository: reference.path)
         } catch {
-            log?.debug("could not note where the blobs of \(reference.familiar) came from: \(error)")
+            debug?("could not note where the blobs of \(reference.familiar) came from: \(error)")
         }
     }
 
     /// After pushing the image `root` to `reference`: everything it reaches is in that repository.
-    private func rememberPushed(_ root: Descriptor, to reference: Reference, log: CommandLog? = nil) async {
+    private func rememberPushed(_ root: Descriptor, to reference: Reference, debug: ((String) -> Void)? = nil) async {
         do {
             let digests = try content.closure(of: [root]).digests
             try await sources.record(digests, registry: reference.domain, repository: reference.path)
         } catch {
-            log?.debug("could not note that \(reference.familiar) holds its blobs: \(error)")
+            debug?("could not note that \(reference.familiar) holds its blobs: \(error)")
         }
     }
 
     /// Pushes the stored image `root` to `reference` with `client` (`img push` and `-o type=image,push=true`):
     /// layers mounted from where this store saw them, every blob read from the store, and what the push
     /// left in the target remembered for the next push. Returns the digest the registry holds.
-    func push(_ root: Descriptor, to reference: Reference, with client: RegistryClient,
-              onBlob: @escaping @Sendable (Descriptor, BlobPushOutcome) -> Void = { _, _ in },
-              log: CommandLog? = nil) async throws -> Digest {
+    package func push(_ root: Descriptor, to reference: Reference, with client: RegistryClient,
+                      onBlob: @escaping @Sendable (Descriptor, BlobPushOutcome) -> Void = { _, _ in },
+                      debug: ((String) -> Void)? = nil) async throws -> Digest {
         let content = self.content
         let digest = try await client.pushImage(reference, root: root, mountSources: mountSources(for: reference),
                                                 onBlob: onBlob) { descriptor in
             guard content.exists(descriptor.digest) else {
-                throw CommandError("cannot push \(reference.familiar): blob \(descriptor.digest) is not in the store (pull the image again)")
+                throw ExportError(.missingBlob, "cannot push \(reference.familiar): blob \(descriptor.digest) is not in the store (pull the image again)")
             }
             return .file(path: content.path(for: descriptor.digest))
         }
-        await rememberPushed(root, to: reference, log: log)
+        await rememberPushed(root, to: reference, debug: debug)
         return digest
     }
 
     /// For `pushImage`: the repositories of the target's registry known to hold a blob.
-    func mountSources(for target: Reference) -> @Sendable (Digest) async -> [Reference] {
+    package func mountSources(for target: Reference) -> @Sendable (Digest) async -> [Reference] {
         let sources = self.sources
         return { digest in
             let paths = (try? await sources.repositories(holding: digest, registry: target.domain)) ?? []

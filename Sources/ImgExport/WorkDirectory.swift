@@ -1,14 +1,14 @@
 import Foundation
-import ImgContent
+package import ImgContent
 import ImgSystem
 
 /// A scratch directory inside the state directory (same file system as the blobs), removed when done, also
 /// on error. It carries the process's owner token: a `kill -9` leaves it under `<state>/tmp`, and the next
 /// command to open the state directory removes it.
-struct WorkDirectory {
-    let path: String
+package struct WorkDirectory: Sendable {
+    package let path: String
 
-    static func with<T>(_ state: StateDirectory, _ prefix: String, _ body: (WorkDirectory) async throws -> T) async throws -> T {
+    package static func with<T>(_ state: StateDirectory, _ prefix: String, _ body: (WorkDirectory) async throws -> T) async throws -> T {
         let base = state.layout.root + "/tmp"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         let dir = WorkDirectory(path: base + "/\(prefix)-\(ProcessOwners.token)-\(UUID().uuidString)")
@@ -17,5 +17,12 @@ struct WorkDirectory {
         return try await body(dir)
     }
 
-    func file(_ relative: String) -> String { path + "/" + relative }
+    package func file(_ relative: String) -> String { path + "/" + relative }
+
+    /// A new directory under this one whose name no other caller gets.
+    package func newDirectory(_ prefix: String) throws -> String {
+        let directory = file("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        return directory
+    }
 }

@@ -1,10 +1,10 @@
 import Foundation
 import ImgOCI
-import ImgRegistry
+package import ImgRegistry
 
 /// The registry client a command uses: settings from config.toml, credentials from docker's config.json.
-enum RegistryAccess {
-    static func client(insecureHosts: [String] = [], credentials: (any CredentialStore)? = nil) throws -> RegistryClient {
+package enum RegistryAccess {
+    package static func client(insecureHosts: [String] = [], credentials: (any CredentialStore)? = nil) throws -> RegistryClient {
         var settings = try RegistrySettings.standard()
         for host in insecureHosts {
             var s = settings.settings(for: host)
@@ -15,7 +15,7 @@ enum RegistryAccess {
     }
 
     /// Runs `body` with a client and always shuts the client down afterwards.
-    static func with<T>(_ client: RegistryClient, _ body: (RegistryClient) async throws -> T) async throws -> T {
+    package static func with<T>(_ client: RegistryClient, _ body: (RegistryClient) async throws -> T) async throws -> T {
         do {
             let result = try await body(client)
             try? await client.shutdown()

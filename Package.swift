@@ -77,7 +77,7 @@ let package = Package(
         .target(
             name: "ImgContext",
             dependencies: [
-                "ImgDockerfile", "ImgOCI", "ImgSystem", "ImgArchive", "ImgRuntime", "CSQLiteShim",
+                "ImgDockerfile", "ImgOCI", "ImgSystem", "ImgArchive", "CSQLiteShim",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
@@ -122,7 +122,7 @@ let package = Package(
                           swiftSettings: strict),
 
         .testTarget(name: "ImgDockerfileTests", dependencies: ["ImgDockerfile"], swiftSettings: strict),
-        .testTarget(name: "ImgConformanceTests", dependencies: ["ImgDockerfile", "ImgOCI"], swiftSettings: strict),
+        .testTarget(name: "ImgConformanceTests", dependencies: ["ImgDockerfile", "ImgOCI", "ImgContext"], swiftSettings: strict),
         .testTarget(name: "ImgGraphTests", dependencies: ["ImgGraph", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgOCITests", dependencies: ["ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgArchiveTests", dependencies: ["ImgArchive", "ImgOCI", "ImgSystem"], swiftSettings: strict),

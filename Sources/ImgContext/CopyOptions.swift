@@ -1,4 +1,4 @@
-import ImgRuntime
+import ImgSystem
 
 /// How a COPY/ADD writes what it selected.
 package struct CopyOptions: Sendable, Hashable {
@@ -39,7 +39,7 @@ package struct FileOwner: Sendable, Hashable {
     /// rootfs's files (read inside the rootfs, symlinks included).
     package static func resolve(_ spec: String, rootfs: String) throws(ContextError) -> FileOwner {
         if !spec.contains(":"), let id = UInt32(spec) { return FileOwner(uid: id, gid: id) }
-        do throws(RuntimeError) {
+        do throws(UserLookupError) {
             let user = try ContainerUser.resolve(spec, rootfs: rootfs)
             return FileOwner(uid: user.uid, gid: user.gid)
         } catch {

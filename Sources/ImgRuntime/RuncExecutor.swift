@@ -99,7 +99,10 @@ package struct RuncExecutor: Sendable {
         _ step: RunStep, output: @escaping @Sendable (StdioStream, [UInt8]) -> Void
     ) async throws(RuntimeError) {
         if Task.isCancelled { throw RuntimeError(.cancelled, "RUN cancelled: \(step.command)") }
-        var user = try ContainerUser.resolve(step.user, rootfs: step.rootfs)
+        var user: ContainerUser
+        do { user = try ContainerUser.resolve(step.user, rootfs: step.rootfs) } catch {
+            throw RuntimeError(error.code == .unknownUser ? .unknownUser : .system, error.message)
+        }
         if isolation.singleID {
             guard user.uid == 0 && user.gid == 0 else {
                 throw RuntimeError(.unknownUser, "RUN as USER \(step.user ?? "root") needs uid \(user.uid) and gid \(user.gid), but img runs with a single id (only 0 exists in its user namespace): give this user a range in /etc/subuid and /etc/subgid")

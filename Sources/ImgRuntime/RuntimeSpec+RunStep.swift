@@ -1,3 +1,5 @@
+package import ImgSystem
+
 extension RuntimeSpec {
     /// Docker's default `PATH`, used when the step's environment has none.
     package static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

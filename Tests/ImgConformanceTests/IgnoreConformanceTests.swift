@@ -1,4 +1,5 @@
 import Foundation
+import ImgContext
 import ImgDockerfile
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import ImgRuntime
+import ImgSystem
 import Testing
 
 @Suite struct RuntimeSpecTests {
@@ -89,7 +90,7 @@ import Testing
         #expect {
             try ContainerUser.resolve(spec, passwd: Self.passwd, group: Self.group)
         } throws: { error in
-            (error as? RuntimeError) == RuntimeError(.unknownUser, message)
+            (error as? UserLookupError) == UserLookupError(.unknownUser, message)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import ImgRuntime
+import ImgSystem
 import Testing
 
 /// The default seccomp profile as a value and as the JSON runc reads.

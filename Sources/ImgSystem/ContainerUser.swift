@@ -1,6 +1,27 @@
 import CImgShim
 import Glibc
-import ImgSystem
+package import ImgErrors
+
+/// Why `USER` or `--chown` names no user or group of the image; `description` is the one line.
+package struct UserLookupError: ImgError, Hashable {
+    package enum Code: String, Sendable, Hashable, CaseIterable {
+        /// A name the image's `/etc/passwd` or `/etc/group` does not have.
+        case unknownUser = "unknown-user"
+        /// The rootfs could not be read.
+        case system
+    }
+
+    package var code: Code
+    package var message: String
+
+    package init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    package var description: String { message }
+    package var errorCode: String { code.rawValue }
+}
 
 /// The ids a RUN step runs with, from the Dockerfile's `USER` and the image's `/etc/passwd` and `/etc/group`.
 package struct ContainerUser: Sendable, Hashable {
@@ -20,7 +41,7 @@ package struct ContainerUser: Sendable, Hashable {
 
     /// Resolves `spec` (`user[:group]`, names or numbers; nil or empty is root) with the image's files.
     /// A name must exist in the file; a number need not (then the group is 0, as docker does).
-    package static func resolve(_ spec: String?, passwd: String?, group: String?) throws(RuntimeError) -> ContainerUser {
+    package static func resolve(_ spec: String?, passwd: String?, group: String?) throws(UserLookupError) -> ContainerUser {
         let text = spec.flatMap { $0.isEmpty ? nil : $0 } ?? "root"
         let userPart: Substring
         let groupPart: Substring?
@@ -44,7 +65,7 @@ package struct ContainerUser: Sendable, Hashable {
         } else if userPart == "root" {
             uid = 0  // root needs no passwd file
         } else {
-            throw RuntimeError(.unknownUser, "unable to find user \(userPart): no matching entries in the image's /etc/passwd")
+            throw UserLookupError(.unknownUser, "unable to find user \(userPart): no matching entries in the image's /etc/passwd")
         }
 
         let gid: UInt32
@@ -54,7 +75,7 @@ package struct ContainerUser: Sendable, Hashable {
             } else if let number = UInt32(groupPart) {
                 gid = number
             } else {
-                throw RuntimeError(.unknownUser, "unable to find group \(groupPart): no matching entries in the image's /etc/group")
+                throw UserLookupError(.unknownUser, "unable to find group \(groupPart): no matching entries in the image's /etc/group")
             }
         } else {
             gid = entry?.gid ?? 0
@@ -71,9 +92,9 @@ package struct ContainerUser: Sendable, Hashable {
 
     /// Reads `etc/passwd` and `etc/group` from `rootfs`, resolving symlinks as if `rootfs` were `/` (an
     /// image cannot point img at the host's files), and resolves `spec` against them.
-    package static func resolve(_ spec: String?, rootfs: String) throws(RuntimeError) -> ContainerUser {
+    package static func resolve(_ spec: String?, rootfs: String) throws(UserLookupError) -> ContainerUser {
         let root = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard root >= 0 else { throw RuntimeError(.system, "\(SystemError.errno("open rootfs \(rootfs)"))") }
+        guard root >= 0 else { throw UserLookupError(.system, "\(SystemError.errno("open rootfs \(rootfs)"))") }
         defer { close(root) }
         func read(_ path: String) -> String? {
             let fd = img_shim_open_in_root(root, path, O_RDONLY, 0)

@@ -100,10 +100,23 @@ let package = Package(
             dependencies: ["ImgErrors", "ImgContent", "ImgArchive", "ImgRegistry", "ImgOCI", "ImgSystem"],
             swiftSettings: strict
         ),
+        // The front door: a state directory opened once with its stores, snapshotter, executor and registry
+        // access; builds (and next every command) as library calls taking typed requests.
+        .target(
+            name: "Img",
+            dependencies: [
+                "ImgErrors", "ImgExport", "ImgWorker", "ImgFrontend", "ImgGraph", "ImgDockerfile", "ImgOCI", "ImgContent",
+                "ImgContext", "ImgSnapshot", "ImgRuntime", "ImgArchive", "ImgRegistry", "ImgSystem",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "ImgCommands",
             dependencies: [
-                "ImgErrors", "ImgExport", "ImgDockerfile", "ImgOCI", "ImgContent", "ImgSystem", "ImgRuntime", "ImgArchive", "ImgRegistry",
+                "Img", "ImgErrors", "ImgExport", "ImgDockerfile", "ImgOCI", "ImgContent", "ImgSystem", "ImgRuntime", "ImgArchive", "ImgRegistry",
                 "ImgGraph", "ImgFrontend", "ImgWorker", "ImgContext", "ImgSnapshot",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

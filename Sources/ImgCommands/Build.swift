@@ -1,4 +1,5 @@
 import ArgumentParser
+import Img
 import Foundation
 import Glibc
 import ImgArchive
@@ -117,8 +118,37 @@ struct Build: AsyncParsableCommand {
         }
         try await reportingErrors {
             try enterNamespace(log)
-            try await BuildSession(command: self, options: options, log: log).run()
+            let request = try request()
+            let engine = ImgEngine(
+                stateDirectory: options.stateDirectory().path, backend: options.backend.choice,
+                debug: { log.debug($0) }, warn: { StandardError.print($0) })
+            let useTTY = switch progress {
+            case .tty: true
+            case .plain: false
+            case .auto: !noConsole && isatty(2) != 0
+            }
+            let display: any ProgressDisplay = useTTY ? TTYProgress(debug: options.debug) : PlainProgress(debug: options.debug)
+            defer { display.stop() }
+            try await engine.build(request, progress: display)
         }
+    }
+
+    /// The flags as a request for the engine.
+    func request() throws -> BuildRequest {
+        var request = BuildRequest(context: context)
+        request.dockerfile = file
+        request.target = target
+        request.buildArgs = buildArgs
+        request.labels = labels
+        request.platform = platform
+        request.noCache = noCache
+        request.tags = tags
+        request.outputs = try outputs.map { try BuildOutput(parsing: $0) }
+        request.secrets = secrets
+        request.ssh = ssh
+        request.entitlements = try entitlements()
+        request.runtime = runtime
+        return request
     }
 
     /// Rootless: img's user namespace (subuid-mapped); as root: a private mount namespace, so no snapshot

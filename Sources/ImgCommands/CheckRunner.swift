@@ -1,3 +1,4 @@
+import Img
 import ImgDockerfile
 
 /// Runs `img build --check`: findings to stdout as `FILE:LINE: warning: Rule: message`, then BuildKit's

@@ -16,6 +16,8 @@ package struct StateLayout: Sendable, Hashable {
     package var databasePath: String { root + "/img.db" }
     /// The snapshot store's root (`SnapshotStore`): unpacked layers and build workspaces.
     package var snapshotsDirectory: String { root + "/snapshots" }
+    /// The stat-keyed cache of build-context checksums (`ChecksumCache`).
+    package var contextChecksumsPath: String { root + "/context-checksums.db" }
     /// Scratch directories of commands (`build-<token>-…`, `load-…`, `save-…`, `add-…`).
     package var temporaryDirectory: String { root + "/tmp" }
     /// One record per running img process, flock'd by it (`ProcessOwners`).

@@ -1,32 +1,32 @@
 import Foundation
-import ImgOCI
+package import ImgOCI
 
 /// One `-o/--output` of `img build`, as buildx spells it: `type=KIND,key=value,...`, `-o DIR` (local) or
 /// `-o -` (a rootfs tar on stdout).
-struct BuildOutput: Equatable {
-    enum Kind: String, CaseIterable { case image, oci, docker, tar, local }
+package struct BuildOutput: Sendable, Equatable {
+    package enum Kind: String, Sendable, CaseIterable { case image, oci, docker, tar, local }
 
-    var kind: Kind
+    package var kind: Kind
     /// `dest=`; nil means stdout for the archive kinds.
-    var destination: String?
+    package var destination: String?
     /// `name=` (image, oci, docker), comma-separated in buildx.
-    var names: [String] = []
-    var push = false
+    package var names: [String] = []
+    package var push = false
     /// `oci-mediatypes=`: nil picks the kind's default (docker types for image/docker, OCI for oci).
-    var ociMediaTypes: Bool?
-    var compression: LayerCompression?
+    package var ociMediaTypes: Bool?
+    package var compression: LayerCompression?
     /// `compression-level=`: gzip 0–9, zstd 1–22 (checked once the compression is known).
-    var compressionLevel: Int?
+    package var compressionLevel: Int?
     /// `force-compression=true`: layers that exist already (cached, the base image's) are compressed as asked
     /// too, not only the ones this build makes.
-    var forceCompression = false
+    package var forceCompression = false
 
-    init(kind: Kind, destination: String? = nil) {
+    package init(kind: Kind, destination: String? = nil) {
         self.kind = kind
         self.destination = destination
     }
 
-    init(parsing text: String) throws {
+    package init(parsing text: String) throws {
         if text == "-" {
             self.init(kind: .tar)
             return
@@ -39,20 +39,20 @@ struct BuildOutput: Equatable {
         var fields: [(String, String)] = []
         for field in text.split(separator: ",", omittingEmptySubsequences: true) {
             guard let eq = field.firstIndex(of: "=") else {
-                throw CommandError("invalid output \"\(text)\": \"\(field)\" is not key=value")
+                throw RequestError("invalid output \"\(text)\": \"\(field)\" is not key=value")
             }
             let key = field[..<eq].lowercased()
             let value = String(field[field.index(after: eq)...])
             if key == "type" {
                 guard let parsed = Kind(rawValue: value) else {
-                    throw CommandError("invalid output \"\(text)\": type must be one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw RequestError("invalid output \"\(text)\": type must be one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 kind = parsed
             } else {
                 fields.append((key, value))
             }
         }
-        guard let kind else { throw CommandError("invalid output \"\(text)\": missing type=") }
+        guard let kind else { throw RequestError("invalid output \"\(text)\": missing type=") }
         self.init(kind: kind)
         for (key, value) in fields {
             switch key {
@@ -62,28 +62,28 @@ struct BuildOutput: Equatable {
             case "oci-mediatypes": ociMediaTypes = try Self.bool(value, key, text)
             case "compression":
                 guard let parsed = LayerCompression(rawValue: value) else {
-                    throw CommandError("invalid output \"\(text)\": compression must be gzip, zstd or uncompressed")
+                    throw RequestError("invalid output \"\(text)\": compression must be gzip, zstd or uncompressed")
                 }
                 compression = parsed
             case "force-compression": forceCompression = try Self.bool(value, key, text)
             case "compression-level":
                 guard let level = Int(value), level >= 0 else {
-                    throw CommandError("invalid output \"\(text)\": compression-level must be a number")
+                    throw RequestError("invalid output \"\(text)\": compression-level must be a number")
                 }
                 compressionLevel = level
             default:
-                throw CommandError("invalid output \"\(text)\": unknown key \(key)")
+                throw RequestError("invalid output \"\(text)\": unknown key \(key)")
             }
         }
-        if kind == .local, destination == nil { throw CommandError("invalid output \"\(text)\": type=local needs dest=DIR") }
-        if push, kind != .image { throw CommandError("invalid output \"\(text)\": push=true needs type=image") }
+        if kind == .local, destination == nil { throw RequestError("invalid output \"\(text)\": type=local needs dest=DIR") }
+        if push, kind != .image { throw RequestError("invalid output \"\(text)\": push=true needs type=image") }
         if let compressionLevel {
             guard compression != .uncompressed else {
-                throw CommandError("invalid output \"\(text)\": compression-level needs compression=gzip or zstd")
+                throw RequestError("invalid output \"\(text)\": compression-level needs compression=gzip or zstd")
             }
             let range = compression == .zstd ? 1...22 : 0...9
             guard range.contains(compressionLevel) else {
-                throw CommandError("invalid output \"\(text)\": compression-level for \((compression ?? .gzip).rawValue) must be in \(range.lowerBound)...\(range.upperBound)")
+                throw RequestError("invalid output \"\(text)\": compression-level for \((compression ?? .gzip).rawValue) must be in \(range.lowerBound)...\(range.upperBound)")
             }
         }
     }
@@ -92,7 +92,7 @@ struct BuildOutput: Equatable {
         switch value.lowercased() {
         case "true", "1": return true
         case "false", "0": return false
-        default: throw CommandError("invalid output \"\(text)\": \(key) must be true or false")
+        default: throw RequestError("invalid output \"\(text)\": \(key) must be true or false")
         }
     }
 }

@@ -1,13 +1,15 @@
 import AsyncHTTPClient
-import Foundation
-import ImgWorker
+package import Foundation
+package import ImgWorker
 import NIOCore
 import NIOHTTP1
 
 /// `ADD https://...`: a plain HTTP(S) GET through AsyncHTTPClient, following redirects, streamed to a file.
 /// TLS uses the system trust store; the Last-Modified header becomes the file's mtime, as docker does.
-struct HTTPFetcher: RemoteFetcher {
-    func fetch(_ url: URL, to path: String) async throws -> FetchedFile {
+package struct HTTPFetcher: RemoteFetcher {
+    package init() {}
+
+    package func fetch(_ url: URL, to path: String) async throws -> FetchedFile {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .follow(max: 10, allowCycles: false)
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
@@ -25,11 +27,11 @@ struct HTTPFetcher: RemoteFetcher {
         let request = HTTPClientRequest(url: url.absoluteString)
         let response = try await client.execute(request, timeout: .seconds(600))
         guard response.status == .ok else {
-            throw CommandError("GET \(url.absoluteString): \(response.status.code) \(response.status.reasonPhrase)")
+            throw RequestError("GET \(url.absoluteString): \(response.status.code) \(response.status.reasonPhrase)")
         }
         guard FileManager.default.createFile(atPath: path, contents: nil),
               let handle = FileHandle(forWritingAtPath: path) else {
-            throw CommandError("cannot create \(path)")
+            throw RequestError("cannot create \(path)")
         }
         defer { try? handle.close() }
         for try await buffer in response.body {

@@ -13,33 +13,32 @@ import ImgRegistry
 import ImgRuntime
 import ImgSnapshot
 import ImgSystem
-import ImgWorker
+package import ImgWorker
 
-/// One `img build` run: plan, solve, export. Lives apart from the argument parsing in `Build`.
-struct BuildSession {
-    let command: Build
-    let options: GlobalOptions
-    let log: CommandLog
-
-    func run() async throws {
+extension ImgEngine {
+    /// One build: plan the Dockerfile for each target platform, solve the graphs side by side, export the
+    /// results to every output. Progress goes to `progress`; Ctrl-C and SIGTERM cancel it cleanly.
+    package func build(_ request: BuildRequest, progress: any BuildProgress) async throws {
         do {
-            try await build()
+            try await BuildRun(engine: self, request: request).run(progress: progress)
         } catch is CancellationError {
-            throw CommandError("build cancelled")
+            throw RequestError("build cancelled")
         }
     }
+}
 
-    private func build() async throws {
+/// One build's state while it runs.
+struct BuildRun {
+    let engine: ImgEngine
+    let request: BuildRequest
+    var command: BuildRequest { request }
+
+    func debug(_ line: String) { engine.debug(line) }
+
+    func run(progress: any BuildProgress) async throws {
         let started = ContinuousClock.now
         let outputs = try resolvedOutputs()
-        let state = try options.openState()
-        let useTTY = switch command.progress {
-        case .tty: true
-        case .plain: false
-        case .auto: !command.noConsole && isatty(2) != 0
-        }
-        let progress: any ProgressDisplay = useTTY ? TTYProgress(debug: options.debug) : PlainProgress(debug: options.debug)
-        defer { progress.stop() }
+        let state = try engine.state()
 
         try await WorkDirectory.with(state, "build") { work in
             // The context: a directory, or a tar on stdin unpacked into the work directory.
@@ -49,13 +48,13 @@ struct BuildSession {
                 try FileManager.default.createDirectory(atPath: contextDirectory, withIntermediateDirectories: false)
                 let archive = work.file("context.tar")
                 guard FileManager.default.createFile(atPath: archive, contents: FileHandle.standardInput.readDataToEndOfFile()) else {
-                    throw CommandError("cannot read the context archive from stdin")
+                    throw RequestError("cannot read the context archive from stdin")
                 }
                 _ = try TreeArchive.extract(from: archive, into: contextDirectory)
             }
-            let source = try DockerfileSource.load(file: command.file, context: contextDirectory)
+            let source = try DockerfileSource.load(file: command.dockerfile, context: contextDirectory)
             let targets = try targetPlatforms()
-            let images = StoreImageResolver(state: state, log: log)
+            let images = StoreImageResolver(state: state, debug: engine.debug)
             // One plan per target platform (TARGETPLATFORM and friends differ); a single --platform, or none,
             // is the plain build.
             var plans: [(platform: Platform, plan: BuildPlan)] = []
@@ -66,32 +65,29 @@ struct BuildSession {
                 plans.append((platform, plan))
             }
             for stage in plans[0].plan.allStages where !stage.isReachable {
-                log.debug("stage \(stage.displayName) is not needed for the target: skipped")
+                debug("stage \(stage.displayName) is not needed for the target: skipped")
             }
 
-            let backend = try SnapshotStore.select(
-                BackendChoice(rawValue: options.backend.rawValue) ?? .auto, root: state.layout.root + "/snapshots",
-                log: { [log] line in log.debug(line) })
-            let snapshots = try SnapshotStore(root: state.layout.root + "/snapshots", backend: backend)
-            let executor = try RuncExecutor(stateDirectory: state.layout.root, runtimePath: command.runtime)
-            let dockerfilePath = command.file == "-" ? nil : source.displayName
+            let snapshots = try engine.snapshots()
+            let executor = try engine.executor(runtime: command.runtime)
+            let dockerfilePath = command.dockerfile == "-" ? nil : source.displayName
             let context = try SourceTree.context(
                 URL(filePath: contextDirectory).standardizedFileURL.path,
                 dockerfilePath: dockerfilePath.map { URL(filePath: $0).standardizedFileURL.path })
-            let checksums = try ChecksumCache(path: state.layout.root + "/context-checksums.db")
+            let checksums = try engine.contextChecksums()
             let secrets = try secretFiles(in: work)
             let sshAgents = try SSHAgents(command.ssh)
             defer { sshAgents.stop() }
             let compression = outputs.compactMap(\.compression).first ?? .gzip
             let compressionLevel = outputs.compactMap(\.compressionLevel).first
-            let entitlements = try command.entitlements()
+            let entitlements = command.entitlements
             let builds = plans.enumerated().map { index, entry in
                 PlatformBuild(
                     platform: entry.platform, definition: BuildDefinition(plan: entry.plan),
                     worker: BuildWorker(
                         state: state, snapshots: snapshots, executor: executor, context: context, checksums: checksums,
                         images: images, fetcher: HTTPFetcher(),
-                        progress: plans.count == 1 ? progress as any BuildProgress
+                        progress: plans.count == 1 ? progress
                             : PlatformProgress(progress, platform: entry.platform, index: index),
                         options: WorkerOptions(
                             platform: entry.platform, dockerfileName: source.displayName, noCache: command.noCache,
@@ -149,7 +145,7 @@ struct BuildSession {
         for item in text.split(separator: ",", omittingEmptySubsequences: false) {
             let name = item.trimmingCharacters(in: .whitespaces)
             guard let parsed = BuildPlatform(parsing: name) else {
-                throw CommandError("invalid --platform \"\(name)\": expected os/arch[/variant]")
+                throw RequestError("invalid --platform \"\(name)\": expected os/arch[/variant]")
             }
             if !platforms.contains(parsed) { platforms.append(parsed) }
         }
@@ -163,7 +159,7 @@ struct BuildSession {
             String(decoding: source.bytes, as: UTF8.self), file: source.displayName,
             options: BuildOptions(target: command.target, buildArgs: args, targetPlatform: targetPlatform))
         if warn, !plan.unusedBuildArgs.isEmpty {
-            StandardError.print("warning: build-args [\(plan.unusedBuildArgs.joined(separator: ", "))] were not consumed")
+            engine.warn("warning: build-args [\(plan.unusedBuildArgs.joined(separator: ", "))] were not consumed")
         }
         return plan
     }
@@ -178,7 +174,7 @@ struct BuildSession {
             let stagePlatform = try stage.platform.map { try Platform(parsing: $0.description) } ?? platform
             let image: BaseImage
             do { image = try await images.resolve(name, platform: stagePlatform) } catch {
-                throw CommandError("\(file):\(stage.from.startLine): FROM \(name): \(error)")
+                throw RequestError("\(file):\(stage.from.startLine): FROM \(name): \(error)")
             }
             guard let triggers = image.config.config?.onBuild, !triggers.isEmpty else { continue }
             let label = "\(file):\(stage.from.startLine) (ONBUILD of \(name))"
@@ -190,14 +186,14 @@ struct BuildSession {
             }
             plan.stages[position].instructions = added + stage.instructions
             if plan.target.index == stage.index { plan.target = plan.stages[position] }
-            log.debug("\(name): running its \(added.count) ONBUILD trigger(s) after FROM")
+            debug("\(name): running its \(added.count) ONBUILD trigger(s) after FROM")
         }
         return plan
     }
 
     /// `-o` values, plus `type=image` for `-t` names when no image output was asked for.
     private func resolvedOutputs() throws -> [BuildOutput] {
-        var outputs = try command.outputs.map { try BuildOutput(parsing: $0) }
+        var outputs = command.outputs
         if !command.tags.isEmpty {
             if let index = outputs.firstIndex(where: { $0.kind == .image }) {
                 outputs[index].names += command.tags
@@ -208,19 +204,19 @@ struct BuildSession {
             }
         }
         for output in outputs {
-            for name in output.names { _ = try parseReference(name) }
+            for name in output.names { _ = try Reference(parsing: name) }
             if output.kind == .image, output.names.isEmpty {
-                throw CommandError("type=image needs a name: use -t NAME or name=NAME")
+                throw RequestError("type=image needs a name: use -t NAME or name=NAME")
             }
             if output.destination == nil, output.kind != .image, output.kind != .local, isatty(1) != 0 {
-                throw CommandError("cowardly refusing to write a \(output.kind.rawValue) archive to a terminal: add dest=FILE or redirect stdout")
+                throw RequestError("cowardly refusing to write a \(output.kind.rawValue) archive to a terminal: add dest=FILE or redirect stdout")
             }
         }
         if try targetPlatforms().count > 1, outputs.contains(where: { $0.kind == .docker }) {
-            throw CommandError(Self.dockerArchiveHoldsOnePlatform)
+            throw RequestError(Self.dockerArchiveHoldsOnePlatform)
         }
         if outputs.isEmpty {
-            StandardError.print("warning: no output specified: the result is only kept in the build cache (use -t NAME or -o)")
+            engine.warn("warning: no output specified: the result is only kept in the build cache (use -t NAME or -o)")
         }
         return outputs
     }
@@ -235,27 +231,27 @@ struct BuildSession {
             var env: String?
             for field in spec.split(separator: ",") {
                 let parts = field.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2 else { throw CommandError("invalid --secret \"\(spec)\": expected id=ID,src=FILE or id=ID,env=VAR") }
+                guard parts.count == 2 else { throw RequestError("invalid --secret \"\(spec)\": expected id=ID,src=FILE or id=ID,env=VAR") }
                 switch parts[0] {
                 case "id": id = parts[1]
                 case "src", "source": source = parts[1]
                 case "env": env = parts[1]
-                case "type": guard parts[1] == "file" || parts[1] == "env" else { throw CommandError("invalid --secret \"\(spec)\": type must be file or env") }
-                default: throw CommandError("invalid --secret \"\(spec)\": unknown key \(parts[0])")
+                case "type": guard parts[1] == "file" || parts[1] == "env" else { throw RequestError("invalid --secret \"\(spec)\": type must be file or env") }
+                default: throw RequestError("invalid --secret \"\(spec)\": unknown key \(parts[0])")
                 }
             }
-            guard let id else { throw CommandError("invalid --secret \"\(spec)\": missing id=") }
+            guard let id else { throw RequestError("invalid --secret \"\(spec)\": missing id=") }
             if let source {
-                guard FileManager.default.isReadableFile(atPath: source) else { throw CommandError("--secret \(id): cannot read \(source)") }
+                guard FileManager.default.isReadableFile(atPath: source) else { throw RequestError("--secret \(id): cannot read \(source)") }
                 files[id] = URL(filePath: source).standardizedFileURL.path
             } else {
                 let name = env ?? id
                 guard let value = ProcessInfo.processInfo.environment[name] else {
-                    throw CommandError("--secret \(id): environment variable \(name) is not set")
+                    throw RequestError("--secret \(id): environment variable \(name) is not set")
                 }
                 let path = work.file("secret-" + Digest.sha256(of: Array(id.utf8)).short)
                 guard FileManager.default.createFile(atPath: path, contents: Data(value.utf8), attributes: [.posixPermissions: 0o400]) else {
-                    throw CommandError("--secret \(id): cannot write a temporary file")
+                    throw RequestError("--secret \(id): cannot write a temporary file")
                 }
                 files[id] = path
             }

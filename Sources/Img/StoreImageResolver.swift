@@ -1,25 +1,25 @@
 import Foundation
-import ImgContent
+package import ImgContent
 import ImgExport
-import ImgOCI
+package import ImgOCI
 import ImgRegistry
-import ImgWorker
+package import ImgWorker
 import Synchronization
 
 /// FROM and COPY --from images: the local image store first (so builds work offline from loaded or built
 /// images), a registry otherwise, recording what was pulled under its name as docker does. Concurrent
 /// stages asking for the same image share one pull.
-final class StoreImageResolver: BaseImageResolver {
+package final class StoreImageResolver: BaseImageResolver {
     private let state: StateDirectory
-    private let log: CommandLog
+    private let debug: @Sendable (String) -> Void
     private let inFlight = Mutex<[String: Task<BaseImage, any Error>]>([:])
 
-    init(state: StateDirectory, log: CommandLog) {
+    package init(state: StateDirectory, debug: @escaping @Sendable (String) -> Void = { _ in }) {
         self.state = state
-        self.log = log
+        self.debug = debug
     }
 
-    func resolve(_ name: String, platform: Platform) async throws -> BaseImage {
+    package func resolve(_ name: String, platform: Platform) async throws -> BaseImage {
         let key = name + " " + platform.description
         let task = inFlight.withLock { tasks in
             if let existing = tasks[key] { return existing }
@@ -31,18 +31,18 @@ final class StoreImageResolver: BaseImageResolver {
     }
 
     private func load(_ name: String, platform: Platform) async throws -> BaseImage {
-        let reference = try parseReference(name).withDefaultTag
+        let reference = try Reference(parsing: name).withDefaultTag
         var storedPlatform: Platform?
         if let record = try await state.images.find(reference) {
-            log.debug("\(reference.familiar): using the stored image \(record.descriptor.digest)")
+            debug("\(reference.familiar): using the stored image \(record.descriptor.digest)")
             switch try local(record.descriptor, platform: platform) {
             case .found(let image): return image
             case .otherPlatform(let other): storedPlatform = other
             case .incomplete: break
             }
-            log.debug("\(reference.familiar): the stored image has no complete \(platform) image, pulling")
+            debug("\(reference.familiar): the stored image has no complete \(platform) image, pulling")
         } else {
-            log.debug("\(reference.familiar): not stored, pulling")
+            debug("\(reference.familiar): not stored, pulling")
         }
         let root: Descriptor
         do {
@@ -52,7 +52,7 @@ final class StoreImageResolver: BaseImageResolver {
                         try await self.state.sink(for: descriptor, lease: lease)
                     }
                     _ = try await self.state.images.put(reference, descriptor: image.root.descriptor)
-                    await self.state.rememberSources(image.blobs, at: reference, debug: { [log = self.log] in log.debug($0) })
+                    await self.state.rememberSources(image.blobs, at: reference, debug: self.debug)
                     return image.root.descriptor
                 }
             }
@@ -60,16 +60,16 @@ final class StoreImageResolver: BaseImageResolver {
             // A stored image for another platform (a local build, `img load`) would otherwise be used
             // silently; say why the pull was tried.
             if let other = storedPlatform {
-                throw CommandError("the stored \(reference.familiar) is \(other), not \(platform), and pulling \(platform) failed: \(error)")
+                throw RequestError("the stored \(reference.familiar) is \(other), not \(platform), and pulling \(platform) failed: \(error)")
             }
             throw error
         }
         switch try local(root, platform: platform) {
         case .found(let image): return image
         case .otherPlatform(let other):
-            throw CommandError("image \(reference.familiar) is \(other), not \(platform)")
+            throw RequestError("image \(reference.familiar) is \(other), not \(platform)")
         case .incomplete:
-            throw CommandError("image \(reference.familiar): the pulled \(platform) image is incomplete in the store; pull it again")
+            throw RequestError("image \(reference.familiar): the pulled \(platform) image is incomplete in the store; pull it again")
         }
     }
 

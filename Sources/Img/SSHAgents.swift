@@ -7,13 +7,13 @@ import ImgSystem
 /// socket that `RUN --mount=type=ssh,id=ID` steps reach. No value means `$SSH_AUTH_SOCK`; a socket is used
 /// as it is; key files are loaded into an `ssh-agent` that img starts for the build and stops after it, so
 /// the keys themselves never enter a container, a layer or the cache.
-final class SSHAgents {
+package final class SSHAgents {
     /// id → agent socket.
-    private(set) var sockets: [String: String] = [:]
+    package private(set) var sockets: [String: String] = [:]
     private var agents: [ChildProcess] = []
     private var directory: String?
 
-    init(_ specs: [String], environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    package init(_ specs: [String], environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         do {
             for spec in specs { try add(spec, environment: environment) }
         } catch {
@@ -24,12 +24,12 @@ final class SSHAgents {
 
     private func add(_ spec: String, environment: [String: String]) throws {
         let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
-        guard let id = parts.first, !id.isEmpty else { throw CommandError("invalid --ssh \"\(spec)\": expected ID[=SOCKET|KEY[,KEY...]]") }
-        guard sockets[id] == nil else { throw CommandError("invalid --ssh \"\(spec)\": id \(id) is given twice") }
+        guard let id = parts.first, !id.isEmpty else { throw RequestError("invalid --ssh \"\(spec)\": expected ID[=SOCKET|KEY[,KEY...]]") }
+        guard sockets[id] == nil else { throw RequestError("invalid --ssh \"\(spec)\": id \(id) is given twice") }
         var paths = parts.count == 2 ? parts[1].split(separator: ",").map(String.init) : []
         if paths.isEmpty {
             guard let socket = environment["SSH_AUTH_SOCK"], !socket.isEmpty else {
-                throw CommandError("--ssh \(id): SSH_AUTH_SOCK is not set; start an ssh agent or name a key (--ssh \(id)=$HOME/.ssh/id_ed25519)")
+                throw RequestError("--ssh \(id): SSH_AUTH_SOCK is not set; start an ssh agent or name a key (--ssh \(id)=$HOME/.ssh/id_ed25519)")
             }
             paths = [socket]
         }
@@ -39,7 +39,7 @@ final class SSHAgents {
         }
         var status = stat()
         for path in paths where stat(path, &status) != 0 {
-            throw CommandError("--ssh \(id): cannot use \(path): \(String(cString: strerror(errno)))")
+            throw RequestError("--ssh \(id): cannot use \(path): \(String(cString: strerror(errno)))")
         }
         let kinds = paths.map { path -> Bool in
             stat(path, &status)
@@ -48,7 +48,7 @@ final class SSHAgents {
         if kinds.allSatisfy({ $0 }), paths.count == 1 {
             sockets[id] = paths[0]
         } else if kinds.contains(true) {
-            throw CommandError("--ssh \(id): give either one agent socket or key files, not both")
+            throw RequestError("--ssh \(id): give either one agent socket or key files, not both")
         } else {
             sockets[id] = try startAgent(id: id, keys: paths)
         }
@@ -57,7 +57,7 @@ final class SSHAgents {
     /// An `ssh-agent` of our own holding `keys`; its socket is in a short private directory.
     private func startAgent(id: String, keys: [String]) throws -> String {
         guard let agentBinary = ExecutableLookup.find("ssh-agent"), let addBinary = ExecutableLookup.find("ssh-add") else {
-            throw CommandError("--ssh \(id): ssh-agent not found: install Debian package openssh-client")
+            throw RequestError("--ssh \(id): ssh-agent not found: install Debian package openssh-client")
         }
         let directory = try agentDirectory()
         let socket = directory + "/agent-\(agents.count).sock"
@@ -66,7 +66,7 @@ final class SSHAgents {
         agents.append(agent)
         var waited = 0
         while access(socket, F_OK) != 0 {
-            guard waited < 500 else { throw CommandError("--ssh \(id): ssh-agent did not start") }
+            guard waited < 500 else { throw RequestError("--ssh \(id): ssh-agent did not start") }
             usleep(10_000)
             waited += 1
         }
@@ -75,7 +75,7 @@ final class SSHAgents {
         let added = try ChildProcess.collect(executable: addBinary, arguments: ["-q"] + keys, environment: addEnvironment)
         guard added.status.isSuccess else {
             let reason = added.stderr.split(separator: "\n").last.map(String.init) ?? "\(added.status)"
-            throw CommandError("--ssh \(id): cannot load \(keys.joined(separator: ", ")): \(reason)")
+            throw RequestError("--ssh \(id): cannot load \(keys.joined(separator: ", ")): \(reason)")
         }
         return socket
     }
@@ -84,14 +84,14 @@ final class SSHAgents {
         if let directory { return directory }
         let path: String
         do { path = try UnixSocketRelay.makeSocketDirectory(prefix: "img-agent") } catch {
-            throw CommandError("--ssh: \(error)")
+            throw RequestError("--ssh: \(error)")
         }
         directory = path
         return path
     }
 
     /// Stops the agents img started and removes their sockets.
-    func stop() {
+    package func stop() {
         for agent in agents {
             kill(agent.pid, SIGTERM)
             _ = try? agent.wait()

@@ -4,12 +4,12 @@ import ImgExport
 import ImgOCI
 import ImgWorker
 
-extension BuildSession {
+extension BuildRun {
     /// Writes the build result (one platform, or several in order) to every requested output.
     func export(_ results: [(BuildState, BuildWorker)], outputs: [BuildOutput], state: StateDirectory,
                 work: WorkDirectory, progress: any BuildProgress) async throws {
         let images = results.map { result, worker in Self.exported(finalized(result, worker: worker), worker: worker) }
-        let context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: { [log] in log.debug($0) })
+        let context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: engine.debug)
         for output in outputs {
             try await exporter(for: output, sourceDateEpoch: results[0].1.options.sourceDateEpoch).export(images, in: context)
         }
@@ -23,13 +23,13 @@ extension BuildSession {
         switch output.kind {
         case .image:
             return ImageStoreExporter(
-                names: try output.names.map { try parseReference($0).withDefaultTag },
+                names: try output.names.map { try Reference(parsing: $0).withDefaultTag },
                 mediaTypes: output.ociMediaTypes == true ? .oci : .docker, recompression: recompression,
                 registry: output.push ? RegistryExporter() : nil)
         case .oci, .docker:
             return ImageArchiveExporter(
                 format: output.kind == .oci ? .oci : .docker,
-                names: try (output.names + command.tags).map { try parseReference($0).withDefaultTag },
+                names: try (output.names + command.tags).map { try Reference(parsing: $0).withDefaultTag },
                 destination: output.destination,
                 mediaTypes: output.kind == .oci && output.ociMediaTypes != false ? .oci : .docker, recompression: recompression)
         case .tar:

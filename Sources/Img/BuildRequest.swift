@@ -1,0 +1,30 @@
+package import ImgWorker
+
+/// Everything one `img build` asks for, as the engine takes it: the command line maps its flags onto this.
+package struct BuildRequest: Sendable {
+    /// The context directory, or `-` for a tar archive on standard input.
+    package var context: String
+    /// `-f`: the Dockerfile (relative to the working directory, `-` for standard input); nil is
+    /// `CONTEXT/Dockerfile`.
+    package var dockerfile: String?
+    package var target: String?
+    /// `--build-arg` values, `KEY=VALUE` or `KEY` (from the environment).
+    package var buildArgs: [String] = []
+    /// `--label` values, `KEY=VALUE`.
+    package var labels: [String] = []
+    /// `--platform`: one or several comma-separated `os/arch[/variant]`; nil is the host's.
+    package var platform: String?
+    package var noCache = false
+    /// `-t` names: stored as `type=image` unless an image output already takes them.
+    package var tags: [String] = []
+    package var outputs: [BuildOutput] = []
+    /// `--secret` specs (`id=ID,src=FILE` or `id=ID,env=VAR`).
+    package var secrets: [String] = []
+    /// `--ssh` specs.
+    package var ssh: [String] = []
+    package var entitlements: Set<Entitlement> = []
+    /// `--runtime`: the OCI runtime for RUN; nil is runc.
+    package var runtime: String?
+
+    package init(context: String) { self.context = context }
+}

@@ -47,14 +47,7 @@ package final class StoreImageResolver: BaseImageResolver {
         let root: Descriptor
         do {
             root = try await RegistryAccess.with(try RegistryAccess.client()) { client in
-                try await self.state.content.withLease { lease in
-                    let image = try await client.pullImage(reference, platform: platform) { descriptor in
-                        try await self.state.sink(for: descriptor, lease: lease)
-                    }
-                    _ = try await self.state.images.put(reference, descriptor: image.root.descriptor)
-                    await self.state.rememberSources(image.blobs, at: reference, debug: self.debug)
-                    return image.root.descriptor
-                }
+                try await self.state.pull(reference, platform: platform, with: client, debug: self.debug).root.descriptor
             }
         } catch {
             // A stored image for another platform (a local build, `img load`) would otherwise be used

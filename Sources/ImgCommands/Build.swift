@@ -119,9 +119,7 @@ struct Build: AsyncParsableCommand {
         try await reportingErrors {
             try enterNamespace(log)
             let request = try request()
-            let engine = ImgEngine(
-                stateDirectory: options.stateDirectory().path, backend: options.backend.choice,
-                debug: { log.debug($0) }, warn: { StandardError.print($0) })
+            let engine = options.engine(log: log)
             let useTTY = switch progress {
             case .tty: true
             case .plain: false

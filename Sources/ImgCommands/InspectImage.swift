@@ -1,4 +1,5 @@
 import ArgumentParser
+import Img
 import Foundation
 import ImgContent
 import ImgOCI

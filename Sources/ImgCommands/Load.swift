@@ -1,4 +1,5 @@
 import ArgumentParser
+import Img
 import Foundation
 import ImgArchive
 import ImgContent
@@ -21,23 +22,7 @@ struct Load: AsyncParsableCommand {
     func run() async throws {
         let options = root.global.merged(with: global)
         try await reportingErrors {
-            let state = try options.openState()
-            let label = input ?? "STDIN"
-            try await WorkDirectory.with(state, "load") { work in
-                var archive = input ?? work.file("input.tar")
-                if input == nil {
-                    let sink = try FileSink(creating: archive)
-                    let stdin = FileHandle.standardInput
-                    while let chunk = try stdin.read(upToCount: 1 << 20), !chunk.isEmpty {
-                        try chunk.withUnsafeBytes { try sink.write($0) }
-                    }
-                    sink.close()
-                } else {
-                    archive = URL(filePath: archive).standardizedFileURL.path
-                }
-                let loaded = try await ImageArchive.load(archive, label: label, into: state, work: work)
-                for name in loaded { print("Loaded image: \(name.familiar)") }
-            }
+            for name in try await options.engine().load(from: input) { print("Loaded image: \(name.familiar)") }
         }
     }
 }

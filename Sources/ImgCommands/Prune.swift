@@ -49,9 +49,9 @@ struct Prune: AsyncParsableCommand {
             for digest in report.removedBlobs { print("\(dryRun ? "Would remove" : "Deleted"): \(digest)") }
             var reclaimed = report.reclaimedBytes
             // Snapshots and cache mounts only while no build has its snapshot store open.
-            let freed = try SnapshotStore.whileUnused(root: root + "/snapshots") { () -> Int64 in
-                var bytes = SnapshotStore.removeAll(root: root + "/snapshots", dryRun: dryRun)
-                if all { bytes += removeBuildCacheFiles(root: root, dryRun: dryRun) }
+            let freed = try SnapshotStore.whileUnused(root: state.layout.snapshotsDirectory) { () -> Int64 in
+                var bytes = SnapshotStore.removeAll(root: state.layout.snapshotsDirectory, dryRun: dryRun)
+                if all { bytes += removeBuildCacheFiles(state.layout, dryRun: dryRun) }
                 return bytes
             }
             let verb = dryRun ? "would be freed" : "freed"
@@ -73,13 +73,13 @@ struct Prune: AsyncParsableCommand {
     }
 
     /// RUN cache mounts, miss explanations and the context checksum cache.
-    private func removeBuildCacheFiles(root: String, dryRun: Bool) -> Int64 {
+    private func removeBuildCacheFiles(_ layout: StateLayout, dryRun: Bool) -> Int64 {
+        let root = layout.root
         var bytes: Int64 = 0
         let parent = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard parent >= 0 else { return 0 }
         defer { close(parent) }
-        for name in ["cache-mounts", "cache-explain", "context-checksums.db", "context-checksums.db-wal",
-                     "context-checksums.db-shm"] {
+        for name in layout.buildCacheEntries {
             let path = root + "/" + name
             guard access(path, F_OK) == 0 else { continue }
             bytes += DirectoryEntries.allocatedBytes(path)
@@ -91,7 +91,7 @@ struct Prune: AsyncParsableCommand {
 
 /// Work directories of `save`/`load` left by a killed process; an hour old means no live command owns them.
 func removeStaleWorkDirectories(_ state: StateDirectory, olderThan age: TimeInterval = 3600) {
-    let base = state.layout.root + "/tmp"
+    let base = state.layout.temporaryDirectory
     let fm = FileManager.default
     for name in (try? fm.contentsOfDirectory(atPath: base)) ?? [] {
         let path = base + "/" + name

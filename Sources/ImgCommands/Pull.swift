@@ -1,4 +1,5 @@
 import ArgumentParser
+import Img
 import ImgContent
 import ImgExport
 import ImgDockerfile
@@ -23,20 +24,8 @@ struct Pull: AsyncParsableCommand {
         try await reportingErrors {
             let reference = try parseReference(image).withDefaultTag
             let platform = try Platform(parsing: self.platform ?? BuildPlatform.host.description)
-            let pulled = try await RegistryAccess.with(try RegistryAccess.client()) { client in
-                // The registry's first round trips overlap opening the store.
-                client.warmUp(reference)
-                let state = try options.openState()
+            let pulled = try await options.engine().pull(reference, platform: platform) {
                 print("Pulling \(reference.familiar)")
-                return try await state.content.withLease { lease in
-                    let image = try await client.pullImage(reference, platform: platform) { descriptor in
-                        try await state.sink(for: descriptor, lease: lease)
-                    }
-                    // Recorded inside the lease, so GC can never see the blobs unreferenced.
-                    _ = try await state.images.put(reference, descriptor: image.root.descriptor)
-                    await state.rememberSources(image.blobs, at: reference)
-                    return image
-                }
             }
             print("Digest: \(pulled.root.descriptor.digest)")
             print("Pulled: \(reference.familiar)")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Img
 import ImgContent
 import ImgExport
 import ImgOCI
@@ -20,16 +21,9 @@ struct Push: AsyncParsableCommand {
         let options = root.global.merged(with: global)
         try await reportingErrors {
             let reference = try parseReference(image).withDefaultTag
-            let client = try RegistryAccess.client(insecureHosts: insecureRegistry ? [reference.domain] : [])
-            let (digest, record) = try await RegistryAccess.with(client) { client in
-                // The registry's first round trips overlap opening the store.
-                client.warmUp(reference)
-                let state = try options.openState()
-                let record = try await state.images.get(reference)
+            let (record, digest) = try await options.engine().push(reference, insecure: insecureRegistry, started: {
                 print("The push refers to repository [\(reference.name)]")
-                let digest = try await state.push(record.descriptor, to: reference, with: client, onBlob: Self.report)
-                return (digest, record)
-            }
+            }, onBlob: Self.report)
             print("\(reference.tag ?? "latest"): digest: \(digest) size: \(record.descriptor.size)")
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Img
 import Foundation
 import ImgArchive
 import ImgContent
@@ -37,28 +38,7 @@ struct Save: AsyncParsableCommand {
     func run() async throws {
         let options = root.global.merged(with: global)
         try await reportingErrors {
-            let state = try options.openState()
-            try await WorkDirectory.with(state, "save") { work in
-                let tree = work.file("archive")
-                try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: false)
-                switch format {
-                case .oci:
-                    var entries: [OCILayout.Image] = []
-                    for name in images {
-                        let record = try await state.images.get(try parseReference(name))
-                        entries.append(OCILayout.Image(descriptor: record.descriptor, name: record.name))
-                    }
-                    try ImageArchive.writeOCI(entries, state: state, into: tree)
-                case .docker:
-                    var entries: [DockerArchive.Entry] = []
-                    for name in images {
-                        let image = try await StoredImage.load(name, platform: platform, state: state)
-                        entries.append(.init(manifest: image.manifest, names: [image.record.name]))
-                    }
-                    try DockerArchive.write(entries, state: state, into: tree)
-                }
-                try ImageArchive.tar(tree, to: output)
-            }
+            try await options.engine().save(images, format: format == .oci ? .oci : .docker, platform: platform, to: output)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Img
 import ImgContent
 import ImgOCI
 
@@ -6,6 +7,13 @@ extension GlobalOptions {
     /// Opens the state directory (creating it on first use).
     func openState() throws -> StateDirectory {
         try StateDirectory(root: stateDirectory().path)
+    }
+
+    /// The engine over this state directory and snapshotter; `-d` lines go to `log`, warnings to stderr.
+    func engine(log: CommandLog? = nil) -> ImgEngine {
+        let log = log ?? CommandLog(debug: debug)
+        return ImgEngine(stateDirectory: stateDirectory().path, backend: backend.choice,
+                         debug: { log.debug($0) }, warn: { StandardError.print($0) })
     }
 }
 

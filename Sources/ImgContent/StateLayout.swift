@@ -18,6 +18,18 @@ package struct StateLayout: Sendable, Hashable {
     package var snapshotsDirectory: String { root + "/snapshots" }
     /// The stat-keyed cache of build-context checksums (`ChecksumCache`).
     package var contextChecksumsPath: String { root + "/context-checksums.db" }
+    /// `RUN --mount=type=cache` directories, by id.
+    package var cacheMountsDirectory: String { root + "/cache-mounts" }
+    /// Why each step missed the cache last time (`--debug` explanations).
+    package var cacheExplainDirectory: String { root + "/cache-explain" }
+    /// Build-time scratch of the runtime (bundles, runc state, secret files).
+    package var runtimeDirectory: String { root + "/runtime" }
+    /// The entries of the state root that only speed builds up (`img prune --all` removes them): cache
+    /// mounts, miss explanations and the checksum cache with its SQLite journal files.
+    package var buildCacheEntries: [String] {
+        [cacheMountsDirectory, cacheExplainDirectory, contextChecksumsPath, contextChecksumsPath + "-wal",
+         contextChecksumsPath + "-shm"].map { String($0.dropFirst(root.count + 1)) }
+    }
     /// Scratch directories of commands (`build-<token>-…`, `load-…`, `save-…`, `add-…`).
     package var temporaryDirectory: String { root + "/tmp" }
     /// One record per running img process, flock'd by it (`ProcessOwners`).

@@ -9,7 +9,7 @@ package struct WorkDirectory: Sendable {
     package let path: String
 
     package static func with<T>(_ state: StateDirectory, _ prefix: String, _ body: (WorkDirectory) async throws -> T) async throws -> T {
-        let base = state.layout.root + "/tmp"
+        let base = state.layout.temporaryDirectory
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         let dir = WorkDirectory(path: base + "/\(prefix)-\(ProcessOwners.token)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: false)

@@ -44,7 +44,7 @@ extension BuildWorker {
     private func explanationPath(_ step: BuildStep) -> String {
         let identity = [options.dockerfileName, step.stageName ?? String(step.stageIndex), String(step.number)]
             .joined(separator: "\u{0}")
-        return state.layout.root + "/cache-explain/" + Digest.sha256(of: Array(identity.utf8)).hex + ".json"
+        return state.layout.cacheExplainDirectory + "/" + Digest.sha256(of: Array(identity.utf8)).hex + ".json"
     }
 
     static func describe(_ fields: [String]) -> String {

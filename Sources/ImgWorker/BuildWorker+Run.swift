@@ -133,7 +133,7 @@ extension BuildWorker {
             mounts.append(.init(destination: target!, kind: .tmpfs(options: tmpfsOptions)))
         case .cache:
             let id = mount.id ?? target!
-            let directory = state.layout.root + "/cache-mounts/" + Digest.sha256(of: Array(id.utf8)).hex
+            let directory = state.layout.cacheMountsDirectory + "/" + Digest.sha256(of: Array(id.utf8)).hex
             if !FileManager.default.fileExists(atPath: directory) {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 chmod(directory, mode_t(mount.mode ?? 0o755))

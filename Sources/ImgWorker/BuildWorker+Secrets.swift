@@ -11,7 +11,7 @@ extension BuildWorker {
     func secretCopy(of file: String, id: String, mode: UInt32, uid: Int, gid: Int, step: BuildStep) throws
         -> (path: String, remove: () -> Void)
     {
-        let parent = state.layout.root + "/runtime"
+        let parent = state.layout.runtimeDirectory
         if mkdir(parent, 0o700) != 0 && errno != EEXIST {
             throw error(step, "secret \(id): \(SystemError.errno("create \(parent)"))")
         }

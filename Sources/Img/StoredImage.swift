@@ -1,18 +1,18 @@
 import Foundation
-import ImgContent
+package import ImgContent
 import ImgDockerfile
-import ImgOCI
+package import ImgOCI
 
 /// An image from the store resolved to one platform: its record, index (if any), manifest and config.
-struct StoredImage {
-    var record: ImageRecord
-    var index: Index?
-    var manifestDescriptor: Descriptor
-    var manifest: Manifest
-    var config: ImageConfig
+package struct StoredImage: Sendable {
+    package var record: ImageRecord
+    package var index: Index?
+    package var manifestDescriptor: Descriptor
+    package var manifest: Manifest
+    package var config: ImageConfig
 
     /// Looks `name` up and picks `platform` (default: the host's) from a multi-platform index.
-    static func load(_ name: String, platform: String?, state: StateDirectory) async throws -> StoredImage {
+    package static func load(_ name: String, platform: String?, state: StateDirectory) async throws -> StoredImage {
         let record = try await state.images.get(try Reference(parsing: name))
         let wanted = try Platform(parsing: platform ?? BuildPlatform.host.description)
         var index: Index?
@@ -20,7 +20,7 @@ struct StoredImage {
         if record.descriptor.mediaType.isIndex {
             let decoded = try decode(Index.self, record.descriptor, state, name)
             guard let chosen = decoded.manifest(for: wanted) else {
-                throw CommandError("image \(record.name.familiar) has no manifest for platform \(wanted)")
+                throw RequestError("image \(record.name.familiar) has no manifest for platform \(wanted)")
             }
             index = decoded
             manifestDescriptor = chosen
@@ -35,7 +35,7 @@ struct StoredImage {
                                              _ name: String) throws -> T {
         let data = try state.content.data(for: descriptor.digest)
         do { return try JSONDecoder().decode(type, from: data) } catch {
-            throw CommandError("image \(name): stored \(type) \(descriptor.digest) is not valid JSON")
+            throw RequestError("image \(name): stored \(type) \(descriptor.digest) is not valid JSON")
         }
     }
 }

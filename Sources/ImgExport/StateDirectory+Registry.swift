@@ -5,6 +5,21 @@ package import ImgRegistry
 /// Where blobs came from, so a push can mount them from another repository of the same registry.
 /// Only a hint: failing to record or read it never fails a pull or a push.
 extension StateDirectory {
+    /// Pulls `reference` (the `platform` image of an index, which is kept too) with `client` into the
+    /// store and names it, all inside one lease so that GC never sees the blobs unreferenced; remembers
+    /// where the blobs came from for later pushes. `img pull` and a build's FROM both come here.
+    package func pull(_ reference: Reference, platform: Platform, with client: RegistryClient,
+                      debug: ((String) -> Void)? = nil) async throws -> ResolvedImage {
+        try await content.withLease { lease in
+            let image = try await client.pullImage(reference, platform: platform) { descriptor in
+                try await self.sink(for: descriptor, lease: lease)
+            }
+            _ = try await images.put(reference, descriptor: image.root.descriptor)
+            await rememberSources(image.blobs, at: reference, debug: debug)
+            return image
+        }
+    }
+
     /// After pulling an image from `reference`: its config and layers are in that repository.
     package func rememberSources(_ blobs: [Descriptor], at reference: Reference, debug: ((String) -> Void)? = nil) async {
         do {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Img
 import Foundation
 import ImgContent
 import ImgRuntime
@@ -30,74 +31,19 @@ struct Prune: AsyncParsableCommand {
             do { try UserNamespace.enterIfNeeded() } catch {
                 log.debug("not entering a user namespace (\(error)); removing as the caller")
             }
-            let state = try options.openState()
-            let root = state.layout.root
-            var records = 0
-            if all {
-                records = dryRun ? try await state.cache.list().count : try await state.cache.prune(unusedSince: .distantFuture)
-            }
-            let report = try await state.collectGarbage(GCOptions(dryRun: dryRun))
-            if !dryRun { removeStaleWorkDirectories(state) }
-            // What killed commands left: opening the state removed their scratch files and layer ingests;
-            // runc deletes their containers; --all also gives up partial downloads nobody is resuming.
-            var leftovers = state.leftoversRemovedAtOpen
-            if all && !dryRun { leftovers = leftovers + state.removeAbandonedDownloads() }
-            if let runc = ExecutableLookup.find("runc") {
-                let removed = RuncExecutor.removeAbandoned(runtimePath: runc, stateDirectory: root)
-                leftovers = leftovers + LeftoverReport(entries: removed.entries, bytes: removed.bytes)
-            }
+            let report = try await options.engine(log: log).prune(all: all, dryRun: dryRun)
             for digest in report.removedBlobs { print("\(dryRun ? "Would remove" : "Deleted"): \(digest)") }
-            var reclaimed = report.reclaimedBytes
-            // Snapshots and cache mounts only while no build has its snapshot store open.
-            let freed = try SnapshotStore.whileUnused(root: state.layout.snapshotsDirectory) { () -> Int64 in
-                var bytes = SnapshotStore.removeAll(root: state.layout.snapshotsDirectory, dryRun: dryRun)
-                if all { bytes += removeBuildCacheFiles(state.layout, dryRun: dryRun) }
-                return bytes
-            }
             let verb = dryRun ? "would be freed" : "freed"
-            if let freed {
+            if let freed = report.snapshotsFreed {
                 if freed > 0 { print("Snapshots\(all ? " and cache mounts" : ""): \(HumanFormat.size(freed)) \(verb)") }
-                reclaimed += freed
             } else {
                 print("Snapshots\(all ? " and cache mounts" : "") kept: a build is running")
             }
-            if all { print("Build cache records: \(records) \(dryRun ? "would be removed" : "removed")") }
-            // Records of killed commands whose leftovers are all gone now (snapshot work directories too).
-            leftovers = leftovers + state.removeLeftovers()
-            if leftovers.entries > 0 {
-                print("Removed leftovers of killed commands: \(leftovers.entries) (\(HumanFormat.size(leftovers.bytes)))")
-                reclaimed += leftovers.bytes
+            if all { print("Build cache records: \(report.records) \(dryRun ? "would be removed" : "removed")") }
+            if report.leftovers.entries > 0 {
+                print("Removed leftovers of killed commands: \(report.leftovers.entries) (\(HumanFormat.size(report.leftovers.bytes)))")
             }
-            print("Total reclaimed space: \(HumanFormat.size(reclaimed))")
-        }
-    }
-
-    /// RUN cache mounts, miss explanations and the context checksum cache.
-    private func removeBuildCacheFiles(_ layout: StateLayout, dryRun: Bool) -> Int64 {
-        let root = layout.root
-        var bytes: Int64 = 0
-        let parent = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard parent >= 0 else { return 0 }
-        defer { close(parent) }
-        for name in layout.buildCacheEntries {
-            let path = root + "/" + name
-            guard access(path, F_OK) == 0 else { continue }
-            bytes += DirectoryEntries.allocatedBytes(path)
-            if !dryRun { try? DirectoryEntries.removeTree(in: parent, name) }
-        }
-        return bytes
-    }
-}
-
-/// Work directories of `save`/`load` left by a killed process; an hour old means no live command owns them.
-func removeStaleWorkDirectories(_ state: StateDirectory, olderThan age: TimeInterval = 3600) {
-    let base = state.layout.temporaryDirectory
-    let fm = FileManager.default
-    for name in (try? fm.contentsOfDirectory(atPath: base)) ?? [] {
-        let path = base + "/" + name
-        if let modified = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
-           Date().timeIntervalSince(modified) > age {
-            try? fm.removeItem(atPath: path)
+            print("Total reclaimed space: \(HumanFormat.size(report.reclaimedBytes))")
         }
     }
 }

@@ -2,6 +2,7 @@ import Glibc
 import ImgArchive
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 /// What apply does when the layer asks for something the file system or the caller's privileges refuse.
 @Suite struct ApplyOptionsTests {
@@ -19,8 +20,8 @@ import Testing
     }
 
     @Test func refusedXattrIsAWarningWhenBestEffort() throws {
-        let tmp = TempDir()
-        let summary = try LayerApplier.apply(TarReader(source: MemorySource(Self.layer(Self.symlinkWithUserXattr))), to: tmp.sub("root"),
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let summary = try LayerApplier.apply(TarReader(source: MemorySource(Self.layer(Self.symlinkWithUserXattr))), to: tmp.directory("root"),
                                              options: .init(xattrs: .bestEffort))
         #expect(summary.warnings.map(\.kind) == [.xattr])
         #expect(summary.warnings.first?.path == "link")
@@ -28,9 +29,9 @@ import Testing
     }
 
     @Test func refusedXattrIsAnErrorWhenRequired() throws {
-        let tmp = TempDir()
+        let tmp = try TemporaryDirectory("img-archive-test")
         let error = try #require(throws: ArchiveError.self) {
-            try LayerApplier.apply(TarReader(source: MemorySource(Self.layer(Self.symlinkWithUserXattr)), label: "layer x"), to: tmp.sub("root"),
+            try LayerApplier.apply(TarReader(source: MemorySource(Self.layer(Self.symlinkWithUserXattr)), label: "layer x"), to: tmp.directory("root"),
                                    options: .init(xattrs: .require))
         }
         #expect(error.code == .io)
@@ -38,11 +39,11 @@ import Testing
     }
 
     @Test func ignoredXattrsAndOwnersAreNotTouched() throws {
-        let tmp = TempDir()
+        let tmp = try TemporaryDirectory("img-archive-test")
         let bytes = try Self.layer { tar in
             try tar.write(TarEntry(path: "f", kind: .regular, uid: 1234, gid: 5678, xattrs: ["user.a": [1]]), contents: [1])
         }
-        let summary = try LayerApplier.apply(TarReader(source: MemorySource(bytes)), to: tmp.sub("root"),
+        let summary = try LayerApplier.apply(TarReader(source: MemorySource(bytes)), to: tmp.directory("root"),
                                              options: .init(ownership: .ignore, xattrs: .ignore))
         #expect(summary.warnings.isEmpty)
         let t = TreeBuilder(root: tmp["root"])
@@ -55,14 +56,14 @@ import Testing
             try tar.writeHeader(TarEntry(path: "null", kind: .characterDevice, permissions: 0o666, deviceMajor: 1, deviceMinor: 3))
             try tar.writeHeader(TarEntry(path: "loop", kind: .blockDevice, permissions: 0o660, deviceMajor: 7, deviceMinor: 0))
         }
-        let tmp = TempDir()
-        _ = try LayerApplier.apply(TarReader(source: MemorySource(bytes)), to: tmp.sub("made"))
+        let tmp = try TemporaryDirectory("img-archive-test")
+        _ = try LayerApplier.apply(TarReader(source: MemorySource(bytes)), to: tmp.directory("made"))
         let made = TreeBuilder(root: tmp["made"])
         // Root here: mknod works.
         #expect(made.status("null")?.kind == .characterDevice && made.status("null")?.deviceMinor == 3)
         #expect(made.status("null")?.permissions == 0o666)
         #expect(made.status("loop")?.kind == .blockDevice && made.status("loop")?.deviceMajor == 7)
-        _ = try LayerApplier.apply(TarReader(source: MemorySource(bytes)), to: tmp.sub("skipped"), options: .init(devices: .ignore))
+        _ = try LayerApplier.apply(TarReader(source: MemorySource(bytes)), to: tmp.directory("skipped"), options: .init(devices: .ignore))
         #expect(try listing(tmp["skipped"]).isEmpty)
     }
 
@@ -70,8 +71,8 @@ import Testing
         let bytes = try Self.layer { tar in
             try tar.write(TarEntry(path: "su", kind: .regular, permissions: 0o6755, uid: 1000, gid: 1000), contents: Array("#!".utf8))
         }
-        let tmp = TempDir()
-        _ = try LayerApplier.apply(TarReader(source: MemorySource(bytes)), to: tmp.sub("root"))
+        let tmp = try TemporaryDirectory("img-archive-test")
+        _ = try LayerApplier.apply(TarReader(source: MemorySource(bytes)), to: tmp.directory("root"))
         let s = try #require(TreeBuilder(root: tmp["root"]).status("su"))
         #expect(s.permissions == 0o6755 && s.uid == 1000 && s.gid == 1000)
     }
@@ -81,8 +82,8 @@ import Testing
             try tar.write(TarEntry(path: "a", kind: .regular), contents: Array("shared".utf8))
             try tar.writeHeader(TarEntry(path: "b", kind: .hardlink, linkTarget: "a"))
         }
-        let tmp = TempDir()
-        _ = try LayerApplier.apply(TarReader(source: MemorySource(bytes)), to: tmp.sub("root"))
+        let tmp = try TemporaryDirectory("img-archive-test")
+        _ = try LayerApplier.apply(TarReader(source: MemorySource(bytes)), to: tmp.directory("root"))
         let t = TreeBuilder(root: tmp["root"])
         #expect(t.status("a")?.inode == t.status("b")?.inode && t.status("a")?.linkCount == 2)
 
@@ -91,16 +92,16 @@ import Testing
             try tar.writeHeader(TarEntry(path: "l", kind: .hardlink, linkTarget: "d"))
         }
         let error = try #require(throws: ArchiveError.self) {
-            try LayerApplier.apply(TarReader(source: MemorySource(toDirectory)), to: tmp.sub("root2"))
+            try LayerApplier.apply(TarReader(source: MemorySource(toDirectory)), to: tmp.directory("root2"))
         }
         #expect(error.code == .badHardlink)
     }
 
     @Test func replacingAFileKeepsLowerHardlinksIntact() throws {
         // A snapshotter may share inodes with a lower layer; a new file must never write into the old inode.
-        let tmp = TempDir()
-        let root = tmp.sub("root")
-        let lower = tmp.sub("lower")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let root = tmp.directory("root")
+        let lower = tmp.directory("lower")
         TreeBuilder(root: lower).file("shared", "lower content")
         link(lower + "/shared", root + "/shared")
         let bytes = try Self.layer { tar in try tar.write(TarEntry(path: "shared", kind: .regular), contents: Array("upper".utf8)) }
@@ -124,8 +125,8 @@ import Testing
             try tar.write(TarEntry(path: "mine", kind: .regular, uid: 1000, gid: 1000), contents: [1])
             try tar.write(TarEntry(path: "root", kind: .regular, uid: 0, gid: 0), contents: [2])
         }
-        let tmp = TempDir()
-        let root = tmp.sub("root")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let root = tmp.directory("root")
         _ = try LayerApplier.apply(TarReader(source: MemorySource(bytes)), to: root, options: .init(idMap: Self.map))
         let t = TreeBuilder(root: root)
         #expect(t.status("mine")?.uid == 100_999 && t.status("mine")?.gid == 200_999)

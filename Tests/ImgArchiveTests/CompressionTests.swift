@@ -3,6 +3,7 @@ import ImgArchive
 import ImgOCI
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 @Suite struct CompressionTests {
     static func makeTree(_ root: String) {
@@ -17,8 +18,8 @@ import Testing
           arguments: LayerCompression.allCases)
     func layerBlobDecompressesAndDigestsMatch(_ compression: LayerCompression) throws {
         guard Tool.require(.gzip, .zstd, .tar, .sha256sum) else { return }
-        let tmp = TempDir()
-        let tree = tmp.sub("tree")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let tree = tmp.directory("tree")
         Self.makeTree(tree)
         let blob = tmp["layer.blob"]
         let digests = try LayerExport.directory(tree, toFile: blob, options: .init(compression: compression))
@@ -51,8 +52,8 @@ import Testing
 
     @Test(arguments: [LayerCompression.gzip, .zstd])
     func standaloneCompressAndDecompress(_ compression: LayerCompression) throws {
-        let tmp = TempDir()
-        let tree = tmp.sub("tree")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let tree = tmp.directory("tree")
         Self.makeTree(tree)
         let tarSink = try FileSink(creating: tmp["plain.tar"])
         try TreeArchive.create(from: tree, to: tarSink)
@@ -67,8 +68,8 @@ import Testing
     }
 
     @Test func gzipIsDeterministicAcrossRunsAndLevelsDiffer() throws {
-        let tmp = TempDir()
-        let tree = tmp.sub("tree")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let tree = tmp.directory("tree")
         Self.makeTree(tree)
         let a = MemorySink(), b = MemorySink(), fast = MemorySink()
         let da = try LayerExport.directory(tree, to: a)
@@ -82,22 +83,22 @@ import Testing
     }
 
     @Test func applyRejectsAWrongDiffID() throws {
-        let tmp = TempDir()
-        let tree = tmp.sub("tree")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let tree = tmp.directory("tree")
         Self.makeTree(tree)
         let digests = try LayerExport.directory(tree, toFile: tmp["layer.tgz"])
         let wrong = Digest.sha256(of: Array("not it".utf8))
         let error = try #require(throws: ArchiveError.self) {
-            try LayerApplier.apply(layerAt: tmp["layer.tgz"], to: tmp.sub("root"), expectedDiffID: wrong)
+            try LayerApplier.apply(layerAt: tmp["layer.tgz"], to: tmp.directory("root"), expectedDiffID: wrong)
         }
         #expect(error.code == .digestMismatch)
-        let summary = try LayerApplier.apply(layerAt: tmp["layer.tgz"], to: tmp.sub("root2"), expectedDiffID: digests.diffID)
+        let summary = try LayerApplier.apply(layerAt: tmp["layer.tgz"], to: tmp.directory("root2"), expectedDiffID: digests.diffID)
         #expect(summary.diffID == digests.diffID)
     }
 
     @Test func largeFileStreams() throws {
-        let tmp = TempDir()
-        let tree = tmp.sub("tree")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let tree = tmp.directory("tree")
         let fd = open(tree + "/big", O_WRONLY | O_CREAT, 0o644)
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
@@ -113,14 +114,14 @@ import Testing
         close(fd)
         let digests = try LayerExport.directory(tree, toFile: tmp["big.tgz"])
         #expect(digests.uncompressedSize > 64 << 20)
-        let summary = try LayerApplier.apply(layerAt: tmp["big.tgz"], to: tmp.sub("out"), expectedDiffID: digests.diffID)
+        let summary = try LayerApplier.apply(layerAt: tmp["big.tgz"], to: tmp.directory("out"), expectedDiffID: digests.diffID)
         #expect(summary.bytes == 64 << 20)
         #expect(try snapshot(tree + "/big", includeTimes: false) == snapshot(tmp["out/big"], includeTimes: false))
     }
 
     @Test func readsEveryCompressionDebianToolsWrite() throws {
-        let tmp = TempDir()
-        let tree = tmp.sub("tree")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let tree = tmp.directory("tree")
         Self.makeTree(tree)
         var tested = 0
         for (flag, tool) in [("-z", "gzip"), ("-j", "bzip2"), ("-J", "xz"), ("--zstd", "zstd")] {
@@ -139,8 +140,8 @@ import Testing
     @Test(.enabled(if: Tool.condition(.gzip), "needs gzip (Debian: gzip)"))
     func parallelGzipIsValidDeterministicAndReadable() throws {
         guard Tool.require(.gzip) else { return }
-        let tmp = TempDir()
-        let tree = tmp.sub("tree")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let tree = tmp.directory("tree")
         Self.makeTree(tree)
         TreeBuilder(root: tree).file("more", String(repeating: "0123456789abcdef", count: 20_000))
         let options = LayerWriteOptions(gzipBlockSize: 16 << 10)
@@ -152,7 +153,7 @@ import Testing
         #expect(try sha256sum(tmp["a.tgz"]) == first.digest.description)
         #expect(try run(["gzip", "-t", tmp["a.tgz"]]).status == 0)
         #expect(try run(["sh", "-c", "gzip -dc '\(tmp["a.tgz"])' | sha256sum"]).output.hasPrefix(first.diffID.hex))
-        let summary = try LayerApplier.apply(layerAt: tmp["a.tgz"], to: tmp.sub("out"), expectedDiffID: first.diffID)
+        let summary = try LayerApplier.apply(layerAt: tmp["a.tgz"], to: tmp.directory("out"), expectedDiffID: first.diffID)
         #expect(summary.bytes > 16 << 10 * 10)
         // An empty input is still one valid member.
         let empty = MemorySink()
@@ -168,8 +169,8 @@ import Testing
     @Test(.enabled(if: Tool.condition(.gzip), "needs gzip (Debian: gzip)"))
     func incompressibleBlocksAreStored() throws {
         guard Tool.require(.gzip) else { return }
-        let tmp = TempDir()
-        let tree = tmp.sub("tree")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let tree = tmp.directory("tree")
         var generator = SystemRandomNumberGenerator()
         let random = (0..<(2 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let fd = open(tree + "/random.bin", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
@@ -188,15 +189,15 @@ import Testing
         #expect(stat(tmp["a.tgz"], &st) == 0 && st.st_size > 2 << 20 && st.st_size < (2 << 20) + 200_000, "\(st.st_size)")
         #expect(try run(["gzip", "-t", tmp["a.tgz"]]).status == 0)
         #expect(try run(["sh", "-c", "gzip -dc '\(tmp["a.tgz"])' | sha256sum"]).output.hasPrefix(first.diffID.hex))
-        let out = tmp.sub("out")
+        let out = tmp.directory("out")
         _ = try LayerApplier.apply(layerAt: tmp["a.tgz"], to: out, expectedDiffID: first.diffID)
         #expect(try run(["cmp", tree + "/random.bin", out + "/random.bin"]).status == 0)
     }
 
     @Test func emptyBlobIsAnEmptyLayer() throws {
-        let tmp = TempDir()
+        let tmp = try TemporaryDirectory("img-archive-test")
         TreeBuilder(root: tmp.path).file("empty.blob", "")
-        let summary = try LayerApplier.apply(layerAt: tmp["empty.blob"], to: tmp.sub("root"))
+        let summary = try LayerApplier.apply(layerAt: tmp["empty.blob"], to: tmp.directory("root"))
         #expect(summary.entries == 0)
         #expect(summary.diffID == Digest.sha256(of: [UInt8]()))
     }

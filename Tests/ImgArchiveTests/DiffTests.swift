@@ -3,11 +3,12 @@ import ImgArchive
 import ImgOCI
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 @Suite struct DiffTests {
     /// lower and upper differ in every way a layer records.
-    static func makePair(_ tmp: TempDir) -> (lower: String, upper: String) {
-        let lower = tmp.sub("lower"), upper = tmp.sub("upper")
+    static func makePair(_ tmp: TemporaryDirectory) -> (lower: String, upper: String) {
+        let lower = tmp.directory("lower"), upper = tmp.directory("upper")
         for root in [lower, upper] {
             let t = TreeBuilder(root: root)
             t.dir("etc")
@@ -47,7 +48,7 @@ import Testing
     }
 
     @Test func nativeDiffFindsExactlyTheChanges() throws {
-        let tmp = TempDir()
+        let tmp = try TemporaryDirectory("img-archive-test")
         let (lower, upper) = Self.makePair(tmp)
         let changes = try LayerDiff.changes(lower: lower, upper: upper)
         #expect(changes.map(\.description) == [
@@ -81,7 +82,7 @@ import Testing
     }
 
     @Test func applyingTheDiffToLowerGivesUpper() throws {
-        let tmp = TempDir()
+        let tmp = try TemporaryDirectory("img-archive-test")
         let (lower, upper) = Self.makePair(tmp)
         let out = try FileSink(creating: tmp["layer.tar.gz"])
         let digests = try LayerExport.diff(lower: lower, upper: upper, to: out)
@@ -98,7 +99,7 @@ import Testing
         var results: [BlobDigests] = []
         var blobs: [[UInt8]] = []
         for _ in 0..<2 {
-            let tmp = TempDir()
+            let tmp = try TemporaryDirectory("img-archive-test")
             let (lower, upper) = Self.makePair(tmp)
             let out = MemorySink()
             results.append(try LayerExport.diff(lower: lower, upper: upper, to: out))
@@ -110,8 +111,8 @@ import Testing
     }
 
     @Test func emptyDiffIsAnEmptyTar() throws {
-        let tmp = TempDir()
-        let a = tmp.sub("a"), b = tmp.sub("b")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let a = tmp.directory("a"), b = tmp.directory("b")
         TreeBuilder(root: a).file("f", "same")
         TreeBuilder(root: b).file("f", "same")
         #expect(try LayerDiff.changes(lower: a, upper: b).isEmpty)
@@ -122,8 +123,8 @@ import Testing
     }
 
     @Test func sourceDateEpochClampsTimes() throws {
-        let tmp = TempDir()
-        let tree = tmp.sub("tree")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let tree = tmp.directory("tree")
         let t = TreeBuilder(root: tree)
         t.file("old", "o", mtime: 1_000_000_000)
         t.file("new", "n", mtime: 1_900_000_000, nsec: 5)
@@ -139,8 +140,8 @@ import Testing
     }
 
     @Test func overlayUpperDiff() throws {
-        let tmp = TempDir()
-        let upper = tmp.sub("upper")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let upper = tmp.directory("upper")
         let t = TreeBuilder(root: upper)
         t.dir("etc")
         t.file("etc/changed", "copied up and changed")
@@ -183,8 +184,8 @@ import Testing
         // A layer applied in overlay form and diffed back gives the same layer.
         let sink = MemorySink()
         let layer = try WhiteoutTests.layer()
-        let tmp = TempDir()
-        let dir = tmp.sub("layer")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let dir = tmp.directory("layer")
         _ = try LayerApplier.apply(TarReader(source: MemorySource(layer)), to: dir, options: .init(whiteouts: .overlay(.init())))
         try LayerWriter.writeTar(try LayerDiff.overlayChanges(upper: dir), from: dir, to: sink)
         #expect(try entries(ofTar: sink.bytes).map(\.path) == [

@@ -2,6 +2,7 @@ import Glibc
 import ImgArchive
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 /// Layers built to escape the root. Each runs in a parent directory holding the root and an `outside`
 /// directory; afterwards nothing outside the root may have changed.
@@ -42,9 +43,9 @@ import Testing
     ]
 
     @Test(arguments: cases) func staysInsideTheRoot(_ c: Case) throws {
-        let tmp = TempDir()
-        let root = tmp.sub("root")
-        let outside = tmp.sub("outside")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let root = tmp.directory("root")
+        let outside = tmp.directory("outside")
         TreeBuilder(root: outside).file("target", "secret")
         let before = try listing(tmp.path, excluding: "root")
         let passwd = try snapshot("/etc/passwd")
@@ -74,9 +75,9 @@ import Testing
     }
 
     @Test func preexistingSymlinkInTheRootIsNotFollowedOut() throws {
-        let tmp = TempDir()
-        let root = tmp.sub("root")
-        let outside = tmp.sub("outside")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let root = tmp.directory("root")
+        let outside = tmp.directory("outside")
         symlink(outside, root + "/etc")
         let sink = MemorySink()
         let tar = try TarWriter(sink: sink)
@@ -93,9 +94,9 @@ import Testing
         let tar = try TarWriter(sink: sink)
         try tar.write(TarEntry(path: "../x", kind: .regular), contents: [])
         try tar.finish()
-        let tmp = TempDir()
+        let tmp = try TemporaryDirectory("img-archive-test")
         let error = try #require(throws: ArchiveError.self) {
-            try LayerApplier.apply(TarReader(source: MemorySource(sink.bytes), label: "layer sha256:abc"), to: tmp.sub("root"))
+            try LayerApplier.apply(TarReader(source: MemorySource(sink.bytes), label: "layer sha256:abc"), to: tmp.directory("root"))
         }
         #expect(error.description == "layer sha256:abc: entry \"../x\" escapes the root")
         #expect(error.code == .escapesRoot)

@@ -3,6 +3,7 @@ import ImgArchive
 import ImgOCI
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 @Suite struct RoundTripTests {
     /// A tree with every kind of thing a layer carries.
@@ -36,8 +37,8 @@ import Testing
     }
 
     @Test func treeToTarToTreeIsIdentical() throws {
-        let tmp = TempDir()
-        let source = tmp.sub("source"), dest = tmp.sub("dest")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let source = tmp.directory("source"), dest = tmp.directory("dest")
         Self.makeTree(source)
         let sink = try FileSink(creating: tmp["tree.tar"])
         try TreeArchive.create(from: source, to: sink, preserveSubsecondTimes: true)
@@ -60,8 +61,8 @@ import Testing
     }
 
     @Test func entriesCarryEveryField() throws {
-        let tmp = TempDir()
-        let source = tmp.sub("source")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let source = tmp.directory("source")
         Self.makeTree(source)
         let sink = MemorySink()
         try TreeArchive.create(from: source, to: sink, preserveSubsecondTimes: true)
@@ -85,8 +86,8 @@ import Testing
 
     @Test func gnuTarReadsWhatWeWrite() throws {
         guard Tool.require(.tar) else { return }
-        let tmp = TempDir()
-        let source = tmp.sub("source"), dest = tmp.sub("dest")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let source = tmp.directory("source"), dest = tmp.directory("dest")
         Self.makeTree(source)
         let sink = try FileSink(creating: tmp["tree.tar"])
         try TreeArchive.create(from: source, to: sink)
@@ -101,8 +102,8 @@ import Testing
 
     @Test func weReadWhatGnuTarWrites() throws {
         guard Tool.require(.tar) else { return }
-        let tmp = TempDir()
-        let source = tmp.sub("source"), dest = tmp.sub("dest")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let source = tmp.directory("source"), dest = tmp.directory("dest")
         Self.makeTree(source)
         let made = try run(["tar", "--xattrs", "--xattrs-include=user.*", "--numeric-owner", "--format=posix", "-cf", tmp["gnu.tar"], "-C", source, "."])
         #expect(made.status == 0)

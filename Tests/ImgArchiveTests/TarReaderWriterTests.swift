@@ -2,6 +2,7 @@ import Glibc
 import ImgArchive
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 @Suite struct TarReaderWriterTests {
     static let samples: [TarEntry] = [

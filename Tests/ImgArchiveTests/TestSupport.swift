@@ -4,23 +4,8 @@ import ImgArchive
 import ImgOCI
 import ImgSystem
 import Testing
+import ImgTestSupport
 
-/// A temporary directory removed when the value is dropped.
-final class TempDir {
-    let path: String
-    init() {
-        var template = Array("/tmp/img-archive-test.XXXXXX".utf8CString)
-        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        path = String(cString: p!)
-    }
-    deinit { _ = try? FileManager.default.removeItem(atPath: path) }
-    func sub(_ name: String) -> String {
-        let p = path + "/" + name
-        mkdir(p, 0o755)
-        return p
-    }
-    subscript(_ name: String) -> String { path + "/" + name }
-}
 
 /// Builds file trees for tests with raw syscalls (exact modes, owners, times).
 struct TreeBuilder {

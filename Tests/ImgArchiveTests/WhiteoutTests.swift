@@ -2,6 +2,7 @@ import Glibc
 import ImgArchive
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 @Suite struct WhiteoutTests {
     /// Lower: a/keep, a/gone, dir-gone/{x,y}, opq/{old,sub/old}, other.
@@ -41,8 +42,8 @@ import Testing
     }
 
     @Test func mergedFormDeletesFromLowerLayers() throws {
-        let tmp = TempDir()
-        let root = tmp.sub("root")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let root = tmp.directory("root")
         Self.makeLower(root)
         let summary = try LayerApplier.apply(TarReader(source: MemorySource(Self.layer())), to: root, options: .init(whiteouts: .merged))
         #expect(summary.whiteouts == 4)
@@ -51,8 +52,8 @@ import Testing
     }
 
     @Test func opaqueMarkerAfterSiblingsKeepsThisLayersFiles() throws {
-        let tmp = TempDir()
-        let root = tmp.sub("root")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let root = tmp.directory("root")
         Self.makeLower(root)
         let sink = MemorySink()
         let tar = try TarWriter(sink: sink)
@@ -64,8 +65,8 @@ import Testing
     }
 
     @Test func overlayFormWritesDevicesAndOpaqueXattr() throws {
-        let tmp = TempDir()
-        let layerDir = tmp.sub("layer")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let layerDir = tmp.directory("layer")
         let summary = try LayerApplier.apply(TarReader(source: MemorySource(Self.layer())), to: layerDir,
                                              options: .init(whiteouts: .overlay(.init(namespace: .trusted, form: .device))))
         #expect(summary.warnings.isEmpty)
@@ -80,8 +81,8 @@ import Testing
     }
 
     @Test func overlayXattrFormNeedsNoMknod() throws {
-        let tmp = TempDir()
-        let layerDir = tmp.sub("layer")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let layerDir = tmp.directory("layer")
         _ = try LayerApplier.apply(TarReader(source: MemorySource(Self.layer())), to: layerDir,
                                    options: .init(whiteouts: .overlay(.init(namespace: .user, form: .xattr))))
         let t = TreeBuilder(root: layerDir)
@@ -98,8 +99,8 @@ import Testing
     }
 
     @Test func literalFormExtractsWhiteoutFiles() throws {
-        let tmp = TempDir()
-        let root = tmp.sub("root")
+        let tmp = try TemporaryDirectory("img-archive-test")
+        let root = tmp.directory("root")
         _ = try LayerApplier.apply(TarReader(source: MemorySource(Self.layer())), to: root, options: .init(whiteouts: .literal))
         #expect(TreeBuilder(root: root).exists("a/.wh.gone"))
         #expect(TreeBuilder(root: root).exists("opq/.wh..wh..opq"))

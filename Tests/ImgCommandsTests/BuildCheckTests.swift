@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ImgTestSupport
 
 /// `img build --check` through the real binary.
 @Suite struct BuildCheckTests {

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 /// Instruction flags and inputs of `img build` beyond the basics, each checked in the resulting image.
 @Suite(.serialized) struct BuildFeatureTests {

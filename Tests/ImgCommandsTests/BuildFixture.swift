@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import ImgTestSupport
 
 /// A build context with Debian's static busybox in it, a state directory, and `img build` through the real
 /// binary. Images are made `FROM scratch` + busybox, so nothing is pulled.

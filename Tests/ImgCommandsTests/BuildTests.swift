@@ -3,6 +3,7 @@ import Glibc
 import ImgContent
 import ImgOCI
 import Testing
+import ImgTestSupport
 
 /// `img build` end to end through the real binary, as root: runc, snapshots, the cache, outputs.
 @Suite(.serialized) struct BuildTests {

@@ -2,6 +2,7 @@ import Foundation
 import ImgContent
 import ImgOCI
 import Testing
+import ImgTestSupport
 
 /// Several `img` processes on one state directory at once: tagging, loading, removing and pruning in
 /// parallel never corrupt the database or lose a blob an image needs.

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import ImgTestSupport
 
 /// What img does where a container (or a pod) confines it, reproduced on this host with the same kernel
 /// mechanisms: no subordinate ids to map (single-id mode), an outer /proc that is partly masked (the

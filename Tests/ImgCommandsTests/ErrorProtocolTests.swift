@@ -11,6 +11,7 @@ import ImgSnapshot
 import ImgSystem
 import ImgWorker
 import Testing
+import ImgTestSupport
 
 /// Every error type adopts `ImgError`: a stable kebab-case code and one line, and the command line prints
 /// each of them the same way.

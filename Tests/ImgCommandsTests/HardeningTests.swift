@@ -3,6 +3,7 @@ import Glibc
 import ImgContent
 import ImgOCI
 import Testing
+import ImgTestSupport
 
 /// What a hostile user tried: outputs onto devices and FIFOs, archives whose members are symlinks to host
 /// files, rootfs directories open to every user, layer stacks that read differently per snapshotter, holes.

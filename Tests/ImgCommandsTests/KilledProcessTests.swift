@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 /// `kill -9` of img in the middle of a RUN step: nothing img started survives it (runc, the step's
 /// processes, fuse-overlayfs), the next command on the same state starts at once, and what the killed

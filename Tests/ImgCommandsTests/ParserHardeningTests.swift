@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ImgTestSupport
 
 /// Dockerfiles a hostile user wrote to crash the parser (hardening items 5, 6, 8): each is a one-line
 /// `FILE:LINE` error and exit 1 from `img build --check`, never a trap or a stack overflow.

@@ -2,34 +2,20 @@ import Foundation
 import Glibc
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 /// `img build` as an ordinary user with a subuid range: img enters its user namespace itself, RUN is root
 /// inside it, chown to other ids works, and what the image records is the container's ids.
 @Suite(.serialized) struct RootlessBuildTests {
-    static let user = "imgtest"
+    static let user = TestUsers.withRange
 
     static func uid() throws -> UInt32 {
         guard let entry = getpwnam(user) else { throw BuildFixtureError("no user \(user)") }
         return entry.pointee.pw_uid
     }
 
-    /// Creates `imgtest` with a 65536-id subordinate range if it is not there (the runtime tests make the
-    /// same user).
-    static func ensureUser() throws {
-        guard geteuid() == 0 else { throw BuildFixtureError("rootless build tests create a test user: run them as root") }
-        for tool in ["/usr/sbin/runuser", "/usr/bin/newuidmap"] where !FileManager.default.isExecutableFile(atPath: tool) {
-            throw BuildFixtureError("\(tool) not found: install Debian packages util-linux and uidmap")
-        }
-        if getpwnam(user) == nil {
-            let made = try SaveLoadTests.shell("useradd -m -s /bin/sh \(user)")
-            guard made.status == 0 else { throw BuildFixtureError("useradd \(user): \(made.stderr)") }
-        }
-        let ranges = try SaveLoadTests.shell("grep -q '^\(user):' /etc/subuid && grep -q '^\(user):' /etc/subgid")
-        if ranges.status != 0 {
-            let added = try SaveLoadTests.shell("usermod --add-subuids 200000-265535 --add-subgids 200000-265535 \(user)")
-            guard added.status == 0 else { throw BuildFixtureError("usermod \(user): \(added.stderr)") }
-        }
-    }
+    /// Creates `imgtest` with a 65536-id subordinate range if it is not there (`TestUsers`).
+    static func ensureUser() throws { try TestUsers.ensureWithRange() }
 
     @Test(arguments: ["auto", "native", "overlayfs", "fuse-overlayfs"])
     func rootlessBuildKeepsOwnersAndRunsAsRoot(backend: String) throws {

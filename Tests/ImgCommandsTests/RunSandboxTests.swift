@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import ImgTestSupport
 
 /// What a RUN step may do, through the real binary, as root and as an ordinary user: docker's seccomp
 /// filter and capabilities by default, neither with `RUN --security=insecure` once `--allow

@@ -3,6 +3,7 @@ import ImgSystem
 import ImgContent
 import ImgOCI
 import Testing
+import ImgTestSupport
 
 /// `img save` and `img load` through the real binary; archives checked with skopeo as an independent reader.
 @Suite struct SaveLoadTests {

@@ -2,6 +2,7 @@ import Foundation
 import ImgContent
 import ImgOCI
 import Testing
+import ImgTestSupport
 
 /// `ls`, `tag`, `rm`, `inspect`, `du`, `prune` through the real binary, on a state directory the test fills
 /// through the content and image stores.

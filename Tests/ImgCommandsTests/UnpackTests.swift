@@ -3,6 +3,7 @@ import ImgArchive
 import ImgContent
 import ImgOCI
 import Testing
+import ImgTestSupport
 
 /// `img unpack` through the real binary, on images whose layers the test builds with ImgArchive.
 @Suite struct UnpackTests {

@@ -1,5 +1,6 @@
 import ImgCommands
 import Testing
+import ImgTestSupport
 
 @Suite struct VersionAndHelpTests {
     @Test(arguments: [["-v"], ["--version"]])

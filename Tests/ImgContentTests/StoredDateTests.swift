@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ImgTestSupport
 @testable import ImgContent
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import ImgTestSupport
 @testable import ImgContent
 import ImgOCI
 import ImgSystem

@@ -4,10 +4,11 @@ import ImgArchive
 import ImgContext
 import ImgOCI
 import Testing
+import ImgTestSupport
 
 /// Archives built with img's own tar writer and compressors.
 enum Archives {
-    static func make(in scratch: Scratch, files: [String: String], modes: [String: mode_t] = [:],
+    static func make(in scratch: TemporaryDirectory, files: [String: String], modes: [String: mode_t] = [:],
                      compression: LayerCompression) throws -> String {
         let name = "tree-\(UUID().uuidString)"
         let tree = Tree(root: scratch.directory(name))

@@ -2,6 +2,7 @@ import Glibc
 import ImgContext
 import ImgOCI
 import Testing
+import ImgTestSupport
 
 struct ChecksumTests {
     private static func fixture() -> Fixture {

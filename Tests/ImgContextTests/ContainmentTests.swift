@@ -1,6 +1,7 @@
 import Glibc
 import ImgContext
 import Testing
+import ImgTestSupport
 
 /// Writes must stay inside the rootfs whatever the rootfs or the destination says.
 struct ContainmentTests {

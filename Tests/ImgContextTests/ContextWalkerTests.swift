@@ -3,6 +3,7 @@ import Glibc
 import ImgContext
 import ImgDockerfile
 import Testing
+import ImgTestSupport
 
 @Suite struct ContextWalkerTests {
     private let fm = FileManager.default

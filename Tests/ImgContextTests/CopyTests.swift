@@ -1,6 +1,7 @@
 import Glibc
 import ImgContext
 import Testing
+import ImgTestSupport
 
 private func sourceFixture() -> Fixture {
     let f = Fixture()

@@ -1,6 +1,7 @@
 import Glibc
 import ImgContext
 import Testing
+import ImgTestSupport
 
 /// A context with files, a directory tree, a class-looking name, symlinks and ignore rules.
 private func standardFixture() -> Fixture {

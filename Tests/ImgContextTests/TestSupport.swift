@@ -2,26 +2,8 @@ import Foundation
 import Glibc
 import ImgContext
 import Testing
+import ImgTestSupport
 
-/// A temporary directory removed when dropped.
-final class Scratch {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/img-context-test.XXXXXX".utf8CString)
-        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        path = String(cString: p!)
-    }
-
-    deinit { _ = try? FileManager.default.removeItem(atPath: path) }
-
-    /// A new empty directory inside.
-    func directory(_ name: String) -> String {
-        let p = path + "/" + name
-        mkdir(p, 0o755)
-        return p
-    }
-}
 
 /// Makes and inspects files below one directory with raw syscalls, so modes, owners and times are exact.
 struct Tree {
@@ -121,7 +103,7 @@ struct Tree {
 
 /// A build context and an empty rootfs side by side.
 struct Fixture {
-    let scratch = Scratch()
+    let scratch = try! TemporaryDirectory("img-context-test")
     let context: Tree
     let rootfs: Tree
 

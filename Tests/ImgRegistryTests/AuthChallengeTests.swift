@@ -1,5 +1,6 @@
 import ImgRegistry
 import Testing
+import ImgTestSupport
 
 @Suite struct AuthChallengeTests {
     struct Case: Sendable, CustomTestStringConvertible {

@@ -2,6 +2,7 @@ import Foundation
 import ImgOCI
 import ImgRegistry
 import Testing
+import ImgTestSupport
 
 /// Basic auth over TLS and docker's token flow against real registries.
 @Suite struct AuthTests {

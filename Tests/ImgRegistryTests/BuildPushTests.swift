@@ -2,6 +2,7 @@ import Foundation
 import ImgOCI
 import ImgRegistry
 import Testing
+import ImgTestSupport
 
 /// `img build` against a real registry: the base image is pulled by the build itself, the result is pushed
 /// with `-o type=image,...,push=true`, read back by skopeo, and pulled into a fresh store by img.
@@ -14,7 +15,7 @@ import Testing
             try await withClient(settings: registry.settings()) { client in
                 _ = try await client.pushImage(base, root: image.root) { try image.content($0) }
             }
-            let context = try TempDir("img-build-context")
+            let context = try TemporaryDirectory("img-build-context")
             defer { context.remove() }
             try Data("""
                 FROM \(registry.host)/test/base:v1

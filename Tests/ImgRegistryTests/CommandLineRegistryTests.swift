@@ -3,13 +3,14 @@ import ImgContent
 import ImgOCI
 import ImgRegistry
 import Testing
+import ImgTestSupport
 
 /// `img pull`, `push`, `login` and `logout` through the real binary against a real registry. Every run gets
 /// its own HOME, config and state directories so nothing of the machine's own set-up is read or changed.
 @Suite struct CommandLineRegistryTests {
     struct Img {
-        let state: TempDir
-        let config: TempDir
+        let state: TemporaryDirectory
+        let config: TemporaryDirectory
         var environment: [String: String] {
             var env = ProcessInfo.processInfo.environment
             env["HOME"] = config.path
@@ -18,20 +19,11 @@ import Testing
             return env
         }
 
-        static let binary: String = {
-            var dir = URL(filePath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-            while dir.path != "/" {
-                let candidate = dir.appending(path: "img").path
-                var isDir: ObjCBool = false
-                if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDir), !isDir.boolValue { return candidate }
-                dir = dir.deletingLastPathComponent()
-            }
-            return "img"
-        }()
+        static let binary = ImgBinary.url.path
 
         init() throws {
-            state = try TempDir("img-cli-state")
-            config = try TempDir("img-cli-config")
+            state = try TemporaryDirectory("img-cli-state")
+            config = try TemporaryDirectory("img-cli-config")
         }
 
         func callAsFunction(_ args: [String], input: String = "") throws -> (status: Int32, out: String, err: String) {

@@ -1,15 +1,16 @@
 import Foundation
 import ImgRegistry
 import Testing
+import ImgTestSupport
 
 @Suite struct DockerConfigTests {
-    func config(_ json: String, in dir: TempDir, environment: [String: String] = [:]) throws -> DockerConfig {
+    func config(_ json: String, in dir: TemporaryDirectory, environment: [String: String] = [:]) throws -> DockerConfig {
         try json.write(toFile: dir.file("config.json"), atomically: true, encoding: .utf8)
         return DockerConfig(path: dir.file("config.json"), environment: environment)
     }
 
     @Test func readsAuthsInEveryKeyForm() async throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let c = try config("""
             {"auths": {
@@ -34,7 +35,7 @@ import Testing
     }
 
     @Test func malformedFileIsAConfigurationError() async throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let c = try config("{not json", in: dir)
         let error = await #expect(throws: RegistryError.self) { try await c.credentials(for: "docker.io") }
@@ -48,7 +49,7 @@ import Testing
     }
 
     @Test func storeKeepsOtherEntriesAndIsPrivate() async throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let c = try config(#"{"auths": {"other.example": {"auth": "b3RoZXI6cHc="}}, "detachKeys": "ctrl-x"}"#, in: dir)
         try c.store(Credentials(username: "me", password: "secret"), for: "127.0.0.1:5000")
@@ -66,7 +67,7 @@ import Testing
     }
 
     /// A `docker-credential-test` helper keeping one credential per server as files in its directory.
-    func makeHelper(in dir: TempDir) throws -> [String: String] {
+    func makeHelper(in dir: TemporaryDirectory) throws -> [String: String] {
         let bin = dir.file("bin")
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         let script = """
@@ -99,7 +100,7 @@ import Testing
     }
 
     @Test func credHelpersAndCredsStore() async throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let env = try makeHelper(in: dir)
         // credHelpers for one host, credsStore for the rest; inline auths lose to the store.
@@ -122,7 +123,7 @@ import Testing
     }
 
     @Test func missingHelperIsAClearError() async throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let c = try config(#"{"credsStore": "does-not-exist"}"#, in: dir, environment: ["PATH": dir.path])
         let error = await #expect(throws: RegistryError.self) { try await c.credentials(for: "docker.io") }

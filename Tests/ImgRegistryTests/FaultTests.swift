@@ -2,6 +2,7 @@ import Foundation
 import ImgOCI
 import ImgRegistry
 import Testing
+import ImgTestSupport
 
 /// Faults injected by a proxy in front of a real registry.
 @Suite struct FaultTests {

@@ -2,6 +2,7 @@ import Foundation
 import ImgOCI
 import ImgRegistry
 import Testing
+import ImgTestSupport
 
 /// `img build --platform a,b` through the real binary: one image per platform from a multi-platform base in
 /// a real registry, an index over them in the store, pushed and in an OCI archive, a directory per platform
@@ -17,7 +18,7 @@ import Testing
             try await withClient(settings: registry.settings()) { client in
                 _ = try await client.pushImage(try registry.reference("test/multi:v1"), root: base.root) { try base.content($0) }
             }
-            let context = try TempDir("img-multi-context")
+            let context = try TemporaryDirectory("img-multi-context")
             defer { context.remove() }
             try Data("hello\n".utf8).write(to: URL(filePath: context.file("hello.txt")))
             // The cross-compiling pattern: a stage on the build platform makes something for each target.
@@ -103,7 +104,7 @@ import Testing
             try await withClient(settings: registry.settings()) { client in
                 _ = try await client.pushImage(try registry.reference("test/amd64:v1"), root: base.root) { try base.content($0) }
             }
-            let context = try TempDir("img-platform-context")
+            let context = try TemporaryDirectory("img-platform-context")
             defer { context.remove() }
             let img = try CommandLineRegistryTests.Img()
             defer { img.remove() }

@@ -2,6 +2,7 @@ import Foundation
 import ImgOCI
 import ImgRegistry
 import Testing
+import ImgTestSupport
 
 /// Round trips against a plain-HTTP `docker-registry`, checked with `skopeo` as an independent client.
 @Suite struct PushPullTests {

@@ -2,6 +2,7 @@ import Foundation
 import ImgOCI
 import ImgRegistry
 import Testing
+import ImgTestSupport
 
 @Suite struct RegistrySettingsTests {
     let toml = """
@@ -46,7 +47,7 @@ import Testing
     }
 
     @Test func certsDirectoriesAddCAFiles() throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory()
         defer { dir.remove() }
         try FileManager.default.createDirectory(atPath: dir.file("certs.d/h.example:5000"), withIntermediateDirectories: true)
         try "x".write(toFile: dir.file("certs.d/h.example:5000/ca.crt"), atomically: true, encoding: .utf8)
@@ -58,7 +59,7 @@ import Testing
     }
 
     @Test func standardLocationUsesXDGConfigHome() throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory()
         defer { dir.remove() }
         try FileManager.default.createDirectory(atPath: dir.file("img"), withIntermediateDirectories: true)
         try "[registry.\"r.example\"]\nhttp = true\n".write(toFile: dir.file("img/config.toml"), atomically: true, encoding: .utf8)

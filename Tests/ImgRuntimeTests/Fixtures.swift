@@ -3,38 +3,7 @@ import ImgRuntime
 import ImgSystem
 import Synchronization
 import Testing
-
-/// A prerequisite the tests cannot do without. Missing ones fail the test naming the fix, in CI and out of
-/// it: never a silent skip.
-struct MissingPrerequisite: Error, CustomStringConvertible {
-    var description: String
-}
-
-let standardPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-@discardableResult
-func requireTool(_ name: String, package: String) throws -> String {
-    guard let path = ExecutableLookup.find(name, searchPath: standardPath) else {
-        throw MissingPrerequisite(description: "\(name) not found: install Debian package \(package)")
-    }
-    return path
-}
-
-func requireRoot() throws {
-    guard geteuid() == 0 else {
-        throw MissingPrerequisite(description: "the runtime tests run containers and create a test user: run them as root")
-    }
-}
-
-/// Runs a host command that must succeed.
-@discardableResult
-func host(_ executable: String, _ arguments: String...) throws -> String {
-    let result = try ChildProcess.collect(executable: executable, arguments: arguments)
-    guard result.status.isSuccess else {
-        throw MissingPrerequisite(description: "\(executable) \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stderr)")
-    }
-    return result.stdout
-}
+import ImgTestSupport
 
 func writeFile(_ path: String, _ text: String, mode: mode_t = 0o644) throws {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)

@@ -2,6 +2,7 @@ import Glibc
 import ImgRuntime
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 /// The unprivileged half of `RootlessTests`. Those tests (as root) start this same test binary as an ordinary
 /// user, filtered to `RootlessDriver/drive()`, with `IMG_TEST_ROOTLESS_DRIVER` naming a scenario and

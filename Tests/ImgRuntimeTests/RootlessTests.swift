@@ -2,6 +2,7 @@ import Glibc
 import ImgRuntime
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 /// Real unprivileged users, set up here as root (idempotently):
 /// - `imgtest`, with a subordinate uid/gid range of at least 65536 ids (`useradd` gives one by default on
@@ -18,36 +19,14 @@ import Testing
         var subgidStart: UInt32
     }
 
-    static let userWithRange = "imgtest"
-    static let userWithoutRange = "imgnosub"
+    static let userWithRange = TestUsers.withRange
+    static let userWithoutRange = TestUsers.withoutRange
 
-    private static func lookup(_ name: String) -> (uid: UInt32, gid: UInt32)? {
-        guard let entry = getpwnam(name) else { return nil }
-        return (entry.pointee.pw_uid, entry.pointee.pw_gid)
-    }
-
-    /// Creates the users if needed; returns `imgtest`.
+    /// Creates the users if needed (`TestUsers`); returns `imgtest`.
     static func ensureUsers() throws -> TestUser {
-        try requireRoot()
-        try requireTool("newuidmap", package: "uidmap")
-        try requireTool("runuser", package: "util-linux")
-        if lookup(userWithRange) == nil { try host("/usr/sbin/useradd", "-m", "-s", "/bin/sh", userWithRange) }
-        guard let ids = lookup(userWithRange) else { throw MissingPrerequisite(description: "useradd \(userWithRange) made no user") }
-        func firstRange(_ file: String) throws -> SubordinateIDRange? {
-            try SubordinateIDs(contentsOf: file).ranges(user: userWithRange, uid: ids.uid).first
-        }
-        if try firstRange(SubordinateIDs.uidFile) == nil || firstRange(SubordinateIDs.gidFile) == nil {
-            try host("/usr/sbin/usermod", "--add-subuids", "200000-265535", "--add-subgids", "200000-265535", userWithRange)
-        }
-        guard let subuid = try firstRange(SubordinateIDs.uidFile), let subgid = try firstRange(SubordinateIDs.gidFile),
-            subuid.count >= 65536, subgid.count >= 65536
-        else {
-            throw MissingPrerequisite(description: "\(userWithRange) needs a subordinate range of 65536 ids in /etc/subuid and /etc/subgid")
-        }
-        if lookup(userWithoutRange) == nil {
-            try host("/usr/sbin/useradd", "-M", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", "-s", "/bin/sh", userWithoutRange)
-        }
-        return TestUser(name: userWithRange, uid: ids.uid, gid: ids.gid, subuidStart: subuid.start, subgidStart: subgid.start)
+        let user = try TestUsers.ensureWithRange()
+        try TestUsers.ensureWithoutRange()
+        return TestUser(name: user.name, uid: user.uid, gid: user.gid, subuidStart: user.subuidStart, subgidStart: user.subgidStart)
     }
 
     /// The test binary, run as `user` with only the driver's variables (and `path`) in its environment.

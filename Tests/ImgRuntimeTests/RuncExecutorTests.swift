@@ -3,6 +3,7 @@ import ImgRuntime
 import ImgSystem
 import Synchronization
 import Testing
+import ImgTestSupport
 
 /// Real runc, real busybox rootfs, as root. Each test has its own workspace and checks nothing is left.
 @Suite struct RuncExecutorTests {

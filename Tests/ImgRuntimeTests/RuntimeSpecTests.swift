@@ -2,6 +2,7 @@ import Foundation
 import ImgRuntime
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 @Suite struct RuntimeSpecTests {
     private func json(_ spec: RuntimeSpec) throws -> [String: Any] {

@@ -2,6 +2,7 @@ import Foundation
 import ImgRuntime
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 /// The default seccomp profile as a value and as the JSON runc reads.
 @Suite struct SeccompProfileTests {

@@ -4,6 +4,7 @@ import ImgArchive
 import ImgSnapshot
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 /// The half of `SnapshotTests` that runs where snapshots are made: `SnapshotTests` (as root) starts this test
 /// binary filtered to `SnapshotDriver`, as root or through `runuser` as the unprivileged `imgtest`, with

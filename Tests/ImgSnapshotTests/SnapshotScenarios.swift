@@ -5,6 +5,7 @@ import ImgOCI
 import ImgSnapshot
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 /// What every backend must do, run by `SnapshotDriver` as root in a private mount namespace or as root in
 /// img's user namespace. `workdir` holds `state/` (the store) and `sentinel/` (must stay empty).

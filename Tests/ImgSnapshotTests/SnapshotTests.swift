@@ -5,6 +5,7 @@ import ImgSnapshot
 import ImgSystem
 import Synchronization
 import Testing
+import ImgTestSupport
 
 /// Every backend, as real root (in a private mount namespace) and as an unprivileged user (in img's user
 /// namespace): the scenarios run in `SnapshotDriver`, started here; afterwards the host must show no mount,
@@ -12,34 +13,14 @@ import Testing
 @Suite(.serialized) struct SnapshotTests {
     enum Mode: String, CaseIterable, Sendable { case root, rootless }
 
-    static let testUser = "imgtest"
+    static let testUser = TestUsers.withRange
     /// Without a subordinate range: cannot enter img's user namespace.
-    static let userWithoutRange = "imgnosub"
+    static let userWithoutRange = TestUsers.withoutRange
 
-    /// Creates `imgtest` with a 65536-id subordinate range if needed (as ImgRuntimeTests do).
+    /// Creates `imgtest` with a 65536-id subordinate range if needed (`TestUsers`).
     static func ensureTestUser() throws -> (uid: UInt32, gid: UInt32) {
-        guard geteuid() == 0 else {
-            throw MissingPrerequisite(description: "the snapshot tests mount file systems and create a test user: run them as root")
-        }
-        try requireTool("newuidmap", package: "uidmap")
-        try requireTool("runuser", package: "util-linux")
-        try ensureUser(testUser, "-m", "-s", "/bin/sh")
-        guard let entry = getpwnam(testUser) else { throw MissingPrerequisite(description: "useradd \(testUser) made no user") }
-        let uid = entry.pointee.pw_uid, gid = entry.pointee.pw_gid
-        let ranges = try SubordinateIDs(contentsOf: SubordinateIDs.uidFile).ranges(user: testUser, uid: uid)
-        if ranges.first.map({ $0.count < 65536 }) ?? true {
-            try host("/usr/sbin/usermod", "--add-subuids", "200000-265535", "--add-subgids", "200000-265535", testUser)
-        }
-        return (uid, gid)
-    }
-
-    /// `useradd` unless the user exists; another suite (ImgRuntimeTests) may be creating it at the same time.
-    static func ensureUser(_ name: String, _ options: String...) throws {
-        guard getpwnam(name) == nil else { return }
-        let result = try ChildProcess.collect(executable: "/usr/sbin/useradd", arguments: options + [name])
-        guard result.status.isSuccess || getpwnam(name) != nil else {
-            throw MissingPrerequisite(description: "useradd \(name) failed (\(result.status)): \(result.stderr)")
-        }
+        let user = try TestUsers.ensureWithRange()
+        return (user.uid, user.gid)
     }
 
     /// Runs the driver; returns its status and output.
@@ -118,9 +99,7 @@ import Testing
     }
 
     @Test func anOrdinaryUserOutsideGetsNativeAndReasons() throws {
-        try Self.ensureUser(Self.userWithoutRange, "-M", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", "-s", "/bin/sh")
-        guard let entry = getpwnam(Self.userWithoutRange) else { throw MissingPrerequisite(description: "useradd \(Self.userWithoutRange) made no user") }
-        let (uid, gid) = (entry.pointee.pw_uid, entry.pointee.pw_gid)
+        let (uid, gid) = try TestUsers.ensureWithoutRange()
         try Self.withWorkdir(.root) { workdir in
             chown(workdir, uid, gid)
             let (status, output) = try Self.drive(.native, .rootless, scenario: "outside", workdir: workdir, user: Self.userWithoutRange)

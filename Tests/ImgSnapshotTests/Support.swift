@@ -5,31 +5,7 @@ import ImgOCI
 import ImgSnapshot
 import ImgSystem
 import Testing
-
-/// A prerequisite the tests cannot do without: a failure naming the fix, never a silent skip.
-struct MissingPrerequisite: Error, CustomStringConvertible {
-    var description: String
-}
-
-let standardPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-@discardableResult
-func requireTool(_ name: String, package: String) throws -> String {
-    guard let path = ExecutableLookup.find(name, searchPath: standardPath) else {
-        throw MissingPrerequisite(description: "\(name) not found: install Debian package \(package)")
-    }
-    return path
-}
-
-/// Runs a host command that must succeed.
-@discardableResult
-func host(_ executable: String, _ arguments: String...) throws -> String {
-    let result = try ChildProcess.collect(executable: executable, arguments: arguments)
-    guard result.status.isSuccess else {
-        throw MissingPrerequisite(description: "\(executable) \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stderr)")
-    }
-    return result.stdout
-}
+import ImgTestSupport
 
 func write(_ path: String, _ text: String, mode: mode_t = 0o644) throws {
     let url = URL(filePath: path)
@@ -51,16 +27,6 @@ func exists(_ path: String) -> Bool { lstatus(path) != nil }
 
 func entries(_ path: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
-}
-
-func makeTemporaryDirectory(_ prefix: String) throws -> String {
-    var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
-    guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { throw SystemError.errno("mkdtemp") }
-    return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
-
-func removeTree(_ path: String) {
-    _ = try? ChildProcess.collect(executable: "/bin/rm", arguments: ["-rf", "--one-file-system", path])
 }
 
 /// Builds layer blobs from directory trees (or raw tar entries) made by the tests.

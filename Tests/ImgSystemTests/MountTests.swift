@@ -1,6 +1,7 @@
 import Glibc
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 /// Real mounts, as root, in the test process's own mount namespace: each test unmounts what it mounted.
 @Suite struct MountTests {

@@ -1,6 +1,7 @@
 import Glibc
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 @Suite struct SubordinateIDsTests {
     static let file = """

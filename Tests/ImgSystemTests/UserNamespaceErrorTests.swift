@@ -1,5 +1,6 @@
 import ImgSystem
 import Testing
+import ImgTestSupport
 
 /// The one line a failed id mapping prints says how to fix it, also where the cause is a container.
 @Suite struct UserNamespaceErrorTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ImgTestSupport
 
 /// External programs the tests drive, and the Debian package each comes from.
 enum Tool: String, CaseIterable {

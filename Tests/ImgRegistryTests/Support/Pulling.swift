@@ -1,6 +1,7 @@
 import Foundation
 import ImgOCI
 import ImgRegistry
+import ImgTestSupport
 
 /// Pulls `reference` into `dir/<hex>` files through `FileBlobSink`s and returns what was resolved.
 @discardableResult

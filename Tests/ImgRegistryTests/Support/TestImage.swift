@@ -1,6 +1,7 @@
 import Foundation
 import ImgOCI
 import ImgRegistry
+import ImgTestSupport
 
 /// An image the test builds itself: one gzip layer holding Debian's static busybox, a config and a
 /// manifest per platform, and an index over them when there is more than one platform.
@@ -34,7 +35,7 @@ struct TestImage: Sendable {
     }
 
     /// Builds the image in `dir`. `padding` bytes of random data are added to the layer to make it larger.
-    static func make(in dir: TempDir, platforms: [Platform] = [Platform(os: "linux", architecture: "amd64")],
+    static func make(in dir: TemporaryDirectory, platforms: [Platform] = [Platform(os: "linux", architecture: "amd64")],
                      padding: Int = 0, mediaTypes docker: Bool = false) throws -> TestImage {
         let root = dir.file("rootfs")
         try FileManager.default.createDirectory(atPath: root + "/bin", withIntermediateDirectories: true)

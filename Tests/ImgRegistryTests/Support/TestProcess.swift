@@ -1,5 +1,6 @@
 import Foundation
 import ImgRegistry
+import ImgTestSupport
 
 /// A temporary directory removed when the test ends.
 final class TempDir: Sendable {

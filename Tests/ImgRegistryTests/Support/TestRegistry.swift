@@ -1,6 +1,7 @@
 import Foundation
 import ImgOCI
 import ImgRegistry
+import ImgTestSupport
 
 /// Debian's `docker-registry` on a free 127.0.0.1 port with filesystem storage in a temp dir, in one of
 /// three set-ups. Stop it with `stop()` (`withRegistry` does).
@@ -16,7 +17,7 @@ final class TestRegistry: @unchecked Sendable {
     }
 
     let port: Int
-    let dir: TempDir
+    let dir: TemporaryDirectory
     private(set) var daemons: [Daemon] = []
     /// The CA that signed the TLS server certificate.
     private(set) var caPath: String?
@@ -24,7 +25,7 @@ final class TestRegistry: @unchecked Sendable {
 
     var host: String { "127.0.0.1:\(port)" }
 
-    private init(port: Int, dir: TempDir) {
+    private init(port: Int, dir: TemporaryDirectory) {
         self.port = port
         self.dir = dir
     }
@@ -54,7 +55,7 @@ final class TestRegistry: @unchecked Sendable {
         // freePort() answers with a port that was free a moment ago; under a parallel suite another test's
         // connection can take it before the registry (or its token server) binds it. Then start again.
         for attempt in 1... {
-            let dir = try TempDir("img-registry")
+            let dir = try TemporaryDirectory("img-registry")
             let registry = TestRegistry(port: try freePort(), dir: dir)
             do {
                 try await registry.launch(mode)

@@ -1,15 +1,22 @@
-import Foundation
-import Testing
+package import Foundation
 
 /// Runs the real `img` executable built next to the test bundle.
-struct ImgBinary {
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+package struct ImgBinary {
+    package struct Result: Sendable {
+        package var status: Int32
+        package var stdout: String
+        package var stderr: String
+
+        package init(status: Int32, stdout: String, stderr: String) {
+            self.status = status
+            self.stdout = stdout
+            self.stderr = stderr
+        }
     }
 
-    static let url: URL = {
+    /// The `img` executable of this build: found by walking up from the test runner, which lives in the same
+    /// build directory.
+    package static let url: URL = {
         // The test runner lives in the same build directory as the `img` product.
         let runner = URL(filePath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var dir = runner.deletingLastPathComponent()
@@ -24,7 +31,7 @@ struct ImgBinary {
         return URL(filePath: "img")
     }()
 
-    static func run(_ arguments: [String], stdin: String? = nil, cwd: URL? = nil,
+    package static func run(_ arguments: [String], stdin: String? = nil, cwd: URL? = nil,
                     environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = url
@@ -51,32 +58,17 @@ struct ImgBinary {
 }
 
 /// Reads a file handle to its end on a background thread.
-final class ReadAll: @unchecked Sendable {
+package final class ReadAll: @unchecked Sendable {
     private var data = Data()
     private let done = DispatchSemaphore(value: 0)
-    init(_ handle: FileHandle) {
+    package init(_ handle: FileHandle) {
         Thread.detachNewThread { [self] in
             data = handle.readDataToEndOfFile()
             done.signal()
         }
     }
-    func wait() -> Data {
+    package func wait() -> Data {
         done.wait()
         return data
     }
-}
-
-/// A temporary directory removed when the value goes away.
-final class TemporaryDirectory {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appending(path: "img-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    func write(_ relative: String, _ text: String) throws {
-        let file = url.appending(path: relative)
-        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: file)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
 }

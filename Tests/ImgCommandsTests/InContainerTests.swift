@@ -43,10 +43,11 @@ import Testing
         try buildsTheMainCase(env, user: 1000, security: Self.unconfined, push: "incontainer/uid1000:a")
     }
 
-    /// (b) With systempaths=unconfined too, RUN gets its own PID namespace: it sees only its own processes.
+    /// (b) With systempaths=unconfined too: the main case and its push, and RUN gets its own PID namespace,
+    /// where it sees only its own processes.
     @Test func unmaskedProcGivesRunItsOwnProcesses() throws {
         guard let env = try InContainerEnvironment.get() else { return }
-        try buildsTheMainCase(env, user: 1000, security: Self.unmasked, push: nil)
+        try buildsTheMainCase(env, user: 1000, security: Self.unmasked, push: "incontainer/unmasked:b")
         let out = try env.directory("out-ps", owner: 1000)
         let state = try env.directory("state-ps", owner: 1000)
         let built = try env.run(user: "1000", security: Self.unmasked,

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import ImgTestSupport
 import Testing
 
 /// What the in-container tests share, made once per run of the suite and removed after it: img's image built

@@ -30,14 +30,15 @@ package enum Keyword: String, Sendable, Hashable, CaseIterable {
     package var name: String { rawValue.uppercased() }
 }
 
-/// The meaning of an instruction.
+/// The meaning of an instruction. The large payloads are boxed (`indirect`) so that a `Command`, and with
+/// it every `Instruction` of a long ENV/LABEL file, stays a few words wide instead of the widest case's size.
 package enum Command: Sendable, Hashable {
-    case from(FromCommand)
-    case run(RunCommand)
+    indirect case from(FromCommand)
+    indirect case run(RunCommand)
     case cmd(CommandLine)
     case entrypoint(CommandLine)
-    case copy(CopyCommand)
-    case add(CopyCommand)
+    indirect case copy(CopyCommand)
+    indirect case add(CopyCommand)
     case env(KeyValueCommand)
     case label(KeyValueCommand)
     case arg([ArgDeclaration])
@@ -45,9 +46,9 @@ package enum Command: Sendable, Hashable {
     case volume([String])
     case user(String)
     case workdir(String)
-    case healthcheck(Healthcheck)
+    indirect case healthcheck(Healthcheck)
     case stopSignal(String)
-    case onbuild(OnbuildCommand)
+    indirect case onbuild(OnbuildCommand)
     case shell([String])
     case maintainer(String)
 

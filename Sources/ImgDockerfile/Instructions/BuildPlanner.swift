@@ -17,19 +17,16 @@ package enum BuildPlanner {
     }
 }
 
-struct UndefinedKey: Hashable {
-    var name: String
-    var line: Int
-}
-
 /// The working state of one planning run.
 struct PlanState {
     let file: String
     let options: BuildOptions
     let lexer: ShellLexer
     var undefined: [UndefinedVariable] = []
-    /// Undefined names already noted outside FROM, by line, so each is noted once without a scan.
-    var undefinedSeen: Set<UndefinedKey> = []
+    /// Undefined names already noted on `undefinedLine`, so each is noted once per line. Instructions are
+    /// planned in line order, so only the current line's names need keeping.
+    var undefinedSeen: Set<String> = []
+    var undefinedLine = 0
     /// How many more undefined names get a "did you mean" (see StageBuilder.noteVariables).
     var suggestionsLeft = 256
     /// FROM lines whose image is invalid when only ARG defaults are used (line, image as written).

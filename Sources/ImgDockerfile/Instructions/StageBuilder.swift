@@ -142,8 +142,13 @@ struct StageBuilder {
     }
 
     private mutating func noteVariables(_ expansion: ShellExpansion, line: Int, in text: String) {
+        guard !expansion.unmatched.isEmpty else { return }
+        if state.undefinedLine != line {
+            state.undefinedLine = line
+            state.undefinedSeen.removeAll(keepingCapacity: true)
+        }
         for name in expansion.unmatched.sorted() where !isKnown(name) && !UndefinedVariable.onlyWithFallback(name, in: text) {
-            guard state.undefinedSeen.insert(UndefinedKey(name: name, line: line)).inserted else { continue }
+            guard state.undefinedSeen.insert(name).inserted else { continue }
             // A suggestion compares against every ARG and ENV name; past the first few hundred undefined
             // names that made a long file quadratic, so later ones go without.
             var suggestion: String?

@@ -2,19 +2,18 @@
 /// `Instruction.init(node:file:)`; values are as written until a `BuildPlan` expands them.
 package struct Instruction: Sendable, Hashable {
     package var command: Command
-    /// The keyword as the user wrote it (`Run`), for casing checks.
-    package var keywordAsWritten: String
     /// 1-based first and last physical line (heredoc bodies included).
     package var startLine: Int
     package var endLine: Int
-    /// The parser node this came from.
+    /// The parser node this came from (one word: copies share its storage).
     package var node: Node
 
+    /// The keyword as the user wrote it (`Run`), for casing checks.
+    package var keywordAsWritten: String { node.keywordAsWritten }
     package var keyword: Keyword { command.keyword }
 
-    package init(command: Command, keywordAsWritten: String, startLine: Int, endLine: Int, node: Node) {
+    package init(command: Command, startLine: Int, endLine: Int, node: Node) {
         self.command = command
-        self.keywordAsWritten = keywordAsWritten
         self.startLine = startLine
         self.endLine = endLine
         self.node = node

@@ -17,19 +17,16 @@ package enum BuildPlanner {
     }
 }
 
-struct UndefinedKey: Hashable {
-    var name: String
-    var line: Int
-}
-
 /// The working state of one planning run.
 struct PlanState {
     let file: String
     let options: BuildOptions
     let lexer: ShellLexer
     var undefined: [UndefinedVariable] = []
-    /// Undefined names already noted outside FROM, by line, so each is noted once without a scan.
-    var undefinedSeen: Set<UndefinedKey> = []
+    /// Undefined names already noted on `undefinedLine`, so each is noted once per line. Instructions are
+    /// planned in line order, so only the current line's names need keeping.
+    var undefinedSeen: Set<String> = []
+    var undefinedLine = 0
     /// How many more undefined names get a "did you mean" (see StageBuilder.noteVariables).
     var suggestionsLeft = 256
     /// FROM lines whose image is invalid when only ARG defaults are used (line, image as written).
@@ -47,20 +44,25 @@ struct PlanState {
 
     mutating func plan(_ instructions: [Instruction]) throws(DockerfileError) -> BuildPlan {
         // Split into the global ARG preamble and one group per FROM.
-        var globals: [Instruction] = []
-        var groups: [[Instruction]] = []
-        for instruction in instructions {
+        // Groups are slices of `instructions`: they share its storage instead of copying every instruction.
+        var globalCount = 0
+        var groupStarts: [Int] = []
+        for (position, instruction) in instructions.enumerated() {
             if instruction.keyword == .from {
-                groups.append([instruction])
-            } else if groups.isEmpty {
+                groupStarts.append(position)
+            } else if groupStarts.isEmpty {
                 guard instruction.keyword == .arg else {
                     throw error("no build stage in current context: \(instruction.keyword.name) must come after FROM",
                                 line: instruction.startLine)
                 }
-                globals.append(instruction)
-            } else {
-                groups[groups.count - 1].append(instruction)
+                globalCount += 1
             }
+        }
+        let globals = instructions[..<globalCount]
+        var groups: [ArraySlice<Instruction>] = []
+        groups.reserveCapacity(groupStarts.count)
+        for (n, start) in groupStarts.enumerated() {
+            groups.append(instructions[start..<(n + 1 < groupStarts.count ? groupStarts[n + 1] : instructions.count)])
         }
         guard !groups.isEmpty else {
             throw DockerfileError("stage", "the Dockerfile contains no stages to build (no FROM)", file: file)
@@ -68,7 +70,7 @@ struct PlanState {
 
         // Stage names are not expanded, so they are known before anything else.
         let names: [String?] = groups.map { group in
-            if case .from(let from) = group[0].command { return from.stageName?.lowercased() }
+            if case .from(let from) = group.first?.command { return from.stageName?.lowercased() }
             return nil
         }
         let targetIndex = try selectTarget(names, groups: groups)
@@ -101,7 +103,7 @@ struct PlanState {
             }
         }
 
-        let stageLines = groups.map { $0[0].startLine }
+        let stageLines = groups.map { $0[$0.startIndex].startLine }
         var stages: [Stage] = []
         var stageErrors: [Int: DockerfileError] = [:]
         for (index, group) in groups.enumerated() {
@@ -142,7 +144,7 @@ struct PlanState {
             invalidDefaultBases: invalidDefaultBases.map { InvalidDefaultBase(line: $0.line, image: $0.image) })
     }
 
-    private func selectTarget(_ names: [String?], groups: [[Instruction]]) throws(DockerfileError) -> Int {
+    private func selectTarget(_ names: [String?], groups: [ArraySlice<Instruction>]) throws(DockerfileError) -> Int {
         guard let target = options.target else { return names.count - 1 }
         if let index = names.firstIndex(of: target.lowercased()) { return index }
         let known = names.compactMap { $0 }

@@ -3,8 +3,7 @@ extension Instruction {
     package init(node: Node, file: String = "Dockerfile") throws(DockerfileError) {
         do {
             let command = try Self.command(for: node)
-            self.init(command: command, keywordAsWritten: node.keywordAsWritten, startLine: node.startLine,
-                      endLine: node.endLine, node: node)
+            self.init(command: command, startLine: node.startLine, endLine: node.endLine, node: node)
         } catch {
             throw DockerfileError(error.code, error.message, file: file, line: node.startLine)
         }

@@ -2,19 +2,18 @@
 /// `Instruction.init(node:file:)`; values are as written until a `BuildPlan` expands them.
 package struct Instruction: Sendable, Hashable {
     package var command: Command
-    /// The keyword as the user wrote it (`Run`), for casing checks.
-    package var keywordAsWritten: String
     /// 1-based first and last physical line (heredoc bodies included).
     package var startLine: Int
     package var endLine: Int
-    /// The parser node this came from.
+    /// The parser node this came from (one word: copies share its storage).
     package var node: Node
 
+    /// The keyword as the user wrote it (`Run`), for casing checks.
+    package var keywordAsWritten: String { node.keywordAsWritten }
     package var keyword: Keyword { command.keyword }
 
-    package init(command: Command, keywordAsWritten: String, startLine: Int, endLine: Int, node: Node) {
+    package init(command: Command, startLine: Int, endLine: Int, node: Node) {
         self.command = command
-        self.keywordAsWritten = keywordAsWritten
         self.startLine = startLine
         self.endLine = endLine
         self.node = node
@@ -30,14 +29,15 @@ package enum Keyword: String, Sendable, Hashable, CaseIterable {
     package var name: String { rawValue.uppercased() }
 }
 
-/// The meaning of an instruction.
+/// The meaning of an instruction. The large payloads are boxed (`indirect`) so that a `Command`, and with
+/// it every `Instruction` of a long ENV/LABEL file, stays a few words wide instead of the widest case's size.
 package enum Command: Sendable, Hashable {
-    case from(FromCommand)
-    case run(RunCommand)
+    indirect case from(FromCommand)
+    indirect case run(RunCommand)
     case cmd(CommandLine)
     case entrypoint(CommandLine)
-    case copy(CopyCommand)
-    case add(CopyCommand)
+    indirect case copy(CopyCommand)
+    indirect case add(CopyCommand)
     case env(KeyValueCommand)
     case label(KeyValueCommand)
     case arg([ArgDeclaration])
@@ -45,9 +45,9 @@ package enum Command: Sendable, Hashable {
     case volume([String])
     case user(String)
     case workdir(String)
-    case healthcheck(Healthcheck)
+    indirect case healthcheck(Healthcheck)
     case stopSignal(String)
-    case onbuild(OnbuildCommand)
+    indirect case onbuild(OnbuildCommand)
     case shell([String])
     case maintainer(String)
 

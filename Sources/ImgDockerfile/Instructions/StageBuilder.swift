@@ -1,7 +1,9 @@
 /// Builds one `Stage`: resolves its FROM, then expands its instructions in the stage's ARG/ENV scope.
 struct StageBuilder {
     let index: Int
-    let group: [Instruction]
+    /// The FROM instruction, then the rest of the stage (a slice of the file's instructions).
+    let group: ArraySlice<Instruction>
+    private var fromInstruction: Instruction { group[group.startIndex] }
     let names: [String?]
     /// First line of every stage, for messages about other stages.
     let stageLines: [Int]
@@ -19,7 +21,7 @@ struct StageBuilder {
     /// Position of each ENV name in `env`.
     private var envIndex: [String: Int] = [:]
 
-    init(index: Int, group: [Instruction], names: [String?], stageLines: [Int], state: PlanState, globalArgs: [ArgValue],
+    init(index: Int, group: ArraySlice<Instruction>, names: [String?], stageLines: [Int], state: PlanState, globalArgs: [ArgValue],
          globalEnv: ShellEnvironment, defaultsEnv: ShellEnvironment, platformValues: [String: String]) {
         self.index = index
         self.group = group
@@ -31,12 +33,12 @@ struct StageBuilder {
         self.defaultsEnv = defaultsEnv
         self.platformValues = platformValues
         var nameAsWritten: String?
-        if case .from(let from) = group[0].command { nameAsWritten = from.stageName }
+        if case .from(let from) = group[group.startIndex].command { nameAsWritten = from.stageName }
         stage = Stage(
             index: index, name: nameAsWritten?.lowercased(), nameAsWritten: nameAsWritten, base: .scratch,
-            platform: nil, from: group[0], instructions: [], dependencies: [], externalImages: [], environment: [],
-            args: [], proxyArgs: [], isReachable: false, startLine: group[0].startLine,
-            endLine: group.last?.endLine ?? group[0].endLine)
+            platform: nil, from: group[group.startIndex], instructions: [], dependencies: [], externalImages: [], environment: [],
+            args: [], proxyArgs: [], isReachable: false, startLine: group[group.startIndex].startLine,
+            endLine: group.last?.endLine ?? group[group.startIndex].endLine)
     }
 
     private var file: String { state.file }
@@ -45,8 +47,8 @@ struct StageBuilder {
 
     /// Expands the FROM image and platform with the global scope and decides what the stage builds on.
     mutating func resolveFrom() throws(DockerfileError) {
-        guard case .from(var from) = group[0].command else { return }
-        let line = group[0].startLine
+        guard case .from(var from) = fromInstruction.command else { return }
+        let line = fromInstruction.startLine
         let image = try state.expandWord(from.image, env: globalEnv, line: line)
         noteFromVariables(image, line: line, in: from.image)
         checkDefaultBase(from.image, used: image, line: line)
@@ -64,7 +66,7 @@ struct StageBuilder {
 
         let base = from.image.lowercased()
         guard !base.isEmpty else {
-            throw state.error("base name (\(group[0].node.arguments.first ?? "")) should not be blank", line: line)
+            throw state.error("base name (\(fromInstruction.node.arguments.first ?? "")) should not be blank", line: line)
         }
         // BuildKit looks FROM names up among earlier stages only; `FROM alpine AS alpine` is the image.
         if let earlier = names[..<index].lastIndex(of: base) {
@@ -113,6 +115,7 @@ struct StageBuilder {
             stage.environment = env
             stage.args = args
         }
+        stage.instructions.reserveCapacity(group.count - 1)
         for instruction in group.dropFirst() {
             let result: Instruction
             do {
@@ -139,8 +142,13 @@ struct StageBuilder {
     }
 
     private mutating func noteVariables(_ expansion: ShellExpansion, line: Int, in text: String) {
+        guard !expansion.unmatched.isEmpty else { return }
+        if state.undefinedLine != line {
+            state.undefinedLine = line
+            state.undefinedSeen.removeAll(keepingCapacity: true)
+        }
         for name in expansion.unmatched.sorted() where !isKnown(name) && !UndefinedVariable.onlyWithFallback(name, in: text) {
-            guard state.undefinedSeen.insert(UndefinedKey(name: name, line: line)).inserted else { continue }
+            guard state.undefinedSeen.insert(name).inserted else { continue }
             // A suggestion compares against every ARG and ENV name; past the first few hundred undefined
             // names that made a long file quadratic, so later ones go without.
             var suggestion: String?

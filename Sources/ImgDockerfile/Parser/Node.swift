@@ -1,51 +1,146 @@
 /// One instruction of a Dockerfile as the parser sees it: keyword, flags, arguments and heredocs, with the
 /// physical lines it came from. Typed meaning is given later by `Instruction`.
+///
+/// The fields live in one copy-on-write storage object, so a `Node` is one word: the parsed file, its typed
+/// instructions and a plan's expanded copies all share a node instead of each holding its hundred-odd bytes
+/// (what kept 100,000-line files from planning in little memory).
 package struct Node: Sendable, Hashable {
     /// The keyword lower-cased (`run`, `copy`, ...); unknown keywords are kept as written, lower-cased.
-    package var keyword: String
+    package var keyword: String {
+        get { storage.keyword }
+        set { unique().keyword = newValue }
+    }
     /// The keyword exactly as written (`Run`), for casing checks.
-    package var keywordAsWritten: String
+    package var keywordAsWritten: String {
+        get { storage.keywordAsWritten }
+        set { unique().keywordAsWritten = newValue }
+    }
     /// Leading `--flag[=value]` words, after quote removal; a bare `--` ends them and is dropped.
-    package var flags: [String]
+    package var flags: [String] {
+        get { storage.flags }
+        set { unique().flags = newValue }
+    }
     /// Argument nodes as BuildKit's AST holds them (see the conformance README for the per-keyword rules).
-    package var arguments: [String]
+    package var arguments: [String] {
+        get { storage.arguments }
+        set { unique().arguments = newValue }
+    }
     /// True when the arguments came from a JSON (exec form) array.
-    package var isJSON: Bool
+    package var isJSON: Bool {
+        get { storage.isJSON }
+        set { unique().isJSON = newValue }
+    }
     /// Heredocs attached to RUN/COPY/ADD (also under ONBUILD), in the order they appear on the line.
     /// For ONBUILD they are on the ONBUILD node (as upstream has them) and on its `trigger` too.
-    package var heredocs: [Heredoc]
+    package var heredocs: [Heredoc] {
+        get { storage.heredocs }
+        set { unique().heredocs = newValue }
+    }
     /// The whole joined instruction line (continuations joined, comments removed), keyword included.
     /// For an ONBUILD trigger, the text after `ONBUILD` and its flags.
-    package var original: String
+    package var original: String {
+        get { storage.original }
+        set { unique().original = newValue }
+    }
     /// 1-based first and last physical line; the last is the last line the instruction consumed
     /// (heredoc bodies included). An ONBUILD trigger has its parent's lines.
-    package var startLine: Int
-    package var endLine: Int
+    package var startLine: Int {
+        get { storage.startLine }
+        set { unique().startLine = newValue }
+    }
+    package var endLine: Int {
+        get { storage.endLine }
+        set { unique().endLine = newValue }
+    }
     /// Text of the ordinary `#` comment lines just before the instruction (BuildKit's `PrevComment`),
     /// without the `#`; an empty `#` line starts the list afresh.
-    package var comments: [String] = []
-    /// The trigger of an ONBUILD instruction. Stored boxed so that `Node` can nest.
-    package var trigger: Node? {
-        get { triggerStorage.first }
-        set { triggerStorage = newValue.map { [$0] } ?? [] }
+    package var comments: [String] {
+        get { storage.comments }
+        set { unique().comments = newValue }
     }
-    private var triggerStorage: [Node] = []
+    /// The trigger of an ONBUILD instruction (the storage is a class, so `Node` can nest).
+    package var trigger: Node? {
+        get { storage.trigger }
+        set { unique().trigger = newValue }
+    }
+
+    private var storage: Storage
 
     package init(
         keyword: String, keywordAsWritten: String? = nil, flags: [String] = [], arguments: [String] = [],
         isJSON: Bool = false, heredocs: [Heredoc] = [], original: String = "", startLine: Int = 0,
         endLine: Int = 0, trigger: Node? = nil
     ) {
-        self.keyword = keyword
-        self.keywordAsWritten = keywordAsWritten ?? keyword
-        self.flags = flags
-        self.arguments = arguments
-        self.isJSON = isJSON
-        self.heredocs = heredocs
-        self.original = original
-        self.startLine = startLine
-        self.endLine = endLine
-        self.trigger = trigger
+        storage = Storage(
+            keyword: keyword, keywordAsWritten: keywordAsWritten ?? keyword, flags: flags, arguments: arguments,
+            isJSON: isJSON, heredocs: heredocs, original: original, startLine: startLine, endLine: endLine,
+            comments: [], trigger: trigger)
+    }
+
+    /// The storage, copied first when another node shares it.
+    private mutating func unique() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return storage
+    }
+
+    package static func == (a: Node, b: Node) -> Bool { a.storage === b.storage || a.storage.fields == b.storage.fields }
+    package func hash(into hasher: inout Hasher) { hasher.combine(storage.fields) }
+
+    /// Mutated only through `unique()`, that is while no other node can see it: safe to share across threads.
+    private final class Storage: @unchecked Sendable {
+        var keyword: String
+        var keywordAsWritten: String
+        var flags: [String]
+        var arguments: [String]
+        var isJSON: Bool
+        var heredocs: [Heredoc]
+        var original: String
+        var startLine: Int
+        var endLine: Int
+        var comments: [String]
+        var trigger: Node?
+
+        init(keyword: String, keywordAsWritten: String, flags: [String], arguments: [String], isJSON: Bool,
+             heredocs: [Heredoc], original: String, startLine: Int, endLine: Int, comments: [String], trigger: Node?) {
+            self.keyword = keyword
+            self.keywordAsWritten = keywordAsWritten
+            self.flags = flags
+            self.arguments = arguments
+            self.isJSON = isJSON
+            self.heredocs = heredocs
+            self.original = original
+            self.startLine = startLine
+            self.endLine = endLine
+            self.comments = comments
+            self.trigger = trigger
+        }
+
+        func copy() -> Storage {
+            Storage(keyword: keyword, keywordAsWritten: keywordAsWritten, flags: flags, arguments: arguments,
+                    isJSON: isJSON, heredocs: heredocs, original: original, startLine: startLine, endLine: endLine,
+                    comments: comments, trigger: trigger)
+        }
+
+        /// Every field, for equality and hashing.
+        var fields: Fields {
+            Fields(keyword: keyword, keywordAsWritten: keywordAsWritten, flags: flags, arguments: arguments,
+                   isJSON: isJSON, heredocs: heredocs, original: original, startLine: startLine, endLine: endLine,
+                   comments: comments, trigger: trigger)
+        }
+    }
+
+    private struct Fields: Hashable {
+        var keyword: String
+        var keywordAsWritten: String
+        var flags: [String]
+        var arguments: [String]
+        var isJSON: Bool
+        var heredocs: [Heredoc]
+        var original: String
+        var startLine: Int
+        var endLine: Int
+        var comments: [String]
+        var trigger: Node?
     }
 }
 

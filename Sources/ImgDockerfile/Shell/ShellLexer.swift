@@ -47,12 +47,25 @@ package struct ShellLexer: Sendable {
 
     /// Expands `word` as one word: quotes and escapes processed, no splitting.
     package func expandWord(_ word: String, env: ShellEnvironment) throws(DockerfileError) -> ShellExpansion {
+        // Most words (ENV and LABEL keys, plain paths) have nothing to expand: skip the scalar copies.
+        if isLiteral(word) { return ShellExpansion(words: [word]) }
         var scanner = ShellWordScanner(word, lexer: self, env: env)
         var none: ShellWordCollector? = nil
         let result = try scanner.process(stop: nil, words: &none)
         return ShellExpansion(
             words: [String(String.UnicodeScalarView(result))], matched: scanner.matched,
             unmatched: scanner.unmatched)
+    }
+
+    /// True when expanding `word` gives it back unchanged: no `$`, quote or escape character, and short
+    /// enough that the length cap cannot apply.
+    private func isLiteral(_ word: String) -> Bool {
+        guard word.utf8.count <= ShellWordScanner.maximumLength, let escape = escape.asciiValue else { return false }
+        for byte in word.utf8 where byte == UInt8(ascii: "$") || byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"")
+            || byte == escape {
+            return false
+        }
+        return true
     }
 
     /// Expands `line` and splits the result into words; quoted parts stay together.

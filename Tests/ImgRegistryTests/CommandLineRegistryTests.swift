@@ -124,6 +124,46 @@ import ImgTestSupport
         }
     }
 
+    /// A pull into a full disk (a 6 MiB tmpfs as the state directory, an 8 MiB incompressible layer) says
+    /// what happened, `no space left on device writing PATH`, records nothing, and the same pull succeeds
+    /// once there is room. The tmpfs lives in a mount namespace of the shell that runs the steps.
+    @Test func pullIntoAFullDiskSaysNoSpaceAndRecordsNothing() async throws {
+        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
+        try requireRoot("a full disk is a tmpfs mounted in a private mount namespace")
+        try await withRegistry { registry in
+            let image = try TestImage.make(in: registry.dir, padding: 8 << 20)
+            try await withClient(settings: registry.settings()) { client in
+                _ = try await client.pushImage(try registry.reference("test/full:v1"), root: image.root) { try image.content($0) }
+            }
+            let img = try Img()
+            defer { img.remove() }
+            let out = try TemporaryDirectory("img-full-pull")
+            let state = img.state.file("small")
+            let name = "\(registry.host)/test/full:v1"
+            let script = """
+                set -u
+                mkdir -p '\(state)' && mount -t tmpfs -o size=6m tmpfs '\(state)' || exit 99
+                '\(Img.binary)' -s '\(state)' pull '\(name)' > '\(out.file("pull1.out"))' 2> '\(out.file("pull1.err"))'; echo $? > '\(out.file("pull1.rc"))'
+                '\(Img.binary)' -s '\(state)' ls > '\(out.file("ls1.out"))' 2>&1
+                mount -o remount,size=64m '\(state)' || exit 98
+                '\(Img.binary)' -s '\(state)' pull '\(name)' > '\(out.file("pull2.out"))' 2> '\(out.file("pull2.err"))'; echo $? > '\(out.file("pull2.rc"))'
+                '\(Img.binary)' -s '\(state)' ls > '\(out.file("ls2.out"))' 2>&1
+                """
+            let run = try HelperProcess.run("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", script],
+                                            input: [], environment: img.environment)
+            #expect(run.status == 0, "\(String(decoding: run.stderr, as: UTF8.self))")
+            func read(_ name: String) -> String { (try? String(contentsOfFile: out.file(name), encoding: .utf8)) ?? "" }
+            #expect(read("pull1.rc") == "1\n", "\(read("pull1.err"))")
+            let errors = read("pull1.err").split(separator: "\n").filter { $0.hasPrefix("error: ") }
+            #expect(errors.count == 1 && errors[0].contains("no space left on device writing \(state)/"), "\(read("pull1.err"))")
+            #expect(!read("pull1.err").contains("ingest is no longer open"), "\(read("pull1.err"))")
+            #expect(read("ls1.out").split(separator: "\n").count == 1, "a pull that ran out of space records no image: \(read("ls1.out"))")
+            #expect(read("pull2.rc") == "0\n", "\(read("pull2.err"))")
+            #expect(read("pull2.out").contains("Digest: \(image.root.digest)"), "\(read("pull2.out"))")
+            #expect(read("ls2.out").contains(name + " ") || read("ls2.out").contains("test/full"), "\(read("ls2.out"))")
+        }
+    }
+
     /// `kill -9` of a pull halfway through a layer, then the same pull again: it succeeds, resumes the
     /// partial layer with a Range request, and every stored blob matches its digest.
     @Test func killedPullResumesAndStoresOnlyVerifiedBlobs() async throws {

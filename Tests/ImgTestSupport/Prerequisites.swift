@@ -1,9 +1,7 @@
 /// Test support shared by every test target: prerequisites, temporary directories, the `img` binary and
-/// the rootless test user. One prerequisite policy: a test that cannot run without something throws
-/// `MissingPrerequisite` naming the fix (a failure, never a silent skip); a test that may be skipped outside
-/// CI asks `Prerequisite.available(...)` in `.enabled(if:)`, which under `CI=true` always says yes so the
-/// test runs and fails naming the package.
-package import Foundation
+/// the rootless test user. A test that cannot run without something throws `MissingPrerequisite` naming
+/// the fix: a failure, never a silent skip.
+import Foundation
 import Glibc
 import ImgSystem
 
@@ -15,17 +13,6 @@ package struct MissingPrerequisite: Error, CustomStringConvertible {
 
 /// The PATH tools are looked up on, whatever the test runner's own PATH is.
 package let standardPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-package enum Prerequisite {
-    /// `CI=true`: a missing prerequisite must fail, not skip.
-    package static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
-
-    /// For `.enabled(if:)`: whether every tool is installed; always true under CI, where the test then runs
-    /// and its `requireTool` fails naming the package. Elsewhere a missing tool is a visible skip.
-    package static func available(_ tools: String...) -> Bool {
-        isCI || tools.allSatisfy { ExecutableLookup.find($0, searchPath: standardPath) != nil }
-    }
-}
 
 /// The path of `name`, or a failure naming the Debian package to install.
 @discardableResult

@@ -89,7 +89,7 @@ let package = Package(
         // The op runner: base images, RUN through the executor, COPY/ADD and WORKDIR on snapshots, the cache.
         .target(
             name: "ImgWorker",
-            dependencies: ["ImgFrontend", "ImgGraph", "ImgDockerfile", "ImgOCI", "ImgContent", "ImgContext", "ImgSnapshot",
+            dependencies: ["ImgFrontend", "ImgGraph", "ImgOCI", "ImgContent", "ImgContext", "ImgSnapshot",
                            "ImgRuntime", "ImgArchive", "ImgSystem"],
             swiftSettings: strict
         ),
@@ -138,6 +138,8 @@ let package = Package(
         .target(name: "ImgTestSupport", dependencies: ["ImgSystem"], path: "Tests/ImgTestSupport", swiftSettings: strict),
         .testTarget(name: "ImgDockerfileTests", dependencies: ["ImgDockerfile"], swiftSettings: strict),
         .testTarget(name: "ImgConformanceTests", dependencies: ["ImgDockerfile", "ImgOCI", "ImgContext"], swiftSettings: strict),
+        .testTarget(name: "ImgFrontendTests", dependencies: ["ImgFrontend", "ImgDockerfile", "ImgGraph", "ImgOCI"], swiftSettings: strict),
+        .testTarget(name: "ImgWorkerTests", dependencies: ["ImgTestSupport", "ImgWorker", "ImgFrontend", "ImgDockerfile", "ImgGraph", "ImgOCI", "ImgContent", "ImgContext", "ImgSnapshot", "ImgRuntime"], swiftSettings: strict),
         .testTarget(name: "ImgGraphTests", dependencies: ["ImgGraph", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgOCITests", dependencies: ["ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgArchiveTests", dependencies: ["ImgTestSupport", "ImgArchive", "ImgOCI", "ImgSystem"], swiftSettings: strict),

@@ -1,7 +1,8 @@
 package import ImgDockerfile
 package import ImgGraph
 
-/// A Dockerfile build as a graph: a vertex per FROM and per instruction of every stage the target needs.
+/// A Dockerfile build as a graph of ops: a vertex per FROM and per instruction of every stage the target
+/// needs (this target owns the translation from Dockerfile instructions to ops).
 package struct BuildDefinition: Sendable {
     package var graph: Graph<BuildStep>
     /// The vertex whose output is the target stage's image.
@@ -23,35 +24,35 @@ package struct BuildDefinition: Sendable {
             var inputs: [Int] = []
             if case .stage(let parent) = stage.base, let parentFinal = finals[parent] { inputs = [parentFinal] }
             var previous = graph.add(
-                BuildStep(kind: .from(stage.base, platform: stage.platform), stageIndex: stage.index,
-                          stageName: stage.nameAsWritten, number: 1, count: count, instruction: stage.from,
-                          args: [], stageInputs: []),
+                BuildStep(op: .source(Self.source(stage)), stageIndex: stage.index, stageName: stage.nameAsWritten,
+                          number: 1, count: count, line: stage.from.startLine, text: stage.from.node.original),
                 inputs: inputs)
-            var args: [KeyValue] = []
+            var args: [NamedValue] = []
             let finalArgs = Dictionary(stage.args.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
             for (offset, instruction) in stage.instructions.enumerated() {
                 var inputs = [previous]
-                var stageInputs: [BuildStep.StageInput] = []
+                var stageInputs: [StageInput] = []
                 for reference in stage.dependencies
                 where reference.kind != .from && reference.line >= instruction.startLine
                     && reference.line <= instruction.endLine {
                     guard let final = finals[reference.stage],
                           !stageInputs.contains(where: { $0.stage == reference.stage }) else { continue }
                     let name = Self.referenceName(instruction, stage: reference.stage, plan: plan)
-                    stageInputs.append(.init(name: name, stage: reference.stage, inputPosition: inputs.count))
+                    stageInputs.append(StageInput(name: name, stage: reference.stage, inputPosition: inputs.count))
                     inputs.append(final)
                 }
                 if case .arg(let declarations) = instruction.command {
                     for declaration in declarations {
-                        args.removeAll { $0.key == declaration.name }
+                        args.removeAll { $0.name == declaration.name }
                         if let value = finalArgs[declaration.name] ?? nil {
-                            args.append(KeyValue(declaration.name, value))
+                            args.append(NamedValue(declaration.name, value))
                         }
                     }
                 }
                 previous = graph.add(
-                    BuildStep(kind: .instruction, stageIndex: stage.index, stageName: stage.nameAsWritten,
-                              number: offset + 2, count: count, instruction: instruction, args: args,
+                    BuildStep(op: Self.op(instruction.command, stageInputs: stageInputs), stageIndex: stage.index,
+                              stageName: stage.nameAsWritten, number: offset + 2, count: count,
+                              line: instruction.startLine, text: instruction.node.original, args: args,
                               stageInputs: stageInputs),
                     inputs: inputs)
             }

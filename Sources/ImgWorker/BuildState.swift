@@ -1,5 +1,5 @@
 package import ImgOCI
-package import ImgSnapshot
+import ImgSnapshot
 
 /// A layer of a build result: the compressed blob in the content store and its uncompressed digest.
 package struct LayerRecord: Sendable, Hashable {

@@ -1,28 +1,26 @@
-import ImgDockerfile
 import ImgFrontend
 import ImgGraph
 import ImgOCI
 
 extension BuildWorker {
-    /// FROM: an empty image, a base image (local store first, else pulled), or another stage's result.
-    func from(_ vertex: Int, _ step: BuildStep, base: StageBase, platform: BuildPlatform?,
-              inputs: [BuildState]) async throws -> BuildState {
-        let wanted = try platform.map { try Platform(parsing: $0.description) } ?? options.platform
-        switch base {
+    /// The image source op: an empty image, a base image (local store first, else pulled), or another
+    /// stage's result.
+    func from(_ vertex: Int, _ step: BuildStep, _ source: ImageSource, inputs: [BuildState]) async throws -> BuildState {
+        let wanted = source.platform ?? options.platform
+        switch source {
         case .stage:
             // The parent stage's image is this stage's start; same content, same key.
             var state = inputs[0]
             state.cmdSetInStage = false
             return state
         case .scratch:
-            var key = CacheKeyBuilder(kind: "scratch")
-            key.add("platform", wanted.description)
             var config = ImageConfig(platform: wanted)
             config.config = ContainerConfig()
             config.config?.env = ["PATH=\(Self.defaultPath)"]
             config.history = []
-            return BuildState(cacheKey: key.finish(), layers: [], config: config, cached: true)
-        case .image(let name):
+            return BuildState(cacheKey: ImageSource.scratchKey(platform: wanted).finish(), layers: [], config: config,
+                              cached: true)
+        case .image(let name, _):
             return try await shown(vertex, step) {
                 let image: BaseImage
                 do { image = try await images.resolve(name, platform: wanted) } catch {
@@ -31,9 +29,6 @@ extension BuildWorker {
                 guard image.manifest.layers.count == image.config.rootfs.diffIDs.count else {
                     throw self.error(step, "FROM \(name): the image lists \(image.config.rootfs.diffIDs.count) diff_ids for \(image.manifest.layers.count) layers")
                 }
-                var key = CacheKeyBuilder(kind: "image")
-                key.add("manifest", image.manifestDigest)
-                key.add("platform", wanted.description)
                 let layers = zip(image.manifest.layers, image.config.rootfs.diffIDs).map {
                     LayerRecord(descriptor: $0, diffID: $1)
                 }
@@ -43,8 +38,8 @@ extension BuildWorker {
                 // The triggers ran in this build (the frontend put them after FROM); the child image does
                 // not carry them on, as docker does.
                 config.config?.onBuild = nil
-                return BuildState(cacheKey: key.finish(), layers: layers, config: config,
-                                  baseDigest: image.manifestDigest)
+                return BuildState(cacheKey: ImageSource.imageKey(manifest: image.manifestDigest, platform: wanted).finish(),
+                                  layers: layers, config: config, baseDigest: image.manifestDigest)
             }
         }
     }

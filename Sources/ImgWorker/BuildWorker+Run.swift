@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import ImgDockerfile
 import ImgFrontend
 import ImgGraph
 import ImgOCI
@@ -9,40 +8,27 @@ import ImgSystem
 import Synchronization
 
 extension BuildWorker {
-    /// RUN: the command in a container over the parent's filesystem; what it changed becomes a layer.
-    func run(_ vertex: Int, _ step: BuildStep, _ run: RunCommand, parent: BuildState,
+    /// The exec op: the command in a container over the parent's filesystem; what it changed becomes a layer.
+    func run(_ vertex: Int, _ step: BuildStep, _ exec: ExecOp, parent: BuildState,
              inputs: [BuildState]) async throws -> BuildState {
         let container = parent.container
-        let shell = container.shell ?? ["/bin/sh", "-c"]
-        let command = Self.command(run, shell: shell)
+        let command: RunStep.Command = switch exec.command {
+        case .shell(let script): .shell(script, shell: container.shell ?? ["/bin/sh", "-c"])
+        case .exec(let arguments): .exec(arguments)
+        }
         let environment = Self.environment(image: container.env ?? [], args: step.args)
         let workdir = container.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
-        let network: RunStep.Network = run.network == NetworkMode.none ? .none : .host
+        let network: RunStep.Network = exec.network == .none ? .none : .host
         // Refused before the cache is asked, so a cached result never stands in for a missing grant.
-        let security: RunStep.Security = run.security == .insecure ? .insecure : .sandbox
+        let security: RunStep.Security = exec.security == .insecure ? .insecure : .sandbox
         if security == .insecure, !options.entitlements.contains(.securityInsecure) {
             throw error(step, "RUN --security=insecure is not allowed: pass --allow \(Entitlement.securityInsecure.rawValue) to img build")
         }
-
-        var key = CacheKeyBuilder(kind: "run")
-        key.add("parent", parent.cacheKey)
-        key.add("platform", options.platform.description)
-        key.add("command", command.arguments)
-        key.add("env", environment)
-        key.add("workdir", workdir)
-        key.add("user", container.user ?? "")
-        key.add("network", network.rawValue)
-        // Only when insecure, so the keys of sandboxed steps stay those of earlier builds.
-        if security == .insecure { key.add("security", security.rawValue) }
-        for mount in run.mounts {
-            // Secrets are named by id only: their values never reach a key.
-            key.add("mount", [mount.type.rawValue, mount.target ?? "", mount.source ?? "", mount.from ?? "",
-                              mount.id ?? "", mount.readOnly ? "ro" : "rw", mount.sharing.rawValue,
-                              mount.mode.map { String($0, radix: 8) } ?? "", mount.uid.map(String.init) ?? "",
-                              mount.gid.map(String.init) ?? "", mount.env ?? ""])
-        }
-        for input in step.stageInputs { key.add("stage-input", inputs[input.inputPosition].cacheKey) }
-        let createdBy = Self.createdBy(run, command: command)
+        let key = exec.cacheKey(.init(
+            parent: parent.cacheKey, platform: options.platform, arguments: command.arguments, environment: environment,
+            workingDirectory: workdir, user: container.user ?? "",
+            stageInputs: step.stageInputs.map { inputs[$0.inputPosition].cacheKey }))
+        let createdBy = exec.createdBy(shell: container.shell)
 
         return try await throughCache(vertex, step, key: key, parent: parent) { result in
             let layer = try await layer(on: parent) { workspace in
@@ -51,7 +37,7 @@ extension BuildWorker {
                 defer { for cleanup in cleanups.reversed() { cleanup() } }
                 var stepEnvironment = environment
                 var sshCount = 0
-                for mount in run.mounts {
+                for mount in exec.mounts {
                     try await prepareMount(mount, step: step, inputs: inputs, into: &mounts, environment: &stepEnvironment,
                                            cleanups: &cleanups, sshCount: &sshCount)
                 }
@@ -85,48 +71,17 @@ extension BuildWorker {
         }
     }
 
-    /// The argument vector: exec form as written; shell form through SHELL; a RUN that is only a heredoc
-    /// runs the heredoc's body as the script, other heredocs stay in the script for the shell to read.
-    static func command(_ run: RunCommand, shell: [String]) -> RunStep.Command {
-        switch run.command {
-        case .exec(let arguments):
-            return .exec(arguments)
-        case .shell(let line):
-            guard !run.heredocs.isEmpty else { return .shell(line, shell: shell) }
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if run.heredocs.count == 1, trimmed.hasPrefix("<<"),
-               trimmed.range(of: #"^<<-?["']?[A-Za-z0-9_]+["']?$"#, options: .regularExpression) != nil {
-                return .shell(run.heredocs[0].content, shell: shell)
-            }
-            var script = line
-            for heredoc in run.heredocs {
-                script += "\n" + heredoc.content
-                if !heredoc.content.hasSuffix("\n") { script += "\n" }
-                script += heredoc.name
-            }
-            return .shell(script, shell: shell)
-        }
-    }
-
     /// The image's environment plus the ARGs in scope; ENV wins over an ARG of the same name.
-    static func environment(image: [String], args: [KeyValue]) -> [String] {
+    static func environment(image: [String], args: [NamedValue]) -> [String] {
         let imageNames = Set(image.map { String($0.split(separator: "=", maxSplits: 1).first ?? "") })
-        return image + args.filter { !imageNames.contains($0.key) }.map { "\($0.key)=\($0.value)" }
-    }
-
-    /// docker's history text: `RUN /bin/sh -c make # buildkit`.
-    static func createdBy(_ run: RunCommand, command: RunStep.Command) -> String {
-        switch run.command {
-        case .exec(let arguments): "RUN " + arguments.joined(separator: " ") + " # buildkit"
-        case .shell: "RUN " + command.arguments.joined(separator: " ") + " # buildkit"
-        }
+        return image + args.filter { !imageNames.contains($0.name) }.map { "\($0.name)=\($0.value)" }
     }
 
     /// Turns one `--mount` into a runtime mount (and what must be undone afterwards).
-    func prepareMount(_ mount: RunMount, step: BuildStep, inputs: [BuildState], into mounts: inout [RunStep.Mount],
+    func prepareMount(_ mount: ExecOp.Mount, step: BuildStep, inputs: [BuildState], into mounts: inout [RunStep.Mount],
                       environment: inout [String], cleanups: inout [() -> Void], sshCount: inout Int) async throws {
         let target = mount.target.map { $0.hasPrefix("/") ? $0 : "/" + $0 }
-        switch mount.type {
+        switch mount.kind {
         case .tmpfs:
             var tmpfsOptions = ["mode=1777"]
             if let size = mount.size { tmpfsOptions.append("size=\(size)") }
@@ -147,7 +102,7 @@ extension BuildWorker {
         case .bind:
             var root = context.root
             if let from = mount.from {
-                guard let input = step.stageInputs.first(where: { $0.name == from }) else {
+                guard let input = mount.fromInput else {
                     throw error(step, "RUN --mount from=\(from): only earlier stages can be mounted for now")
                 }
                 // Keep the stage's filesystem mounted while the step runs.
@@ -226,7 +181,7 @@ extension BuildWorker {
     /// For a RUN of another architecture that the kernel could not execute (runc's init reports
     /// `exec format error` on the step's stderr): what is missing.
     static func emulationHint(output: [UInt8], platform: Platform) -> String {
-        let host = (try? Platform(parsing: BuildPlatform.host.description)) ?? platform
+        let host = Platform.host
         guard !host.matches(platform), String(decoding: output, as: UTF8.self).contains("exec format error") else { return "" }
         return " (RUN for \(platform) on this \(host) host needs an emulator registered with binfmt_misc, e.g."
             + " Debian's qemu-user-static)"

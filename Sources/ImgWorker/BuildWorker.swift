@@ -1,6 +1,5 @@
 package import ImgContent
 package import ImgContext
-import ImgDockerfile
 package import ImgFrontend
 package import ImgGraph
 import ImgOCI
@@ -8,9 +7,8 @@ package import ImgRuntime
 package import ImgSnapshot
 import Foundation
 
-/// Runs the vertices of a Dockerfile build: image and context sources, RUN through the executor, file
-/// operations on snapshots, and the metadata steps that only change the config. Each step is looked up in
-/// the persistent cache by its key before it runs.
+/// Runs the ops of a build: image sources, exec through the executor, file ops and merges on snapshots,
+/// and config changes. Each step is looked up in the persistent cache by its key before it runs.
 package struct BuildWorker: Sendable {
     package let state: StateDirectory
     package let snapshots: SnapshotStore
@@ -38,32 +36,28 @@ package struct BuildWorker: Sendable {
         self.options = options
     }
 
-    /// The solver's runner: one vertex, given its inputs' results.
+    /// The solver's runner: one vertex, given its inputs' results (input 0 is the step before it).
     package func run(_ vertex: Vertex<BuildStep>, inputs: [BuildState]) async throws -> BuildState {
         let step = vertex.operation
-        switch step.kind {
-        case .from(let base, let platform):
-            return try await from(vertex.id, step, base: base, platform: platform, inputs: inputs)
-        case .instruction:
-            let parent = inputs[0]
-            switch step.instruction.command {
-            case .run(let run):
-                return try await self.run(vertex.id, step, run, parent: parent, inputs: inputs)
-            case .copy(let copy):
-                return try await self.copy(vertex.id, step, copy, isAdd: false, parent: parent, inputs: inputs)
-            case .add(let copy):
-                return try await self.copy(vertex.id, step, copy, isAdd: true, parent: parent, inputs: inputs)
-            case .workdir(let path):
-                return try await workdir(vertex.id, step, path, parent: parent)
-            default:
-                return try metadata(step, parent: parent)
-            }
+        switch step.op {
+        case .source(let source):
+            return try await from(vertex.id, step, source, inputs: inputs)
+        case .exec(let exec):
+            return try await run(vertex.id, step, exec, parent: inputs[0], inputs: inputs)
+        case .file(.copy(let copy)):
+            return try await self.copy(vertex.id, step, copy, parent: inputs[0], inputs: inputs)
+        case .file(.makeWorkingDirectory(let path)):
+            return try await workdir(vertex.id, step, path, parent: inputs[0])
+        case .merge(let merge):
+            return try await self.merge(vertex.id, step, merge, parent: inputs[0], inputs: inputs)
+        case .config(let change):
+            return try metadata(step, change, parent: inputs[0])
         }
     }
 
     /// `Dockerfile:12: message`.
     func error(_ step: BuildStep, _ message: String) -> BuildError {
-        BuildError(file: options.dockerfileName, line: step.instruction.startLine, message)
+        BuildError(file: options.dockerfileName, line: step.line, message)
     }
 
     /// The `created` time for history and config: SOURCE_DATE_EPOCH when set, else now.

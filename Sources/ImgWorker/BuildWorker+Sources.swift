@@ -1,0 +1,151 @@
+import Foundation
+import Glibc
+import ImgContext
+import ImgFrontend
+import ImgGraph
+import ImgOCI
+import ImgSystem
+
+/// Source resolution for a copy: what its sources are when the step runs (the context's selected files, a
+/// stage's or an image's filesystem, downloaded URLs, expanded inline files) and what stands for their
+/// content in its key. The file op (`BuildWorker+Copy`) then writes them.
+extension BuildWorker {
+    /// A copy's sources, resolved. `removeDownloads()` when the step is done.
+    struct ResolvedSources {
+        /// Where the path sources are read.
+        enum Origin {
+            case nothing
+            case context(CopySelection)
+            /// A stage's or an image's result, whose filesystem is mounted to select from.
+            case filesystem(BuildState)
+        }
+
+        var origin: Origin
+        var content: CopyOp.ContentKey
+        var remote: RemoteSources?
+        var inline: [InlineFile]
+
+        func removeDownloads() {
+            remote.map { try? FileManager.default.removeItem(atPath: $0.directory) }
+        }
+    }
+
+    /// URLs of one ADD, downloaded.
+    struct RemoteSources {
+        var directory: String
+        var files: [CopyOp.Fetched]
+    }
+
+    /// Resolves `copy`'s sources: inline files expanded with the stage's variables, URLs fetched (their
+    /// digests join the key, so a changed remote file is a miss), path sources found in the context (their
+    /// content checksum), a stage (its key) or an image (its manifest).
+    func resolveSources(_ copy: CopyOp, _ step: BuildStep, parent: BuildState,
+                        inputs: [BuildState]) async throws -> ResolvedSources {
+        let keyword = copy.keyword
+        let environment = Self.environment(image: parent.container.env ?? [], args: step.args)
+        let inline = try copy.inline.map { file in
+            do { return try file.expanded(environment: environment) } catch {
+                throw self.error(step, "\(keyword) <<\(file.name): \(error)")
+            }
+        }
+        if let git = copy.gitSources.first {
+            throw error(step, "ADD \(git): git sources are not supported yet; clone in a RUN step")
+        }
+        var remote: RemoteSources?
+        if !copy.urls.isEmpty {
+            if copy.from != nil { throw error(step, "ADD --from cannot take URLs") }
+            remote = try await fetch(copy.urls, step: step, checksum: copy.checksum)
+        } else if copy.checksum != nil {
+            throw error(step, copy.isAdd ? "ADD --checksum only applies to URL sources" : "COPY does not take --checksum")
+        }
+        do {
+            let (origin, content) = try await resolveOrigin(copy, step, inputs: inputs)
+            return ResolvedSources(origin: origin, content: content, remote: remote, inline: inline)
+        } catch {
+            remote.map { try? FileManager.default.removeItem(atPath: $0.directory) }
+            throw error
+        }
+    }
+
+    /// Where the path sources are read, and the part of the key that stands for their content.
+    private func resolveOrigin(_ copy: CopyOp, _ step: BuildStep,
+                               inputs: [BuildState]) async throws -> (ResolvedSources.Origin, CopyOp.ContentKey) {
+        switch copy.from {
+        case .stage(let input):
+            let source = inputs[input.inputPosition]
+            return (.filesystem(source), .stage(source.cacheKey))
+        case .image(let reference):
+            let image: BaseImage
+            do { image = try await images.resolve(reference, platform: options.platform) } catch {
+                throw self.error(step, "\(copy.keyword) --from=\(reference): \(error)")
+            }
+            let layers = zip(image.manifest.layers, image.config.rootfs.diffIDs).map {
+                LayerRecord(descriptor: $0, diffID: $1)
+            }
+            let state = BuildState(cacheKey: image.manifestDigest, layers: layers, config: image.config)
+            return (.filesystem(state), .image(image.manifestDigest))
+        case nil:
+            guard !copy.paths.isEmpty else { return (.nothing, .nothing) }
+            do {
+                let selection = try CopySelection.select(copy.paths, in: context, excludes: copy.excludes,
+                                                         parents: copy.parents)
+                return (.context(selection), .context(try selection.checksum(cache: checksums)))
+            } catch {
+                throw self.error(step, error.reported(as: copy.keyword).description)
+            }
+        }
+    }
+
+    /// The http source: downloads `urls` into a new directory under the state directory, mode 0600 as docker
+    /// gives them, mtime from Last-Modified, `--checksum` verified for a single URL.
+    func fetch(_ urls: [String], step: BuildStep, checksum: String?) async throws -> RemoteSources {
+        guard let fetcher else { throw error(step, "ADD \(urls[0]): fetching URLs is not available here") }
+        if checksum != nil, urls.count != 1 { throw error(step, "ADD --checksum needs exactly one URL source") }
+        let directory = state.layout.root + "/tmp/add-\(ProcessOwners.token)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var files: [CopyOp.Fetched] = []
+        do {
+            for text in urls {
+                guard let url = URL(string: text) else { throw error(step, "ADD \(text): not a valid URL") }
+                let partial = directory + "/.partial-\(files.count)"
+                let fetched: FetchedFile
+                do { fetched = try await fetcher.fetch(url, to: partial) } catch {
+                    throw self.error(step, "ADD \(text): \(error)")
+                }
+                let name = fetched.name.isEmpty || fetched.name == "/" ? "index.html" : fetched.name
+                guard !name.contains("/"), !files.contains(where: { $0.name == name }) else {
+                    throw error(step, "ADD \(text): two URLs would both be named \(name)")
+                }
+                let digest = try Self.sha256(file: partial)
+                if let checksum {
+                    guard let wanted = try? Digest(parsing: checksum) else {
+                        throw error(step, "ADD --checksum=\(checksum): expected sha256:<64 hex digits>")
+                    }
+                    guard wanted == digest else {
+                        throw error(step, "ADD \(text): checksum mismatch: expected \(wanted), got \(digest)")
+                    }
+                }
+                chmod(partial, 0o600)
+                if let modified = fetched.modified {
+                    try? FileManager.default.setAttributes([.modificationDate: modified], ofItemAtPath: partial)
+                }
+                guard rename(partial, directory + "/" + name) == 0 else {
+                    throw error(step, "ADD \(text): cannot store the download")
+                }
+                files.append(.init(url: text, name: name, digest: digest))
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+        return RemoteSources(directory: directory, files: files)
+    }
+
+    static func sha256(file: String) throws -> Digest {
+        guard let handle = FileHandle(forReadingAtPath: file) else { throw BuildError("cannot read \(file)") }
+        defer { try? handle.close() }
+        var hasher = DigestHasher()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+        return hasher.finalize()
+    }
+}

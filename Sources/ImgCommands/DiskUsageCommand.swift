@@ -8,16 +8,15 @@ struct DiskUsageCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @ParentCommand var root: ImgCommand
 
-    @Option(name: [.short, .customLong("filter")], help: ArgumentHelp("Filter: reference=PATTERN or digest=DIGEST (repeatable).", valueName: "filter"))
-    var filters: [String] = []
+    @OptionGroup var filter: ImageFilterFlags
 
     func run() async throws {
         let options = root.global.merged(with: global)
         try await reportingErrors {
-            let filters = try ImageFilterOption.parse(self.filters)
+            let filters = try filter.parsed()
             let state = try options.openState()
             let usage = try await state.diskUsage()
-            let selected = Set(try await ImageFilterOption.apply(filters, state: state).map(\.name))
+            let selected = Set(try await ImageFilterFlags.images(passing: filters, in: state).map(\.name))
             var rows = [["NAME", "SIZE", "UNIQUE SIZE", "BLOBS"]]
             for image in usage.images.sorted(by: { $0.record.name.description < $1.record.name.description })
             where selected.contains(image.record.name) {

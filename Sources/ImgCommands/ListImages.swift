@@ -10,15 +10,14 @@ struct ListImages: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @ParentCommand var root: ImgCommand
 
-    @Option(name: [.short, .customLong("filter")], help: ArgumentHelp("Filter: reference=PATTERN or digest=DIGEST (repeatable).", valueName: "filter"))
-    var filters: [String] = []
+    @OptionGroup var filter: ImageFilterFlags
 
     func run() async throws {
         let options = root.global.merged(with: global)
         try await reportingErrors {
-            let filters = try ImageFilterOption.parse(self.filters)
+            let filters = try filter.parsed()
             let state = try options.openState()
-            let records = try await ImageFilterOption.apply(filters, state: state)
+            let records = try await ImageFilterFlags.images(passing: filters, in: state)
             var rows = [["NAME", "SIZE", "CREATED AT", "UPDATED AT", "DIGEST"]]
             let now = Date()
             for record in records {

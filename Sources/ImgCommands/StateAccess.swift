@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Img
 import ImgContent
@@ -71,11 +72,14 @@ enum HumanFormat {
     }
 }
 
-/// `-f/--filter` values shared by `ls` and `du`: `reference=PATTERN` (a glob over the full or short name)
-/// or `digest=sha256:…`.
-enum ImageFilterOption {
-    static func parse(_ raw: [String]) throws -> [ImageFilter] {
-        try raw.map { item in
+/// `-f/--filter`, shared by `ls` and `du`: `reference=PATTERN` (a glob over the full or short name) or
+/// `digest=sha256:…`, repeatable; an image must pass every filter.
+struct ImageFilterFlags: ParsableArguments {
+    @Option(name: [.customShort("f"), .customLong("filter")], help: ArgumentHelp("Filter: reference=PATTERN or digest=DIGEST (repeatable).", valueName: "filter"))
+    var values: [String] = []
+
+    func parsed() throws -> [ImageFilter] {
+        try values.map { item in
             guard let eq = item.firstIndex(of: "=") else {
                 throw CommandError("invalid filter \"\(item)\": expected reference=PATTERN or digest=DIGEST")
             }
@@ -88,8 +92,8 @@ enum ImageFilterOption {
         }
     }
 
-    /// Images passing every filter.
-    static func apply(_ filters: [ImageFilter], state: StateDirectory) async throws -> [ImageRecord] {
+    /// The images passing every filter, sorted by name.
+    static func images(passing filters: [ImageFilter], in state: StateDirectory) async throws -> [ImageRecord] {
         var records = try await state.images.list(filters.first ?? .all)
         for filter in filters.dropFirst() {
             let keep = Set(try await state.images.list(filter).map(\.name))

@@ -116,11 +116,8 @@ let package = Package(
         .target(
             name: "ImgCommands",
             dependencies: [
-                "Img", "ImgErrors", "ImgExport", "ImgDockerfile", "ImgOCI", "ImgContent", "ImgSystem", "ImgRuntime", "ImgArchive", "ImgRegistry",
-                "ImgGraph", "ImgFrontend", "ImgWorker", "ImgContext", "ImgSnapshot",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                "Img", "ImgErrors", "ImgExport", "ImgDockerfile", "ImgOCI", "ImgContent", "ImgSystem", "ImgRuntime", "ImgRegistry",
+                "ImgWorker", "ImgSnapshot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,16 +1,8 @@
 import ArgumentParser
-import Img
 import Foundation
 import Glibc
-import ImgArchive
-import ImgContent
-import ImgContext
-import ImgDockerfile
-import ImgFrontend
-import ImgGraph
-import ImgOCI
+import Img
 import ImgRuntime
-import ImgSnapshot
 import ImgSystem
 import ImgWorker
 

@@ -1,12 +1,6 @@
 import ArgumentParser
 import Foundation
-import ImgArchive
 import ImgErrors
-import ImgContent
-import ImgDockerfile
-import ImgOCI
-import ImgSnapshot
-import ImgRegistry
 import Logging
 
 /// A user-facing failure of a command, printed as one line.

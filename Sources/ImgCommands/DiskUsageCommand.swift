@@ -1,5 +1,4 @@
 import ArgumentParser
-import ImgContent
 
 /// `img du`: disk usage of the store, per image and in total.
 struct DiskUsageCommand: AsyncParsableCommand {

@@ -1,7 +1,6 @@
 import ArgumentParser
-import Img
 import Foundation
-import ImgContent
+import Img
 import ImgOCI
 
 /// `img inspect IMAGE`: the image's descriptor, manifest and config as JSON.

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import ImgContent
 
 /// `img ls`: the images in the store.
 struct ListImages: AsyncParsableCommand {

@@ -1,11 +1,6 @@
 import ArgumentParser
-import Img
 import Foundation
-import ImgArchive
-import ImgContent
-import ImgExport
-import ImgOCI
-import ImgSystem
+import Img
 
 /// `img load [-i FILE]`: images from a docker or OCI archive (STDIN by default). The archive is unpacked
 /// with the same in-root guarantees as a layer, every blob is verified as it enters the store, and names

@@ -1,9 +1,6 @@
 import ArgumentParser
-import Img
 import Foundation
-import ImgContent
-import ImgRuntime
-import ImgSnapshot
+import Img
 import ImgSystem
 
 /// `img prune`: remove every blob no image, cache record or running operation still needs, and the

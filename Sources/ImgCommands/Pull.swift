@@ -1,10 +1,7 @@
 import ArgumentParser
 import Img
-import ImgContent
-import ImgExport
 import ImgDockerfile
 import ImgOCI
-import ImgRegistry
 
 /// `img pull NAME[:TAG|@DIGEST]`: fetch an image into the store. A multi-platform index is kept, with the
 /// chosen platform's manifest, config and layers.

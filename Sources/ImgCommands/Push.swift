@@ -1,7 +1,5 @@
 import ArgumentParser
 import Img
-import ImgContent
-import ImgExport
 import ImgOCI
 import ImgRegistry
 

@@ -1,10 +1,6 @@
 import ArgumentParser
-import Img
 import Foundation
-import ImgArchive
-import ImgContent
-import ImgExport
-import ImgOCI
+import Img
 
 /// `img save IMAGE... [-o FILE] [--format docker|oci]`: images as a tar archive, streamed to stdout by
 /// default. `docker` writes docker's `manifest.json` layout with uncompressed layers (what `docker load`

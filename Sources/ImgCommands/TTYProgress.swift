@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import ImgWorker
 import Synchronization
 
 /// The live view BuildKit users know: `[+] Building 4.2s (3/8)`, one line per step with its time or

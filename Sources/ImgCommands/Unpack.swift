@@ -1,10 +1,6 @@
 import ArgumentParser
-import Img
 import Foundation
-import ImgArchive
-import ImgContent
-import ImgExport
-import ImgSnapshot
+import Img
 import ImgSystem
 
 /// `img unpack IMAGE [-o DIR]`: the image's filesystem, layers applied in order with whiteouts, as a

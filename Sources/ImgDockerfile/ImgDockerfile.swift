@@ -1,0 +1,2 @@
+// ImgDockerfile: Dockerfile text to values, with nothing else: the parser, typed instructions, stages and the
+// build plan, shell-word expansion, `.dockerignore` patterns and lint checks.

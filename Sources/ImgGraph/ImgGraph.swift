@@ -1,0 +1,1 @@
+// ImgGraph: The build graph, the concurrent solver that runs each vertex once, and the cache-key builder.

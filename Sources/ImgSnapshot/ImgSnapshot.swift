@@ -1,0 +1,2 @@
+// ImgSnapshot: Filesystem snapshots by chain id (kernel overlayfs, fuse-overlayfs, native copies), writable
+// workspaces over them, and their diffs into layers.

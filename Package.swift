@@ -134,7 +134,7 @@ let package = Package(
         // What every test target shares: prerequisites, temporary directories, the img binary, test users.
         .target(name: "ImgTestSupport", dependencies: ["ImgSystem"], path: "Tests/ImgTestSupport", swiftSettings: strict),
         .testTarget(name: "ImgDockerfileTests", dependencies: ["ImgDockerfile"], swiftSettings: strict),
-        .testTarget(name: "ImgConformanceTests", dependencies: ["ImgDockerfile", "ImgOCI", "ImgContext"], swiftSettings: strict),
+        .testTarget(name: "ImgConformanceTests", dependencies: ["ImgTestSupport", "ImgDockerfile", "ImgOCI", "ImgContext"], swiftSettings: strict),
         .testTarget(name: "ImgFrontendTests", dependencies: ["ImgFrontend", "ImgDockerfile", "ImgGraph", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgWorkerTests", dependencies: ["ImgTestSupport", "ImgWorker", "ImgFrontend", "ImgDockerfile", "ImgGraph", "ImgOCI", "ImgContent", "ImgContext", "ImgSnapshot", "ImgRuntime"], swiftSettings: strict),
         .testTarget(name: "ImgGraphTests", dependencies: ["ImgGraph", "ImgOCI"], swiftSettings: strict),

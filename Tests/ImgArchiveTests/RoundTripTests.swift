@@ -84,8 +84,9 @@ import ImgTestSupport
         #expect(list.allSatisfy { $0.userName == nil && $0.groupName == nil })
     }
 
-    @Test func gnuTarReadsWhatWeWrite() throws {
-        guard Tool.require(.tar) else { return }
+    @Test(.needs(.tar))
+    func gnuTarReadsWhatWeWrite() throws {
+        try Prerequisite.require(.tar)
         let tmp = try TemporaryDirectory("img-archive-test")
         let source = tmp.directory("source"), dest = tmp.directory("dest")
         Self.makeTree(source)
@@ -100,8 +101,9 @@ import ImgTestSupport
         #expect(actual == expected)
     }
 
-    @Test func weReadWhatGnuTarWrites() throws {
-        guard Tool.require(.tar) else { return }
+    @Test(.needs(.tar))
+    func weReadWhatGnuTarWrites() throws {
+        try Prerequisite.require(.tar)
         let tmp = try TemporaryDirectory("img-archive-test")
         let source = tmp.directory("source"), dest = tmp.directory("dest")
         Self.makeTree(source)

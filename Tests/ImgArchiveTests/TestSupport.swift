@@ -143,39 +143,6 @@ func run(_ arguments: [String], in directory: String? = nil) throws -> (status: 
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
-/// External tools the tests check results with. Outside CI a missing tool disables the test (shown as
-/// skipped with the reason); under `CI=true` the test runs and fails naming the Debian package.
-enum Tool: String {
-    case tar, gzip, zstd, sha256sum
-
-    var debianPackage: String {
-        switch self {
-        case .tar: "tar"
-        case .gzip: "gzip"
-        case .zstd: "zstd"
-        case .sha256sum: "coreutils"
-        }
-    }
-
-    var available: Bool {
-        ["/usr/bin/", "/bin/", "/usr/local/bin/"].contains { access($0 + rawValue, X_OK) == 0 }
-    }
-
-    static var inCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
-
-    /// True when the tool is there; otherwise records a failure naming the package.
-    static func require(_ tools: Tool...) -> Bool {
-        var ok = true
-        for tool in tools where !tool.available {
-            Issue.record("\(tool.rawValue) is missing: install the Debian package \(tool.debianPackage)")
-            ok = false
-        }
-        return ok
-    }
-
-    static func condition(_ tools: Tool...) -> Bool { inCI || tools.allSatisfy(\.available) }
-}
-
 func sha256sum(_ path: String) throws -> String {
     try run(["sha256sum", path]).output.split(separator: " ").first.map { "sha256:" + $0 } ?? ""
 }

@@ -5,7 +5,7 @@ import Testing
 import ImgTestSupport
 
 /// Instruction flags and inputs of `img build` beyond the basics, each checked in the resulting image.
-@Suite(.serialized) struct BuildFeatureTests {
+@Suite(.serialized, .needs(.busybox, .runc)) struct BuildFeatureTests {
     static let base = BuildTests.base
 
     @Test func runMountsCacheTmpfsBindAndSecret() throws {

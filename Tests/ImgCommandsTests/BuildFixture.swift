@@ -4,19 +4,15 @@ import Testing
 import ImgTestSupport
 
 /// A build context with Debian's static busybox in it, a state directory, and `img build` through the real
-/// binary. Images are made `FROM scratch` + busybox, so nothing is pulled.
+/// binary. Images are made `FROM scratch` + busybox, so nothing is pulled. A suite or test using it says
+/// `.needs(.busybox, .runc)`.
 final class BuildFixture {
     let dir: TemporaryDirectory
     let context: URL
     let state: String
 
     init() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/bin/busybox") else {
-            throw BuildFixtureError("busybox not found: install Debian package busybox-static")
-        }
-        guard ["/usr/sbin/runc", "/usr/bin/runc"].contains(where: FileManager.default.isExecutableFile(atPath:)) else {
-            throw BuildFixtureError("runc not found: install Debian package runc")
-        }
+        try Prerequisite.require(.busybox, .runc)
         dir = try TemporaryDirectory()
         context = dir.url.appending(path: "context")
         state = dir.url.appending(path: "state").path

@@ -6,7 +6,7 @@ import Testing
 import ImgTestSupport
 
 /// `img build` end to end through the real binary, as root: runc, snapshots, the cache, outputs.
-@Suite(.serialized) struct BuildTests {
+@Suite(.serialized, .needs(.busybox, .runc)) struct BuildTests {
     static let base = """
         FROM scratch
         COPY busybox /bin/busybox

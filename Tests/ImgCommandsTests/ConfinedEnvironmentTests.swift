@@ -7,7 +7,7 @@ import ImgTestSupport
 /// mechanisms: no subordinate ids to map (single-id mode), an outer /proc that is partly masked (the
 /// process-sandbox fallback), and a root without CAP_SYS_ADMIN (its own ids mapped onto themselves). The
 /// real containers are in InContainerTests.
-@Suite(.serialized) struct ConfinedEnvironmentTests {
+@Suite(.serialized, .needs(.busybox, .runc, .rootlessTestUsers)) struct ConfinedEnvironmentTests {
     static let user = RootlessBuildTests.user
 
     /// A fixture whose context and state the test user owns, and `img` run as that user with `environment`.
@@ -91,10 +91,9 @@ import ImgTestSupport
     /// Root without CAP_SYS_ADMIN (a container's root: capsh drops it from the bounding set here) cannot
     /// make a mount namespace, but can make a user namespace: img maps root's own ids onto themselves there,
     /// so owners survive. unpack takes the same way.
-    @Test func rootWithoutCapSysAdminMapsItsOwnIDs() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/capsh") else {
-            throw BuildFixtureError("/usr/sbin/capsh not found: install Debian package libcap2-bin")
-        }
+    @Test(.needs(.capsh))
+    func rootWithoutCapSysAdminMapsItsOwnIDs() throws {
+        try Prerequisite.capsh.require()
         let f = try BuildFixture()
         try f.write("Dockerfile", BuildTests.base + "RUN touch /owned && chown 1000:1000 /owned && cat /proc/self/uid_map > /map\n")
         func confined(_ arguments: String) throws -> ImgBinary.Result {

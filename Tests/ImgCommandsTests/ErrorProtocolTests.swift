@@ -58,7 +58,8 @@ struct ErrorProtocolTests {
 
     /// Errors of different layers (the Dockerfile parser, the registry client, the content store, a
     /// context copy) reach the user as one `error: ` line each, exit status 1.
-    @Test func theCommandLinePrintsEachKindOnce() throws {
+    @Test(.needs(.busybox, .runc))
+    func theCommandLinePrintsEachKindOnce() throws {
         let f = try BuildFixture()
         try f.write("Dockerfile", "FROM scratch\nCOPY missing.txt /\n")
         try f.write("Broken", "FROM scratch\nRUN --mount=type=nope true\n")

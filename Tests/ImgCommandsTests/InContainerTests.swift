@@ -6,14 +6,14 @@ import Testing
 /// img inside unprivileged docker containers (issue 20): img's own image, built by img from the repository's
 /// Dockerfile and loaded into a private dockerd, runs builds as uid 1000, as root and as a uid without a
 /// subordinate range, with only the relaxations the README names.
-@Suite(.serialized, .inContainerEnvironment) struct InContainerTests {
+@Suite(.serialized, .needs(Prerequisite.inContainer), .inContainerEnvironment) struct InContainerTests {
     static let unconfined = ["seccomp=unconfined", "apparmor=unconfined"]
     static let unmasked = unconfined + ["systempaths=unconfined"]
 
     /// The image itself: what the Dockerfile promises (user, entrypoint, volume, newuidmap with file
     /// capabilities and without the setuid bit).
     @Test func imgBuildsItsOwnImage() throws {
-        guard let env = try InContainerEnvironment.get() else { return }
+        let env = try InContainerEnvironment.get()
         let state = env.work + "/host-state"
         let inspect = try env.hostImg(state, "inspect \(InContainerEnvironment.image)")
         #expect(inspect.status == 0, "\(inspect.stderr)")
@@ -40,14 +40,14 @@ import Testing
     /// (a) uid 1000 with seccomp and AppArmor unconfined only: chown, whiteouts and COPY --from, checked on the
     /// host from `img save`, then pushed to the host's registry.
     @Test func uid1000WithSeccompAndAppArmorUnconfined() throws {
-        guard let env = try InContainerEnvironment.get() else { return }
+        let env = try InContainerEnvironment.get()
         try buildsTheMainCase(env, user: 1000, security: Self.unconfined, push: "incontainer/uid1000:a")
     }
 
     /// (b) With systempaths=unconfined too: the main case and its push, and RUN gets its own PID namespace,
     /// where it sees only its own processes.
     @Test func unmaskedProcGivesRunItsOwnProcesses() throws {
-        guard let env = try InContainerEnvironment.get() else { return }
+        let env = try InContainerEnvironment.get()
         try buildsTheMainCase(env, user: 1000, security: Self.unmasked, push: "incontainer/unmasked:b")
         let out = try env.directory("out-ps", owner: 1000)
         let state = try env.directory("state-ps", owner: 1000)
@@ -67,7 +67,7 @@ import Testing
 
     /// (c) Docker's default seccomp profile refuses the user namespace: one line that names the option.
     @Test func defaultSeccompProfileSaysWhichOptionToSet() throws {
-        guard let env = try InContainerEnvironment.get() else { return }
+        let env = try InContainerEnvironment.get()
         let result = try env.run(user: "1000", security: ["apparmor=unconfined"],
                                  "img build --progress plain -f /ctx/Dockerfile.plain /ctx")
         #expect(result.status != 0)
@@ -79,7 +79,7 @@ import Testing
     /// container's ids to themselves. The state is on the container's own root (an overlayfs, which cannot
     /// hold an overlayfs upper directory): `auto` falls back to the native snapshotter.
     @Test func rootWithoutCapSysAdmin() throws {
-        guard let env = try InContainerEnvironment.get() else { return }
+        let env = try InContainerEnvironment.get()
         let out = try env.directory("out-root", owner: 0)
         let result = try env.run(user: "0", security: Self.unconfined, extra: "-v \(q(out)):/out",
                                  "img -d build --progress plain -t built /ctx && img save -o /out/built.tar built")
@@ -91,7 +91,7 @@ import Testing
     /// (e) A uid with no subordinate range (OpenShift-style random uid): single-id mode builds what needs no
     /// other ids and names the step that does.
     @Test func randomUIDGetsSingleIDMode() throws {
-        guard let env = try InContainerEnvironment.get() else { return }
+        let env = try InContainerEnvironment.get()
         let state = try env.directory("state-random", owner: 123456)
         let mounts = "-v \(q(state)):/state -e HOME=/state/home"
         let plain = try env.run(user: "123456", security: Self.unconfined, extra: mounts,
@@ -108,7 +108,7 @@ import Testing
     /// (f) `-d` names the sandbox and the id mapping chosen, with proc masked (process-sandbox fallback) and
     /// unmasked (own PID namespace); the two sandboxes are told apart.
     @Test func debugOutputNamesSandboxAndIDMapping() throws {
-        guard let env = try InContainerEnvironment.get() else { return }
+        let env = try InContainerEnvironment.get()
         var sandboxes: [String] = []
         for security in [Self.unconfined, Self.unmasked] {
             let result = try env.run(user: "1000", security: security,
@@ -126,7 +126,7 @@ import Testing
     /// The state directory on the container's own root (no volume over it): `auto` takes the native
     /// snapshotter and the build works.
     @Test func stateOnTheContainerRootFallsBackToNative() throws {
-        guard let env = try InContainerEnvironment.get() else { return }
+        let env = try InContainerEnvironment.get()
         let result = try env.run(user: "1000", security: Self.unmasked, extra: "-e XDG_DATA_HOME=/tmp/data",
                                  "img -d build --progress plain -f /ctx/Dockerfile.plain /ctx")
         #expect(result.status == 0, "\(result.stderr)")
@@ -136,7 +136,7 @@ import Testing
     /// The same small build inside the container (uid 1000, state on a volume) and on the host (root), each
     /// from an empty state; both times are printed for the record.
     @Test func smallBuildInsideAndOutsideTheContainer() throws {
-        guard let env = try InContainerEnvironment.get() else { return }
+        let env = try InContainerEnvironment.get()
         let state = try env.directory("state-timing", owner: 1000)
         var start = Date()
         let inside = try env.run(user: "1000", security: Self.unmasked, extra: "-v \(q(state)):/home/user/.local/share/img",

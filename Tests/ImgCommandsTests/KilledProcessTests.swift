@@ -7,7 +7,7 @@ import ImgTestSupport
 /// `kill -9` of img in the middle of a RUN step: nothing img started survives it (runc, the step's
 /// processes, fuse-overlayfs), the next command on the same state starts at once, and what the killed
 /// build left in the state directory is removed without touching a build that is still running.
-@Suite(.serialized) struct KilledProcessTests {
+@Suite(.serialized, .needs(.busybox, .runc, .rootlessTestUsers, .setpriv)) struct KilledProcessTests {
     enum Caller: String, Sendable, CaseIterable {
         case root, rootless
     }
@@ -169,10 +169,7 @@ import ImgTestSupport
         switch caller {
         case .root: return (ImgBinary.url.path, arguments)
         case .rootless:
-            guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
-                throw BuildFixtureError("setpriv not found: install Debian package util-linux")
-            }
-            return ("/usr/bin/setpriv", ["--reuid", RootlessBuildTests.user, "--regid", RootlessBuildTests.user,
+            return (try Prerequisite.setpriv.require(), ["--reuid", RootlessBuildTests.user, "--regid", RootlessBuildTests.user,
                                          "--init-groups", "--", ImgBinary.url.path] + arguments)
         }
     }

@@ -6,7 +6,7 @@ import ImgTestSupport
 
 /// `img build` as an ordinary user with a subuid range: img enters its user namespace itself, RUN is root
 /// inside it, chown to other ids works, and what the image records is the container's ids.
-@Suite(.serialized) struct RootlessBuildTests {
+@Suite(.serialized, .needs(.busybox, .runc, .rootlessTestUsers)) struct RootlessBuildTests {
     static let user = TestUsers.withRange
 
     static func uid() throws -> UInt32 {

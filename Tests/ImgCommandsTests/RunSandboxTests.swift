@@ -6,7 +6,7 @@ import ImgTestSupport
 /// What a RUN step may do, through the real binary, as root and as an ordinary user: docker's seccomp
 /// filter and capabilities by default, neither with `RUN --security=insecure` once `--allow
 /// security.insecure` grants it; secrets mounted 0400 root:root unless the mount says otherwise.
-@Suite(.serialized) struct RunSandboxTests {
+@Suite(.serialized, .needs(.busybox, .runc)) struct RunSandboxTests {
     /// Steps whose results the tests read from the image: the filter's mode, whether `unshare -Urm` worked,
     /// and the owner and fifo changes builds make.
     static let sandboxed = BuildTests.base + """

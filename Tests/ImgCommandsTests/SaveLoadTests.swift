@@ -7,15 +7,6 @@ import ImgTestSupport
 
 /// `img save` and `img load` through the real binary; archives checked with skopeo as an independent reader.
 @Suite struct SaveLoadTests {
-    static func tool(_ name: String, package: String) -> String? {
-        for dir in ["/usr/bin", "/usr/local/bin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
-            return "\(dir)/\(name)"
-        }
-        let message = "\(name) not found: install Debian package \(package)"
-        if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record(Comment(rawValue: message)) } else { print("SKIPPED (not CI): \(message)") }
-        return nil
-    }
-
     /// Runs a shell script. Spawned with a clean signal mask (not Foundation's Process, whose children
     /// inherit the test thread's blocked SIGCHLD: a script's `wait` then never returns).
     static func shell(_ command: String) throws -> ImgBinary.Result {
@@ -31,9 +22,9 @@ import ImgTestSupport
         ])
     }
 
-    @Test(arguments: ["docker", "oci"])
+    @Test(.needs(.skopeo, .umoci), arguments: ["docker", "oci"])
     func saveIsReadBySkopeoAndLoadsBack(format: String) async throws {
-        guard let skopeo = Self.tool("skopeo", package: "skopeo") else { return }
+        let skopeo = try Prerequisite.skopeo.require()
         let dir = try TemporaryDirectory()
         try await Self.makeImage(dir)
         let archive = dir.url.appending(path: "app.tar").path
@@ -45,7 +36,8 @@ import ImgTestSupport
         #expect(inspect.status == 0, "\(inspect.stderr)")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appending(path: "inspect.json"))) as? [String: Any]
         #expect((json?["Layers"] as? [Any])?.count == 2)
-        if format == "oci", let umoci = Self.tool("umoci", package: "umoci") {
+        if format == "oci" {
+            let umoci = try Prerequisite.umoci.require()
             // umoci reads OCI layouts as directories: unpack the archive, then let umoci build a bundle.
             let layout = dir.url.appending(path: "layout").path, bundle = dir.url.appending(path: "bundle").path
             let r = try Self.shell("mkdir '\(layout)' && tar -xf '\(archive)' -C '\(layout)' && \(umoci) unpack --image '\(layout):1.0' '\(bundle)'")

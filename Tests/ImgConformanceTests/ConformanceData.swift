@@ -1,5 +1,5 @@
 import Foundation
-import Testing
+import ImgTestSupport
 
 /// Locates the shared conformance data: `$IMG_CONFORMANCE_DIR`, else `../shared/conformance` beside the
 /// package root. The data is never copied into the repository.
@@ -18,21 +18,9 @@ enum ConformanceData {
         return FileManager.default.fileExists(atPath: url.path) ? url.standardizedFileURL : nil
     }()
 
-    static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
-
-    /// The data folder `sub`, or nil after saying loudly why it is missing. Under `CI=true` a missing
-    /// folder is a test failure, never a skip.
-    static func directory(_ sub: String, sourceLocation: SourceLocation = #_sourceLocation) -> URL? {
-        guard let root else {
-            let message = "conformance data not found: set IMG_CONFORMANCE_DIR or place it at ../shared/conformance"
-            if isCI {
-                Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
-            } else {
-                print("SKIPPED (not CI): \(message)")
-            }
-            return nil
-        }
-        return root.appending(path: sub)
+    /// The data folder `sub`, or `MissingPrerequisite` (`.conformanceData`) when there is no data.
+    static func directory(_ sub: String) throws -> URL {
+        URL(filePath: try Prerequisite.conformanceData.require(), directoryHint: .isDirectory).appending(path: sub)
     }
 
     static func read(_ url: URL) throws -> Data { try Data(contentsOf: url) }
@@ -43,6 +31,12 @@ enum ConformanceData {
     }
 }
 
-/// Whether a conformance suite is allowed to run here: true when data exists; false (with a recorded failure
-/// under CI) when not.
-var conformanceAvailable: Bool { ConformanceData.root != nil || !ConformanceData.isCI }
+extension Prerequisite {
+    /// The shared conformance data (`ConformanceData.root`).
+    static let conformanceData = Prerequisite(
+        "the conformance data (set IMG_CONFORMANCE_DIR or place it at ../shared/conformance)"
+    ) { ConformanceData.root?.path }
+
+    /// Debian's python3-jsonschema, the independent validator of the OCI schema tests.
+    static let jsonschema = pythonModule("jsonschema", package: "python3-jsonschema")
+}

@@ -2,11 +2,12 @@ import Foundation
 import ImgContext
 import ImgDockerfile
 import Testing
+import ImgTestSupport
 
 /// moby/patternmatcher and fsutil facts: `cases.tsv`, `compile.tsv`, `readall/` and `walk-scenarios.json`.
-@Suite struct IgnoreConformanceTests {
-    private static func lines(_ name: String) throws -> [Substring]? {
-        guard let dir = ConformanceData.directory("dockerignore") else { return nil }
+@Suite(.needs(.conformanceData)) struct IgnoreConformanceTests {
+    private static func lines(_ name: String) throws -> [Substring] {
+        let dir = try ConformanceData.directory("dockerignore")
         let text = String(decoding: try ConformanceData.read(dir.appending(path: name)), as: UTF8.self)
         return text.split(separator: "\n", omittingEmptySubsequences: true)
     }
@@ -30,7 +31,7 @@ import Testing
     }
 
     @Test func casesTSV() throws {
-        guard let lines = try Self.lines("cases.tsv") else { return }
+        let lines = try Self.lines("cases.tsv")
         var passed = 0, total = 0
         var counts: [String: Int] = [:]
         for line in lines.dropFirst() {
@@ -130,7 +131,7 @@ import Testing
     }
 
     @Test func compileTSV() throws {
-        guard let lines = try Self.lines("compile.tsv") else { return }
+        let lines = try Self.lines("compile.tsv")
         var passed = 0, total = 0, oracleChecks = 0, oracleMatches = 0
         for line in lines.dropFirst() {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
@@ -167,7 +168,7 @@ import Testing
     // MARK: readall
 
     @Test func readAll() throws {
-        guard let dir = ConformanceData.directory("dockerignore") else { return }
+        let dir = try ConformanceData.directory("dockerignore")
         let input = try ConformanceData.read(dir.appending(path: "readall/input.dockerignore"))
         let expectedText = String(decoding: try ConformanceData.read(dir.appending(path: "readall/expected.txt")),
                                   as: UTF8.self)
@@ -287,7 +288,7 @@ import Testing
     }
 
     @Test func walkScenarios() throws {
-        guard let dir = ConformanceData.directory("dockerignore") else { return }
+        let dir = try ConformanceData.directory("dockerignore")
         let file = try JSONDecoder().decode(
             ScenarioFile.self, from: try ConformanceData.read(dir.appending(path: "walk-scenarios.json")))
         var passed = 0

@@ -1,11 +1,12 @@
 import Foundation
 import ImgOCI
 import Testing
+import ImgTestSupport
 
 /// The manifests, indexes and configs img writes (its ImgOCI types, encoded as the stores encode them)
 /// validate against the OCI image-spec JSON Schemas in `oci-image-spec-schema`, checked by an independent
 /// validator: Debian's python3-jsonschema (draft-04).
-@Suite struct OCISchemaTests {
+@Suite(.needs(.conformanceData, .python3, .jsonschema)) struct OCISchemaTests {
     static let validator = """
         import json, os, sys
         from jsonschema import Draft4Validator, RefResolver
@@ -51,7 +52,7 @@ import Testing
         }
         let process = Process()
         process.executableURL = URL(filePath: python)
-        process.arguments = ["-c", validator, ConformanceData.directory("oci-image-spec-schema")!.path, schema] + paths
+        process.arguments = ["-c", validator, try ConformanceData.directory("oci-image-spec-schema").path, schema] + paths
         let out = Pipe()
         process.standardOutput = out
         process.standardError = out
@@ -61,28 +62,12 @@ import Testing
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    static var ready: Bool {
-        guard ConformanceData.directory("oci-image-spec-schema") != nil else { return false }
-        let check = Process()
-        check.executableURL = URL(filePath: python)
-        check.arguments = ["-c", "import jsonschema"]
-        guard (try? check.run()) != nil else { return missingValidator() }
-        check.waitUntilExit()
-        return check.terminationStatus == 0 ? true : missingValidator()
-    }
-
-    static func missingValidator() -> Bool {
-        let message = "python3-jsonschema not found: install Debian package python3-jsonschema"
-        if ConformanceData.isCI { Issue.record(Comment(rawValue: message)) } else { print("SKIPPED (not CI): \(message)") }
-        return false
-    }
-
     static func layer(_ byte: UInt8, _ type: MediaType = .ociLayerGzip) -> Descriptor {
         Descriptor(mediaType: type, digest: .sha256(of: [byte]), size: 1000 + Int64(byte))
     }
 
     @Test func manifestsIndexesAndConfigsValidate() throws {
-        guard Self.ready else { return }
+        try Prerequisite.require(.conformanceData, .python3, .jsonschema)
         let config = Descriptor(mediaType: .ociConfig, digest: .sha256(of: [0]), size: 321)
         let manifests = [
             Manifest(config: config, layers: [Self.layer(1), Self.layer(2, .ociLayerZstd), Self.layer(3, .ociLayer)]),
@@ -124,7 +109,7 @@ import Testing
 
     /// The validator really rejects what the schemas forbid, so a pass above means something.
     @Test func validatorRejectsBrokenDocuments() throws {
-        guard Self.ready else { return }
+        try Prerequisite.require(.conformanceData, .python3, .jsonschema)
         let badDigest = #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"no digest here","size":1},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:00","size":2}]}"#
         let (status, output) = try Self.validate("image-manifest-schema.json", [Data(badDigest.utf8)])
         #expect(status == 1)

@@ -1,10 +1,11 @@
 import Foundation
 import ImgDockerfile
 import Testing
+import ImgTestSupport
 
 /// BuildKit's parser test data (`dockerfile-parser/`): positive and negative test files, line numbers,
 /// and the cases transcribed from upstream Go tests. Every case is checked and the tally printed.
-@Suite("Parser conformance")
+@Suite("Parser conformance", .needs(.conformanceData))
 struct ParserConformanceTests {
     private static func bytes(_ url: URL) throws -> [UInt8] { [UInt8](try ConformanceData.read(url)) }
 
@@ -22,7 +23,7 @@ struct ParserConformanceTests {
 
     @Test("testfiles: every case renders byte-identical to its result")
     func positiveCases() throws {
-        guard let data = ConformanceData.directory("dockerfile-parser") else { return }
+        let data = try ConformanceData.directory("dockerfile-parser")
         var passed = 0
         let cases = try Self.subdirectories(data.appending(path: "testfiles"))
         for folder in cases {
@@ -44,7 +45,7 @@ struct ParserConformanceTests {
 
     @Test("testfiles-negative: every case fails to parse")
     func negativeCases() throws {
-        guard let data = ConformanceData.directory("dockerfile-parser") else { return }
+        let data = try ConformanceData.directory("dockerfile-parser")
         var passed = 0
         let cases = try Self.subdirectories(data.appending(path: "testfiles-negative"))
         for folder in cases {
@@ -64,7 +65,7 @@ struct ParserConformanceTests {
 
     @Test("line-numbers.json: start and end lines")
     func lineNumbers() throws {
-        guard let data = ConformanceData.directory("dockerfile-parser") else { return }
+        let data = try ConformanceData.directory("dockerfile-parser")
         let spec = try Self.json(data.appending(path: "transcribed/line-numbers.json"))
         let parsed = try DockerfileParser.parse(Self.bytes(data.appending(path: "testfile-line/Dockerfile")))
         let root = try #require(spec["root"] as? [String: Int])
@@ -83,7 +84,7 @@ struct ParserConformanceTests {
 
     @Test("heredoc/expected.json: heredocs of 27 instructions, none in JSON form")
     func heredocInstructions() throws {
-        guard let data = ConformanceData.directory("dockerfile-parser") else { return }
+        let data = try ConformanceData.directory("dockerfile-parser")
         let folder = data.appending(path: "transcribed/heredoc")
         let spec = try Self.json(folder.appending(path: "expected.json"))
         let parsed = try DockerfileParser.parse(Self.bytes(folder.appending(path: "Dockerfile")))
@@ -119,7 +120,7 @@ struct ParserConformanceTests {
 
     @Test("heredoc/helpers.json: word recognition, names in lines, chomping")
     func heredocHelpers() throws {
-        guard let data = ConformanceData.directory("dockerfile-parser") else { return }
+        let data = try ConformanceData.directory("dockerfile-parser")
         let spec = try Self.json(data.appending(path: "transcribed/heredoc/helpers.json"))
         var passed = 0
         var total = 0
@@ -162,7 +163,7 @@ struct ParserConformanceTests {
 
     @Test("empty-continuation: exactly 2 warnings")
     func emptyContinuation() throws {
-        guard let data = ConformanceData.directory("dockerfile-parser") else { return }
+        let data = try ConformanceData.directory("dockerfile-parser")
         let folder = data.appending(path: "transcribed/empty-continuation")
         let spec = try Self.json(folder.appending(path: "expected.json"))
         let parsed = try DockerfileParser.parse(Self.bytes(folder.appending(path: "Dockerfile")))
@@ -181,7 +182,7 @@ struct ParserConformanceTests {
 
     @Test("directives.json: directive scanning, syntax and check detection")
     func directives() throws {
-        guard let data = ConformanceData.directory("dockerfile-parser") else { return }
+        let data = try ConformanceData.directory("dockerfile-parser")
         let spec = try Self.json(data.appending(path: "transcribed/directives.json"))
         var passed = 0
         var total = 0
@@ -217,7 +218,7 @@ struct ParserConformanceTests {
 
     @Test("line-parsers.json: word split, JSON arrays, ENV/LABEL, line too long")
     func lineParsers() throws {
-        guard let data = ConformanceData.directory("dockerfile-parser") else { return }
+        let data = try ConformanceData.directory("dockerfile-parser")
         let spec = try Self.json(data.appending(path: "transcribed/line-parsers.json"))
         var passed = 0
         var total = 0

@@ -1,12 +1,13 @@
 import Foundation
 import ImgDockerfile
 import Testing
+import ImgTestSupport
 
 /// BuildKit's shell-lexer data: `envVarTest` (one word), `wordsTest` (split into words) and the transcribed
 /// Go-only cases with matched/unmatched sets.
-@Suite struct ShellConformanceTests {
-    private static func text(_ name: String) throws -> String? {
-        guard let dir = ConformanceData.directory("shell-expansion") else { return nil }
+@Suite(.needs(.conformanceData)) struct ShellConformanceTests {
+    private static func text(_ name: String) throws -> String {
+        let dir = try ConformanceData.directory("shell-expansion")
         return String(decoding: try ConformanceData.read(dir.appending(path: name)), as: UTF8.self)
     }
 
@@ -15,7 +16,7 @@ import Testing
     }
 
     @Test func envVarTest() throws {
-        guard let text = try Self.text("envVarTest") else { return }
+        let text = try Self.text("envVarTest")
         let env = ShellEnvironment([("PWD", "/home"), ("SHELL", "bash"), ("KOREAN", "한국어"), ("NULL", "")])
         let lexer = ShellLexer()
         var passed = 0, total = 0, windowsOnly = 0
@@ -55,7 +56,7 @@ import Testing
     }
 
     @Test func wordsTest() throws {
-        guard let text = try Self.text("wordsTest") else { return }
+        let text = try Self.text("wordsTest")
         var env = ShellEnvironment()
         let lexer = ShellLexer()
         var passed = 0, total = 0
@@ -106,7 +107,7 @@ import Testing
     }
 
     @Test func processWithMatches() throws {
-        guard let dir = ConformanceData.directory("shell-expansion") else { return }
+        let dir = try ConformanceData.directory("shell-expansion")
         let data = try ConformanceData.read(dir.appending(path: "transcribed/process-with-matches.json"))
         let file = try JSONDecoder().decode(File.self, from: data)
         let lexer = ShellLexer()

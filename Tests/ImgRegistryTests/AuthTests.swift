@@ -13,8 +13,9 @@ import ImgTestSupport
         StaticCredentialStore([registry.host: Credentials(username: Self.user, password: password)])
     }
 
-    @Test func basicAuthOverTLSWithCredentialsFromConfigJSON() async throws {
-        guard require(.dockerRegistry, .openssl, .htpasswd, .busybox, .tar, .gzip) else { return }
+    @Test(.needs(.dockerRegistry, .openssl, .htpasswd, .busybox, .tar, .gzip))
+    func basicAuthOverTLSWithCredentialsFromConfigJSON() async throws {
+        try Prerequisite.require(.dockerRegistry, .openssl, .htpasswd, .busybox, .tar, .gzip)
         try await withRegistry(.tlsBasic(user: Self.user, password: Self.password)) { registry in
             let image = try TestImage.make(in: registry.dir)
             let auth = Data("\(Self.user):\(Self.password)".utf8).base64EncodedString()
@@ -31,8 +32,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func wrongPasswordIsUnauthorizedNamingTheRepository() async throws {
-        guard require(.dockerRegistry, .openssl, .htpasswd) else { return }
+    @Test(.needs(.dockerRegistry, .openssl, .htpasswd))
+    func wrongPasswordIsUnauthorizedNamingTheRepository() async throws {
+        try Prerequisite.require(.dockerRegistry, .openssl, .htpasswd)
         try await withRegistry(.tlsBasic(user: Self.user, password: Self.password)) { registry in
             try await withClient(settings: registry.settings(), credentials: credentials(for: registry, password: "wrong")) { client in
                 let error = await #expect(throws: RegistryError.self) {
@@ -44,8 +46,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func tlsNeedsTheCAUnlessMarkedInsecure() async throws {
-        guard require(.dockerRegistry, .openssl, .htpasswd) else { return }
+    @Test(.needs(.dockerRegistry, .openssl, .htpasswd))
+    func tlsNeedsTheCAUnlessMarkedInsecure() async throws {
+        try Prerequisite.require(.dockerRegistry, .openssl, .htpasswd)
         try await withRegistry(.tlsBasic(user: Self.user, password: Self.password)) { registry in
             let ref = try registry.reference("a/b:latest")
             var options = RegistryClient.Options()
@@ -72,9 +75,9 @@ import ImgTestSupport
         }
     }
 
-    @Test(arguments: ["token", "access_token"])
+    @Test(.needs(.dockerRegistry, .openssl, .python3, .busybox, .tar, .gzip), arguments: ["token", "access_token"])
     func credentialedTokenFlowReusesTokens(field: String) async throws {
-        guard require(.dockerRegistry, .openssl, .python3, .busybox, .tar, .gzip) else { return }
+        try Prerequisite.require(.dockerRegistry, .openssl, .python3, .busybox, .tar, .gzip)
         try await withRegistry(.token(user: Self.user, password: Self.password, field: field)) { registry in
             let image = try TestImage.make(in: registry.dir)
             try await withClient(settings: registry.settings(), credentials: credentials(for: registry)) { client in
@@ -95,8 +98,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func anonymousTokenFlowPullsButCannotPush() async throws {
-        guard require(.dockerRegistry, .openssl, .python3, .busybox, .tar, .gzip) else { return }
+    @Test(.needs(.dockerRegistry, .openssl, .python3, .busybox, .tar, .gzip))
+    func anonymousTokenFlowPullsButCannotPush() async throws {
+        try Prerequisite.require(.dockerRegistry, .openssl, .python3, .busybox, .tar, .gzip)
         try await withRegistry(.token(user: Self.user, password: Self.password, field: "token")) { registry in
             let image = try TestImage.make(in: registry.dir)
             let ref = try registry.reference("tok/public:1")
@@ -117,8 +121,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func tokenServerRejectingThePasswordIsUnauthorized() async throws {
-        guard require(.dockerRegistry, .openssl, .python3) else { return }
+    @Test(.needs(.dockerRegistry, .openssl, .python3))
+    func tokenServerRejectingThePasswordIsUnauthorized() async throws {
+        try Prerequisite.require(.dockerRegistry, .openssl, .python3)
         try await withRegistry(.token(user: Self.user, password: Self.password, field: "token")) { registry in
             try await withClient(settings: registry.settings(), credentials: credentials(for: registry, password: "nope")) { client in
                 let error = await #expect(throws: RegistryError.self) {

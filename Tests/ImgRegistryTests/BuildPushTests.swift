@@ -7,8 +7,9 @@ import ImgTestSupport
 /// `img build` against a real registry: the base image is pulled by the build itself, the result is pushed
 /// with `-o type=image,...,push=true`, read back by skopeo, and pulled into a fresh store by img.
 @Suite struct BuildPushTests {
-    @Test func buildFromARegistryImagePushAndPullBack() async throws {
-        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip, .skopeo) else { return }
+    @Test(.needs(.dockerRegistry, .python3, .busybox, .tar, .gzip, .skopeo))
+    func buildFromARegistryImagePushAndPullBack() async throws {
+        try Prerequisite.require(.dockerRegistry, .python3, .busybox, .tar, .gzip, .skopeo)
         try await withRegistry { registry in
             let image = try TestImage.make(in: registry.dir)
             let base = try registry.reference("test/base:v1")

@@ -37,8 +37,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func pullListUnpackTagPushAndSkopeoReadsIt() async throws {
-        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip, .skopeo) else { return }
+    @Test(.needs(.imgBinary, .dockerRegistry, .python3, .busybox, .tar, .gzip, .skopeo))
+    func pullListUnpackTagPushAndSkopeoReadsIt() async throws {
+        try Prerequisite.require(.imgBinary, .dockerRegistry, .python3, .busybox, .tar, .gzip, .skopeo)
         try await withRegistry { registry in
             let image = try TestImage.make(in: registry.dir)
             let source = try registry.reference("test/busybox:v1")
@@ -76,7 +77,7 @@ import ImgTestSupport
             #expect(try img(["tag", "\(registry.host)/test/busybox:v1", "\(registry.host)/third/copy:v3"]).status == 0)
             let third = try img(["push", "\(registry.host)/third/copy:v3"])
             #expect(third.status == 0 && third.out.contains("\(layer): Mounted from other/copy\n"), "\(third.out)")
-            let skopeo = try HelperProcess.run(Tool.skopeo.path!, ["inspect", "--tls-verify=false", "--raw",
+            let skopeo = try HelperProcess.run(try Prerequisite.skopeo.require(), ["inspect", "--tls-verify=false", "--raw",
                                                                   "docker://\(registry.host)/other/copy:v2"])
             #expect(skopeo.status == 0, "\(String(decoding: skopeo.stderr, as: UTF8.self))")
             #expect(Digest.sha256(of: skopeo.stdout) == image.root.digest)
@@ -90,8 +91,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func loginVerifiesThenStoresAndLogoutForgets() async throws {
-        guard require(.dockerRegistry, .python3, .htpasswd, .openssl) else { return }
+    @Test(.needs(.imgBinary, .dockerRegistry, .python3, .htpasswd, .openssl))
+    func loginVerifiesThenStoresAndLogoutForgets() async throws {
+        try Prerequisite.require(.imgBinary, .dockerRegistry, .python3, .htpasswd, .openssl)
         try await withRegistry(.tlsBasic(user: "alice", password: "s3cret")) { registry in
             let img = try Img()
             defer { img.remove() }
@@ -127,9 +129,9 @@ import ImgTestSupport
     /// A pull into a full disk (a 6 MiB tmpfs as the state directory, an 8 MiB incompressible layer) says
     /// what happened, `no space left on device writing PATH`, records nothing, and the same pull succeeds
     /// once there is room. The tmpfs lives in a mount namespace of the shell that runs the steps.
-    @Test func pullIntoAFullDiskSaysNoSpaceAndRecordsNothing() async throws {
-        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
-        try requireRoot("a full disk is a tmpfs mounted in a private mount namespace")
+    @Test(.needs(.imgBinary, .dockerRegistry, .python3, .busybox, .tar, .gzip, .root))
+    func pullIntoAFullDiskSaysNoSpaceAndRecordsNothing() async throws {
+        try Prerequisite.require(.imgBinary, .dockerRegistry, .python3, .busybox, .tar, .gzip, .root)
         try await withRegistry { registry in
             let image = try TestImage.make(in: registry.dir, padding: 8 << 20)
             try await withClient(settings: registry.settings()) { client in
@@ -166,8 +168,9 @@ import ImgTestSupport
 
     /// `kill -9` of a pull halfway through a layer, then the same pull again: it succeeds, resumes the
     /// partial layer with a Range request, and every stored blob matches its digest.
-    @Test func killedPullResumesAndStoresOnlyVerifiedBlobs() async throws {
-        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
+    @Test(.needs(.imgBinary, .dockerRegistry, .python3, .busybox, .tar, .gzip))
+    func killedPullResumesAndStoresOnlyVerifiedBlobs() async throws {
+        try Prerequisite.require(.imgBinary, .dockerRegistry, .python3, .busybox, .tar, .gzip)
         try await withRegistry { registry in
             let image = try TestImage.make(in: registry.dir, padding: 6 << 20)
             try await withClient(settings: registry.settings()) { client in

@@ -24,8 +24,9 @@ import ImgTestSupport
         return options
     }
 
-    @Test func serviceUnavailableTwiceIsRetried() async throws {
-        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
+    @Test(.needs(.dockerRegistry, .python3, .busybox, .tar, .gzip))
+    func serviceUnavailableTwiceIsRetried() async throws {
+        try Prerequisite.require(.dockerRegistry, .python3, .busybox, .tar, .gzip)
         try await withRegistry { registry in
             let (image, proxy, settings) = try await setUp(registry, faults: ["fail503=2"])
             defer { proxy.stop() }
@@ -38,8 +39,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func serviceUnavailableBeyondTheRetriesFails() async throws {
-        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
+    @Test(.needs(.dockerRegistry, .python3, .busybox, .tar, .gzip))
+    func serviceUnavailableBeyondTheRetriesFails() async throws {
+        try Prerequisite.require(.dockerRegistry, .python3, .busybox, .tar, .gzip)
         try await withRegistry { registry in
             let (_, proxy, settings) = try await setUp(registry, faults: ["fail503=100"])
             defer { proxy.stop() }
@@ -81,8 +83,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func droppedConnectionResumesWithRange() async throws {
-        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
+    @Test(.needs(.dockerRegistry, .python3, .busybox, .tar, .gzip))
+    func droppedConnectionResumesWithRange() async throws {
+        try Prerequisite.require(.dockerRegistry, .python3, .busybox, .tar, .gzip)
         try await withRegistry { registry in
             // A 3 MB layer, cut after 1 MB.
             let (image, proxy, settings) = try await setUp(registry, faults: ["cut=1000000"], padding: 2_000_000)
@@ -104,8 +107,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func corruptBytesAreRejectedAndNothingIsCommitted() async throws {
-        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
+    @Test(.needs(.dockerRegistry, .python3, .busybox, .tar, .gzip))
+    func corruptBytesAreRejectedAndNothingIsCommitted() async throws {
+        try Prerequisite.require(.dockerRegistry, .python3, .busybox, .tar, .gzip)
         try await withRegistry { registry in
             let (image, proxy, settings) = try await setUp(registry, faults: ["corrupt"])
             defer { proxy.stop() }
@@ -133,8 +137,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func blobRedirectsAreFollowed() async throws {
-        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
+    @Test(.needs(.dockerRegistry, .python3, .busybox, .tar, .gzip))
+    func blobRedirectsAreFollowed() async throws {
+        try Prerequisite.require(.dockerRegistry, .python3, .busybox, .tar, .gzip)
         try await withRegistry { registry in
             let (image, proxy, settings) = try await setUp(registry, faults: ["redirect"])
             defer { proxy.stop() }
@@ -150,8 +155,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func aPartialDownloadFromEarlierResumesWithRange() async throws {
-        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
+    @Test(.needs(.dockerRegistry, .python3, .busybox, .tar, .gzip))
+    func aPartialDownloadFromEarlierResumesWithRange() async throws {
+        try Prerequisite.require(.dockerRegistry, .python3, .busybox, .tar, .gzip)
         try await withRegistry { registry in
             let (image, proxy, settings) = try await setUp(registry, faults: [])
             defer { proxy.stop() }

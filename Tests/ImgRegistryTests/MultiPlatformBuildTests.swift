@@ -11,8 +11,9 @@ import ImgTestSupport
     static let amd64 = Platform(os: "linux", architecture: "amd64")
     static let arm64 = Platform(os: "linux", architecture: "arm64")
 
-    @Test func severalPlatformsMakeAnIndexThatIsPushedArchivedAndUnpacked() async throws {
-        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip, .skopeo) else { return }
+    @Test(.needs(.dockerRegistry, .python3, .busybox, .tar, .gzip, .skopeo))
+    func severalPlatformsMakeAnIndexThatIsPushedArchivedAndUnpacked() async throws {
+        try Prerequisite.require(.dockerRegistry, .python3, .busybox, .tar, .gzip, .skopeo)
         try await withRegistry { registry in
             let base = try TestImage.make(in: registry.dir, platforms: [Self.amd64, Self.arm64], mediaTypes: true)
             try await withClient(settings: registry.settings()) { client in
@@ -97,8 +98,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func aBaseWithoutThePlatformOrARunItCannotExecuteSaySo() async throws {
-        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
+    @Test(.needs(.dockerRegistry, .python3, .busybox, .tar, .gzip))
+    func aBaseWithoutThePlatformOrARunItCannotExecuteSaySo() async throws {
+        try Prerequisite.require(.dockerRegistry, .python3, .busybox, .tar, .gzip)
         try await withRegistry { registry in
             let base = try TestImage.make(in: registry.dir)   // linux/amd64 only
             try await withClient(settings: registry.settings()) { client in

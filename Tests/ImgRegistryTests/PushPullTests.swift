@@ -9,9 +9,9 @@ import ImgTestSupport
     static let amd64 = Platform(os: "linux", architecture: "amd64")
     static let arm64 = Platform(os: "linux", architecture: "arm64")
 
-    @Test(arguments: [false, true])
+    @Test(.needs(.dockerRegistry, .python3, .busybox, .tar, .gzip), arguments: [false, true])
     func pushThenPull(chunked: Bool) async throws {
-        guard require(.dockerRegistry, .python3, .busybox, .tar, .gzip) else { return }
+        try Prerequisite.require(.dockerRegistry, .python3, .busybox, .tar, .gzip)
         try await withRegistry { registry in
             let image = try TestImage.make(in: registry.dir)
             var options = RegistryClient.Options()
@@ -60,8 +60,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func aBlobFileShorterThanItsDescriptorFailsThePush() async throws {
-        guard require(.dockerRegistry) else { return }
+    @Test(.needs(.dockerRegistry))
+    func aBlobFileShorterThanItsDescriptorFailsThePush() async throws {
+        try Prerequisite.require(.dockerRegistry)
         try await withRegistry { registry in
             // Three upload chunks' worth on disk; the descriptor claims one byte more.
             let bytes = [UInt8](repeating: 7, count: 600_000)
@@ -79,8 +80,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func skopeoReadsWhatWePush() async throws {
-        guard require(.dockerRegistry, .skopeo, .busybox, .tar, .gzip) else { return }
+    @Test(.needs(.dockerRegistry, .skopeo, .busybox, .tar, .gzip))
+    func skopeoReadsWhatWePush() async throws {
+        try Prerequisite.require(.dockerRegistry, .skopeo, .busybox, .tar, .gzip)
         try await withRegistry { registry in
             let image = try TestImage.make(in: registry.dir, platforms: [Self.amd64, Self.arm64])
             try await withClient(settings: registry.settings()) { client in
@@ -101,8 +103,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func wePullWhatSkopeoPushes() async throws {
-        guard require(.dockerRegistry, .skopeo, .busybox, .tar, .gzip) else { return }
+    @Test(.needs(.dockerRegistry, .skopeo, .busybox, .tar, .gzip))
+    func wePullWhatSkopeoPushes() async throws {
+        try Prerequisite.require(.dockerRegistry, .skopeo, .busybox, .tar, .gzip)
         try await withRegistry { registry in
             let image = try TestImage.make(in: registry.dir)
             let layout = registry.dir.file("layout")
@@ -118,9 +121,9 @@ import ImgTestSupport
         }
     }
 
-    @Test(arguments: [false, true])
+    @Test(.needs(.dockerRegistry, .busybox, .tar, .gzip), arguments: [false, true])
     func indexChoosesThePlatformAndKeepsTheIndex(dockerTypes: Bool) async throws {
-        guard require(.dockerRegistry, .busybox, .tar, .gzip) else { return }
+        try Prerequisite.require(.dockerRegistry, .busybox, .tar, .gzip)
         try await withRegistry { registry in
             let image = try TestImage.make(in: registry.dir, platforms: [Self.amd64, Self.arm64], mediaTypes: dockerTypes)
             try await withClient(settings: registry.settings()) { client in
@@ -144,8 +147,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func crossRepositoryMount() async throws {
-        guard require(.dockerRegistry, .busybox, .tar, .gzip) else { return }
+    @Test(.needs(.dockerRegistry, .busybox, .tar, .gzip))
+    func crossRepositoryMount() async throws {
+        try Prerequisite.require(.dockerRegistry, .busybox, .tar, .gzip)
         try await withRegistry { registry in
             let image = try TestImage.make(in: registry.dir)
             try await withClient(settings: registry.settings()) { client in
@@ -165,8 +169,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func unknownImageIsNotFoundNamingTheReference() async throws {
-        guard require(.dockerRegistry) else { return }
+    @Test(.needs(.dockerRegistry))
+    func unknownImageIsNotFoundNamingTheReference() async throws {
+        try Prerequisite.require(.dockerRegistry)
         try await withRegistry { registry in
             try await withClient(settings: registry.settings()) { client in
                 let ref = try registry.reference("x")
@@ -178,8 +183,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func listsTags() async throws {
-        guard require(.dockerRegistry, .busybox, .tar, .gzip) else { return }
+    @Test(.needs(.dockerRegistry, .busybox, .tar, .gzip))
+    func listsTags() async throws {
+        try Prerequisite.require(.dockerRegistry, .busybox, .tar, .gzip)
         try await withRegistry { registry in
             let image = try TestImage.make(in: registry.dir)
             try await withClient(settings: registry.settings()) { client in
@@ -191,8 +197,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func dockerHubPullsGoThroughAMirror() async throws {
-        guard require(.dockerRegistry, .busybox, .tar, .gzip) else { return }
+    @Test(.needs(.dockerRegistry, .busybox, .tar, .gzip))
+    func dockerHubPullsGoThroughAMirror() async throws {
+        try Prerequisite.require(.dockerRegistry, .busybox, .tar, .gzip)
         try await withRegistry { registry in
             let image = try TestImage.make(in: registry.dir)
             try await withClient(settings: registry.settings()) { client in

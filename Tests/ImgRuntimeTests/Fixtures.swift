@@ -30,19 +30,17 @@ func directoryEntries(_ path: String) -> [String] {
 }
 
 /// A temporary work area: `rootfs/` (busybox, /etc/passwd with root and app 1000, /etc/group with root,
-/// app 1000 and extra 2000 listing app), `state/` (img's state directory). Removed by `remove()`.
+/// app 1000 and extra 2000 listing app), `state/` (img's state directory). Removed by `remove()`. A test using
+/// it says `.needs(.root, .runc, .busybox)`.
 struct TestWorkspace {
     let path: String
     var rootfs: String { path + "/rootfs" }
     var state: String { path + "/state" }
 
     init() throws {
-        try requireRoot()
-        try requireTool("runc", package: "runc")
-        let busybox = try requireTool("busybox", package: "busybox-static")
-        var template = Array("/tmp/img-runtime-XXXXXX".utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { throw SystemError.errno("mkdtemp") }
-        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        try Prerequisite.require(.root, .runc, .busybox)
+        let busybox = try Prerequisite.busybox.require()
+        path = try makeTemporaryDirectory("img-runtime")
         chmod(path, 0o755)
         for directory in [rootfs, rootfs + "/bin", rootfs + "/etc", rootfs + "/tmp", rootfs + "/home", rootfs + "/home/app"] {
             mkdir(directory, 0o755)

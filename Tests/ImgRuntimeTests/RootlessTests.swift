@@ -10,7 +10,7 @@ import ImgTestSupport
 /// - `imgnosub`, with none.
 /// Each test starts this test binary as one of them through `runuser`, filtered to `RootlessDriver`, which
 /// enters the user namespace through the shim and reports what it saw.
-@Suite(.serialized) struct RootlessTests {
+@Suite(.serialized, .needs(.rootlessTestUsers, .root, .runc, .busybox)) struct RootlessTests {
     struct TestUser {
         var name: String
         var uid: UInt32

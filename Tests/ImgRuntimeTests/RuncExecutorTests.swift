@@ -35,7 +35,8 @@ import ImgTestSupport
         }
     }
 
-    @Test func idIsRoot() async throws {
+    @Test(.needs(.root, .runc, .busybox))
+    func idIsRoot() async throws {
         let workspace = try TestWorkspace()
         defer { workspace.remove() }
         let log = try await run(workspace, .shell("id -u; id -g"))
@@ -44,14 +45,16 @@ import ImgTestSupport
         try expectClean(workspace)
     }
 
-    @Test func execFormPassesArgumentsUnsplit() async throws {
+    @Test(.needs(.root, .runc, .busybox))
+    func execFormPassesArgumentsUnsplit() async throws {
         let workspace = try TestWorkspace()
         defer { workspace.remove() }
         let log = try await run(workspace, .exec(["/bin/echo", "a  b", "$HOME"]))
         #expect(log.stdout == "a  b $HOME\n")
     }
 
-    @Test func shellFormWithEnvironmentAndWorkingDirectory() async throws {
+    @Test(.needs(.root, .runc, .busybox))
+    func shellFormWithEnvironmentAndWorkingDirectory() async throws {
         let workspace = try TestWorkspace()
         defer { workspace.remove() }
         let log = try await run(workspace, .shell("echo \"$GREETING\" from $(pwd); echo $PATH; echo $HOME")) {
@@ -61,14 +64,15 @@ import ImgTestSupport
         #expect(log.stdout == "hello there from /tmp\n\(RuntimeSpec.defaultPath)\n/root\n")
     }
 
-    @Test func customShell() async throws {
+    @Test(.needs(.root, .runc, .busybox))
+    func customShell() async throws {
         let workspace = try TestWorkspace()
         defer { workspace.remove() }
         let log = try await run(workspace, .shell("echo $0", shell: ["/bin/ash", "-c"]))
         #expect(log.stdout == "/bin/ash\n")
     }
 
-    @Test(arguments: [
+    @Test(.needs(.root, .runc, .busybox), arguments: [
         ("app", "1000 1000 1000 2000 /home/app"),
         ("1000:1000", "1000 1000 1000 2000 /home/app"),
         ("app:extra", "1000 2000 2000 /home/app"),
@@ -83,7 +87,8 @@ import ImgTestSupport
         #expect(log.stdout == expected + "\n")
     }
 
-    @Test func unknownUserIsAClearError() async throws {
+    @Test(.needs(.root, .runc, .busybox))
+    func unknownUserIsAClearError() async throws {
         let workspace = try TestWorkspace()
         defer { workspace.remove() }
         await #expect {
@@ -96,7 +101,8 @@ import ImgTestSupport
         try expectClean(workspace)
     }
 
-    @Test func nonZeroExitNamesCodeAndCommand() async throws {
+    @Test(.needs(.root, .runc, .busybox))
+    func nonZeroExitNamesCodeAndCommand() async throws {
         let workspace = try TestWorkspace()
         defer { workspace.remove() }
         let log = OutputLog()
@@ -110,7 +116,8 @@ import ImgTestSupport
         try expectClean(workspace)
     }
 
-    @Test func runcsOwnFailureIsReportedAsSuch() async throws {
+    @Test(.needs(.root, .runc, .busybox))
+    func runcsOwnFailureIsReportedAsSuch() async throws {
         let workspace = try TestWorkspace()
         defer { workspace.remove() }
         await #expect {
@@ -123,14 +130,16 @@ import ImgTestSupport
         try expectClean(workspace)
     }
 
-    @Test func networkNoneHasOnlyLoopback() async throws {
+    @Test(.needs(.root, .runc, .busybox))
+    func networkNoneHasOnlyLoopback() async throws {
         let workspace = try TestWorkspace()
         defer { workspace.remove() }
         let log = try await run(workspace, .shell("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")) { $0.network = .none }
         #expect(log.stdout == "lo\n")
     }
 
-    @Test func hostNetworkSeesTheHostsInterfaces() async throws {
+    @Test(.needs(.root, .runc, .busybox))
+    func hostNetworkSeesTheHostsInterfaces() async throws {
         let workspace = try TestWorkspace()
         defer { workspace.remove() }
         let inside = try await run(workspace, .shell("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort"))
@@ -138,7 +147,8 @@ import ImgTestSupport
         #expect(inside.stdout == outside)
     }
 
-    @Test func hostnameAndStandardMounts() async throws {
+    @Test(.needs(.root, .runc, .busybox))
+    func hostnameAndStandardMounts() async throws {
         let workspace = try TestWorkspace()
         defer { workspace.remove() }
         let script = """
@@ -153,7 +163,8 @@ import ImgTestSupport
         try expectClean(workspace)
     }
 
-    @Test func extraBindAndTmpfsMounts() async throws {
+    @Test(.needs(.root, .runc, .busybox))
+    func extraBindAndTmpfsMounts() async throws {
         let workspace = try TestWorkspace()
         defer { workspace.remove() }
         mkdir(workspace.path + "/cache", 0o755)
@@ -172,7 +183,8 @@ import ImgTestSupport
         try expectClean(workspace)
     }
 
-    @Test func rootfsChangesStay() async throws {
+    @Test(.needs(.root, .runc, .busybox))
+    func rootfsChangesStay() async throws {
         let workspace = try TestWorkspace()
         defer { workspace.remove() }
         _ = try await run(workspace, .shell("mkdir -p /opt/x && echo made > /opt/x/f && chown 1000:2000 /opt/x/f && rm /bin/yes"))
@@ -182,7 +194,8 @@ import ImgTestSupport
         try expectClean(workspace)
     }
 
-    @Test func outputStreamsWhileTheStepRuns() async throws {
+    @Test(.needs(.root, .runc, .busybox))
+    func outputStreamsWhileTheStepRuns() async throws {
         // The step waits for a file that only the output handler creates, after it has seen "ready": it can
         // only finish if output reaches the handler while the step is still running.
         let workspace = try TestWorkspace()
@@ -194,7 +207,8 @@ import ImgTestSupport
         #expect(log.stdout == "ready\ndone\n")
     }
 
-    @Test func streamsKeepTheirOrder() async throws {
+    @Test(.needs(.root, .runc, .busybox))
+    func streamsKeepTheirOrder() async throws {
         let workspace = try TestWorkspace()
         defer { workspace.remove() }
         let log = try await run(workspace, .shell("seq 1 20000; seq 1 3000 >&2"))
@@ -202,7 +216,8 @@ import ImgTestSupport
         #expect(log.stderr == (1...3000).map { "\($0)\n" }.joined())
     }
 
-    @Test func cancellationKillsTheContainerAndCleansUp() async throws {
+    @Test(.needs(.root, .runc, .busybox))
+    func cancellationKillsTheContainerAndCleansUp() async throws {
         let workspace = try TestWorkspace()
         defer { workspace.remove() }
         let started = Flag()

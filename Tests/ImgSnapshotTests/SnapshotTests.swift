@@ -44,7 +44,8 @@ import ImgTestSupport
         return (try child.wait(), String(decoding: output, as: UTF8.self))
     }
 
-    /// A work directory the driver's user owns, with `/dev/fuse` opened up for it (restored after).
+    /// A work directory the driver's user owns, with `/dev/fuse` opened up for it (restored after). A test
+    /// using it says `.needs(.rootlessTestUsers, .devFuse)`.
     static func withWorkdir(_ mode: Mode, fuseMode: mode_t = 0o666, _ body: (String) throws -> Void) throws {
         try withDevFuseLock { try withWorkdirLocked(mode, fuseMode: fuseMode, body) }
     }
@@ -55,8 +56,9 @@ import ImgTestSupport
         defer { removeTree(workdir) }
         chmod(workdir, 0o755)
         if mode == .rootless { chown(workdir, user.uid, user.gid) }
+        try Prerequisite.devFuse.require()
         var fuse = stat()
-        guard stat("/dev/fuse", &fuse) == 0 else { throw MissingPrerequisite(description: "/dev/fuse is missing (modprobe fuse)") }
+        stat("/dev/fuse", &fuse)
         chmod("/dev/fuse", fuseMode)
         defer { chmod("/dev/fuse", fuse.st_mode & 0o7777) }
         try body(workdir)
@@ -67,9 +69,9 @@ import ImgTestSupport
         #expect(entries(workdir + "/sentinel").isEmpty)
     }
 
-    @Test(arguments: SnapshotBackend.allCases, Mode.allCases)
+    @Test(.needs(.fuseOverlayfs, .rootlessTestUsers, .devFuse), arguments: SnapshotBackend.allCases, Mode.allCases)
     func scenarios(_ backend: SnapshotBackend, _ mode: Mode) throws {
-        try requireTool("fuse-overlayfs", package: "fuse-overlayfs")
+        try Prerequisite.fuseOverlayfs.require()
         try Self.withWorkdir(mode) { workdir in
             let (status, output) = try Self.drive(backend, mode, workdir: workdir)
             #expect(status == .exited(0), "\(output)")
@@ -81,7 +83,7 @@ import ImgTestSupport
 
     /// Two processes prepare the same eight-layer chain at once: both succeed with the same snapshot, each
     /// layer is stored once, and no work directory is left.
-    @Test(arguments: [SnapshotBackend.overlayfs, .native], Mode.allCases)
+    @Test(.needs(.rootlessTestUsers, .devFuse), arguments: [SnapshotBackend.overlayfs, .native], Mode.allCases)
     func twoProcessesPrepareOneChain(_ backend: SnapshotBackend, _ mode: Mode) throws {
         try Self.withWorkdir(mode) { workdir in
             let runs = Mutex<[(ProcessStatus, String)]>([])
@@ -98,7 +100,8 @@ import ImgTestSupport
         }
     }
 
-    @Test func anOrdinaryUserOutsideGetsNativeAndReasons() throws {
+    @Test(.needs(.rootlessTestUsers, .devFuse))
+    func anOrdinaryUserOutsideGetsNativeAndReasons() throws {
         let (uid, gid) = try TestUsers.ensureWithoutRange()
         try Self.withWorkdir(.root) { workdir in
             chown(workdir, uid, gid)
@@ -108,7 +111,8 @@ import ImgTestSupport
         }
     }
 
-    @Test func rootlessWithoutDevFuseFallsBackAndExplains() throws {
+    @Test(.needs(.rootlessTestUsers, .devFuse))
+    func rootlessWithoutDevFuseFallsBackAndExplains() throws {
         try Self.withWorkdir(.rootless, fuseMode: 0o600) { workdir in
             let (status, output) = try Self.drive(.fuseOverlayfs, .rootless, scenario: "no-fuse", workdir: workdir)
             #expect(status == .exited(0), "\(output)")

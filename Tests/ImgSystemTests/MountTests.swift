@@ -16,8 +16,9 @@ import ImgTestSupport
         _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
     }
 
-    @Test func tmpfsMountsAndUnmounts() throws {
-        try requireRoot()
+    @Test(.needs(.root))
+    func tmpfsMountsAndUnmounts() throws {
+        try Prerequisite.root.require()
         let directory = try TemporaryDirectory("img-mount")
         defer { directory.remove() }
         try Mount.tmpfs(target: directory.path, options: "mode=700,size=1m")
@@ -28,8 +29,9 @@ import ImgTestSupport
         #expect(try mountPoints(under: directory.path).isEmpty)
     }
 
-    @Test func readOnlyBindRefusesWrites() throws {
-        try requireRoot()
+    @Test(.needs(.root))
+    func readOnlyBindRefusesWrites() throws {
+        try Prerequisite.root.require()
         let directory = try TemporaryDirectory("img-bind with space")
         defer { directory.remove() }
         mkdir(directory.path + "/src", 0o755)
@@ -49,8 +51,9 @@ import ImgTestSupport
         #expect(entries.first?.options.hasPrefix("ro") == true)
     }
 
-    @Test func overlayMergesLowerAndUpper() throws {
-        try requireRoot()
+    @Test(.needs(.root))
+    func overlayMergesLowerAndUpper() throws {
+        try Prerequisite.root.require()
         let directory = try TemporaryDirectory("img-overlay")
         defer { directory.remove() }
         for name in ["lower", "upper", "work", "merged"] { mkdir(directory.path + "/" + name, 0o755) }
@@ -72,8 +75,9 @@ import ImgTestSupport
         #expect(lstat(directory.path + "/upper/b", &info) == 0 && info.st_mode & S_IFMT == S_IFCHR && info.st_rdev == 0)
     }
 
-    @Test func errorsAreTyped() throws {
-        try requireRoot()
+    @Test(.needs(.root))
+    func errorsAreTyped() throws {
+        try Prerequisite.root.require()
         #expect {
             try Mount.unmount("/nonexistent/img-test")
         } throws: { error in
@@ -88,8 +92,9 @@ import ImgTestSupport
 
     /// Relative names in the options resolve in the given directory; this process's working directory (shared
     /// by all its threads) stays where it was; failures come back as the mount's errno.
-    @Test func mountInDirectoryResolvesRelativeNamesThere() throws {
-        try requireRoot()
+    @Test(.needs(.root))
+    func mountInDirectoryResolvesRelativeNamesThere() throws {
+        try Prerequisite.root.require()
         let directory = try TemporaryDirectory("img-mount-in")
         defer { directory.remove() }
         for name in ["l", "l/0", "l/1", "upper", "work", "merged"] { mkdir(directory.path + "/" + name, 0o755) }
@@ -134,8 +139,9 @@ import ImgTestSupport
         #expect(entries[1].parentID == 36)
     }
 
-    @Test func overlayPathsAreEscaped() throws {
-        try requireRoot()
+    @Test(.needs(.root))
+    func overlayPathsAreEscaped() throws {
+        try Prerequisite.root.require()
         let directory = try TemporaryDirectory("img-overlay,colon:")
         defer { directory.remove() }
         for name in ["l1", "l2", "merged"] { mkdir(directory.path + "/" + name, 0o755) }

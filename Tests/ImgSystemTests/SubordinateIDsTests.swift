@@ -68,8 +68,9 @@ import ImgTestSupport
             searchPath: searchPath, maxUserNamespaces: maxUserNamespaces, unprivilegedUsernsClone: clone)
     }
 
-    @Test func planMapsCallerAndRange() throws {
-        try requireTool("newuidmap", package: "uidmap")
+    @Test(.needs(.newuidmap))
+    func planMapsCallerAndRange() throws {
+        try Prerequisite.newuidmap.require()
         let plan = try UserNamespace.plan(Self.facts())
         #expect(plan.newuidmap == "/usr/bin/newuidmap")
         #expect(plan.newgidmap == "/usr/bin/newgidmap")
@@ -87,9 +88,9 @@ import ImgTestSupport
         }
     }
 
-    @Test(arguments: [("", "u:1:65536", "/etc/subuid"), ("u:1:65536", "", "/etc/subgid")])
+    @Test(.needs(.newuidmap), arguments: [("", "u:1:65536", "/etc/subuid"), ("u:1:65536", "", "/etc/subgid")])
     func missingRangeSaysHowToAddOne(subuid: String, subgid: String, file: String) throws {
-        try requireTool("newuidmap", package: "uidmap")
+        try Prerequisite.newuidmap.require()
         #expect {
             try UserNamespace.plan(Self.facts(subuid: subuid, subgid: subgid))
         } throws: { error in
@@ -99,9 +100,9 @@ import ImgTestSupport
         }
     }
 
-    @Test(arguments: [(Int?(0), Int?.none, "user.max_user_namespaces=0"), (100, 0, "kernel.unprivileged_userns_clone=0")])
+    @Test(.needs(.newuidmap), arguments: [(Int?(0), Int?.none, "user.max_user_namespaces=0"), (100, 0, "kernel.unprivileged_userns_clone=0")])
     func disabledNamespacesSayWhichSysctl(max: Int?, clone: Int?, setting: String) throws {
-        try requireTool("newuidmap", package: "uidmap")
+        try Prerequisite.newuidmap.require()
         #expect {
             try UserNamespace.plan(Self.facts(maxUserNamespaces: max, clone: clone))
         } throws: { error in
@@ -112,8 +113,9 @@ import ImgTestSupport
         }
     }
 
-    @Test func rootIsPrivilegedHere() throws {
-        try requireRoot()
+    @Test(.needs(.root))
+    func rootIsPrivilegedHere() throws {
+        try Prerequisite.root.require()
         #expect(UserNamespace.state == .privileged)
         #expect(!UserNamespace.enteredByShim)
         // Root needs nothing: this returns at once, in this process.

@@ -1,3 +1,5 @@
+// ImgBinary.swift owns locating and running the `img` executable of this build.
+import Glibc
 package import Foundation
 
 /// Runs the real `img` executable built next to the test bundle.
@@ -70,5 +72,12 @@ package final class ReadAll: @unchecked Sendable {
     package func wait() -> Data {
         done.wait()
         return data
+    }
+}
+
+extension Prerequisite {
+    /// The `img` executable of this build (`ImgBinary.url`).
+    package static let imgBinary = Prerequisite("the img executable of this build (swift build --product img)") {
+        access(ImgBinary.url.path, X_OK) == 0 && ImgBinary.url.path != "img" ? ImgBinary.url.path : nil
     }
 }

@@ -1,3 +1,4 @@
+// TemporaryDirectory.swift owns the directories tests make under /tmp and removing them without crossing mounts.
 package import Foundation
 import Glibc
 import ImgSystem

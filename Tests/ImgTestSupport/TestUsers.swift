@@ -1,3 +1,4 @@
+// TestUsers.swift owns the unprivileged users the rootless tests run as (`imgtest` with a subordinate range, `imgnosub` without).
 import Glibc
 import ImgSystem
 
@@ -19,9 +20,7 @@ package enum TestUsers {
     /// `imgtest`, with its range (added when it has none of 65536 ids).
     @discardableResult
     package static func ensureWithRange() throws -> User {
-        try requireRoot("the rootless tests create a test user")
-        try requireTool("newuidmap", package: "uidmap")
-        try requireTool("runuser", package: "util-linux")
+        try Prerequisite.require(.root, .newuidmap, .runuser)
         try ensure(withRange, "-m", "-s", "/bin/sh")
         guard let entry = getpwnam(withRange) else { throw MissingPrerequisite(description: "useradd \(withRange) made no user") }
         let (uid, gid) = (entry.pointee.pw_uid, entry.pointee.pw_gid)
@@ -42,7 +41,7 @@ package enum TestUsers {
     /// `imgnosub`: no home, no subordinate ids.
     @discardableResult
     package static func ensureWithoutRange() throws -> (uid: UInt32, gid: UInt32) {
-        try requireRoot("the rootless tests create a test user")
+        try Prerequisite.root.require()
         try ensure(withoutRange, "-M", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", "-s", "/bin/sh")
         guard let entry = getpwnam(withoutRange) else { throw MissingPrerequisite(description: "useradd \(withoutRange) made no user") }
         return (entry.pointee.pw_uid, entry.pointee.pw_gid)

@@ -6,10 +6,12 @@ import Testing
 
 /// The worker alone, in process: ops from small Dockerfiles run against a real store and snapshotter, with
 /// image resolution, URL fetching and progress faked.
+/// Tests that check file owners need root (`.needs(.root)`): native snapshots keep file owners.
 @Suite
 struct WorkerOpTests {
-    @Test func anImageSourceKeepsTheBaseConfigButNotItsTriggers() async throws {
-        try requireRoot("native snapshots keep file owners")
+    @Test(.needs(.root))
+    func anImageSourceKeepsTheBaseConfigButNotItsTriggers() async throws {
+        try Prerequisite.root.require()
         var config = ImageConfig(platform: .host)
         config.config = ContainerConfig()
         config.config?.env = ["A=1"]
@@ -23,8 +25,9 @@ struct WorkerOpTests {
         #expect(result.config.history?.last?.createdBy == "ENV B=2")
     }
 
-    @Test func aBaseThatCannotBeResolvedNamesTheLine() async throws {
-        try requireRoot("native snapshots keep file owners")
+    @Test(.needs(.root))
+    func aBaseThatCannotBeResolvedNamesTheLine() async throws {
+        try Prerequisite.root.require()
         let harness = try WorkerHarness()
         await #expect {
             _ = try await harness.build("# base\nFROM nowhere/image\n")
@@ -33,8 +36,9 @@ struct WorkerOpTests {
         }
     }
 
-    @Test func aMovedBaseChangesTheKeyOfEveryStepAfterIt() async throws {
-        try requireRoot("native snapshots keep file owners")
+    @Test(.needs(.root))
+    func aMovedBaseChangesTheKeyOfEveryStepAfterIt() async throws {
+        try Prerequisite.root.require()
         let harness = try WorkerHarness(images: FakeImages(["base": ImageConfig(platform: .host)]))
         let (first, _, _) = try await harness.build("FROM base\nLABEL a=b\n")
         var moved = ImageConfig(platform: .host)
@@ -45,8 +49,9 @@ struct WorkerOpTests {
         #expect(progress.cachedTitles.isEmpty)
     }
 
-    @Test func aContextCopyIsKeyedByContentAndHitsWhenUnchanged() async throws {
-        try requireRoot("native snapshots keep file owners")
+    @Test(.needs(.root))
+    func aContextCopyIsKeyedByContentAndHitsWhenUnchanged() async throws {
+        try Prerequisite.root.require()
         let harness = try WorkerHarness()
         try harness.write("app/a.txt", "one\n")
         let dockerfile = "FROM scratch\nCOPY app/a.txt /dir/\n"
@@ -70,8 +75,9 @@ struct WorkerOpTests {
         #expect(missed.notes.contains("cache miss: the files it copies changed"))
     }
 
-    @Test func inlineFilesAreExpandedWithTheArgsInScope() async throws {
-        try requireRoot("native snapshots keep file owners")
+    @Test(.needs(.root))
+    func inlineFilesAreExpandedWithTheArgsInScope() async throws {
+        try Prerequisite.root.require()
         let harness = try WorkerHarness()
         let (result, _, worker) = try await harness.build("""
             FROM scratch
@@ -91,8 +97,9 @@ struct WorkerOpTests {
         #expect(literal == "hello $NAME\n")
     }
 
-    @Test func urlsAreFetchedAndKeyedByWhatTheyHold() async throws {
-        try requireRoot("native snapshots keep file owners")
+    @Test(.needs(.root))
+    func urlsAreFetchedAndKeyedByWhatTheyHold() async throws {
+        try Prerequisite.root.require()
         let url = "http://fake.test/files/f.txt"
         let harness = try WorkerHarness(fetcher: FakeFetcher([url: "one"]))
         let dockerfile = "FROM scratch\nADD \(url) /\n"
@@ -120,8 +127,9 @@ struct WorkerOpTests {
         }
     }
 
-    @Test func gitSourcesAreRefusedByName() async throws {
-        try requireRoot("native snapshots keep file owners")
+    @Test(.needs(.root))
+    func gitSourcesAreRefusedByName() async throws {
+        try Prerequisite.root.require()
         let harness = try WorkerHarness()
         await #expect {
             _ = try await harness.build("FROM scratch\nADD https://example.com/repo.git /src\n")
@@ -131,8 +139,9 @@ struct WorkerOpTests {
         #expect(harness.fetcher.fetches == 0)
     }
 
-    @Test func aLinkedCopyStaysCachedWhenItsParentChanges() async throws {
-        try requireRoot("native snapshots keep file owners")
+    @Test(.needs(.root))
+    func aLinkedCopyStaysCachedWhenItsParentChanges() async throws {
+        try Prerequisite.root.require()
         let harness = try WorkerHarness()
         try harness.write("a.txt", "a\n")
         let (first, _, _) = try await harness.build("FROM scratch\nENV X=1\nCOPY --link a.txt /\n")
@@ -148,8 +157,9 @@ struct WorkerOpTests {
         #expect(copied)
     }
 
-    @Test func workdirMakesTheDirectoryOnceAndSetsTheConfig() async throws {
-        try requireRoot("native snapshots keep file owners")
+    @Test(.needs(.root))
+    func workdirMakesTheDirectoryOnceAndSetsTheConfig() async throws {
+        try Prerequisite.root.require()
         let harness = try WorkerHarness()
         let (result, _, worker) = try await harness.build("FROM scratch\nWORKDIR /app\nWORKDIR sub/../deeper\n")
         #expect(result.container.workingDir == "/app/deeper")
@@ -161,8 +171,9 @@ struct WorkerOpTests {
         #expect(made)
     }
 
-    @Test func anInsecureRunIsRefusedBeforeTheCacheWithoutTheGrant() async throws {
-        try requireRoot("native snapshots keep file owners")
+    @Test(.needs(.root))
+    func anInsecureRunIsRefusedBeforeTheCacheWithoutTheGrant() async throws {
+        try Prerequisite.root.require()
         let harness = try WorkerHarness()
         await #expect {
             _ = try await harness.build("FROM scratch\nRUN --security=insecure true\n")
@@ -171,8 +182,9 @@ struct WorkerOpTests {
         }
     }
 
-    @Test func configChangesMakeNoLayerAndRebuildToTheSameConfig() async throws {
-        try requireRoot("native snapshots keep file owners")
+    @Test(.needs(.root))
+    func configChangesMakeNoLayerAndRebuildToTheSameConfig() async throws {
+        try Prerequisite.root.require()
         let harness = try WorkerHarness()
         let dockerfile = """
             FROM scratch

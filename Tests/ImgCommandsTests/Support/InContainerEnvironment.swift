@@ -10,10 +10,6 @@ final class InContainerEnvironment: @unchecked Sendable {
     // @unchecked: written only while the suite's scope sets it up, read by the serialized tests after.
 
     static let image = "img-incontainer:test"
-    static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
-
-    /// A missing tool, binary or privilege: a failure under `CI=true`, a printed skip otherwise.
-    struct Unavailable: Error, CustomStringConvertible { var description: String }
     struct SetupFailed: Error, CustomStringConvertible { var description: String }
 
     @TaskLocal static var current: Result<InContainerEnvironment, any Error>?
@@ -43,16 +39,10 @@ final class InContainerEnvironment: @unchecked Sendable {
         config = work + "/config"
     }
 
-    /// The environment for a test, or nil after printing why it is skipped (outside CI only).
-    static func get() throws -> InContainerEnvironment? {
+    /// The environment for a test, or why it could not be made (a `MissingPrerequisite` among others).
+    static func get() throws -> InContainerEnvironment {
         guard let current else { throw SetupFailed(description: "InContainerTests run inside their suite's scope") }
-        switch current {
-        case .success(let environment): return environment
-        case .failure(let error as Unavailable) where !isCI:
-            print("SKIPPED (not CI): \(error)")
-            return nil
-        case .failure(let error): throw error
-        }
+        return try current.get()
     }
 
     // MARK: set-up and tear-down
@@ -73,27 +63,10 @@ final class InContainerEnvironment: @unchecked Sendable {
         }
     }
 
-    static func checkPrerequisites() throws {
-        guard geteuid() == 0 else { throw Unavailable(description: "the in-container tests start dockerd: run them as root") }
-        let tools: [(String, String)] = [
-            ("/usr/sbin/dockerd", "docker.io"), ("/usr/bin/docker", "docker.io"), ("/usr/sbin/debootstrap", "debootstrap"),
-            ("/usr/bin/docker-registry", "docker-registry"), ("/bin/busybox", "busybox-static"), ("/usr/bin/skopeo", "skopeo"),
-            ("/usr/sbin/getcap", "libcap2-bin"),
-        ]
-        for (path, package) in tools where !FileManager.default.isExecutableFile(atPath: path) {
-            throw Unavailable(description: "\(path) not found: install Debian package \(package)")
-        }
-        guard FileManager.default.isExecutableFile(atPath: releaseBinary) else {
-            throw Unavailable(description: "\(releaseBinary) not found: run swift build -c release --static-swift-stdlib --product img (scripts/test does)")
-        }
-    }
+    static func checkPrerequisites() throws { try Prerequisite.require(Prerequisite.inContainer) }
 
     static func makeWorkDirectory() throws -> String {
-        var template = Array("/tmp/img-incontainer-XXXXXX".utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-            throw SetupFailed(description: "mkdtemp: \(String(cString: strerror(errno)))")
-        }
-        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let path = try makeTemporaryDirectory("img-incontainer")
         // The container's users (1000, 0, 123456) read the context and config below it.
         chmod(path, 0o755)
         return path
@@ -328,4 +301,17 @@ struct InContainerScope: SuiteTrait, TestScoping {
 
 extension Trait where Self == InContainerScope {
     static var inContainerEnvironment: Self { InContainerScope() }
+}
+
+extension Prerequisite {
+    /// What the in-container tests start and put into img's image: root for dockerd, Debian's docker.io,
+    /// debootstrap, docker-registry, static busybox, skopeo, getcap, and the release img.
+    static let inContainer: [Prerequisite] = [
+        .root, .executable("/usr/sbin/dockerd", package: "docker.io"), .executable("/usr/bin/docker", package: "docker.io"),
+        .executable("/usr/sbin/debootstrap", package: "debootstrap"), .executable("/usr/bin/docker-registry", package: "docker-registry"),
+        .busybox, .executable("/usr/bin/skopeo", package: "skopeo"), .executable("/usr/sbin/getcap", package: "libcap2-bin"),
+        Prerequisite("\(InContainerEnvironment.releaseBinary) (swift build -c release --static-swift-stdlib --product img; scripts/test does)") {
+            access(InContainerEnvironment.releaseBinary, X_OK) == 0 ? InContainerEnvironment.releaseBinary : nil
+        },
+    ]
 }

@@ -86,7 +86,7 @@ final class TestRegistry: @unchecked Sendable {
             let tokenPort = try freePort()
             try tokenServerScript.write(toFile: dir.file("token_server.py"), atomically: true, encoding: .utf8)
             tokenLogPath = dir.file("token-requests.log")
-            let server = try Daemon(Tool.python3.path!, [dir.file("token_server.py"), "\(tokenPort)", dir.file("token.key"),
+            let server = try Daemon(try Prerequisite.python3.require(), [dir.file("token_server.py"), "\(tokenPort)", dir.file("token.key"),
                                                           dir.file("token.crt"), "img-test-issuer", "img-test",
                                                           "\(user):\(password)", tokenLogPath!, field],
                                     log: dir.file("token-server.out"))
@@ -119,7 +119,7 @@ final class TestRegistry: @unchecked Sendable {
             \(http)\(auth)
             """
         try config.write(toFile: dir.file("config.yml"), atomically: true, encoding: .utf8)
-        let daemon = try Daemon(Tool.dockerRegistry.path!, ["serve", dir.file("config.yml")], log: dir.file("registry.out"))
+        let daemon = try Daemon(try Prerequisite.dockerRegistry.require(), ["serve", dir.file("config.yml")], log: dir.file("registry.out"))
         daemons.append(daemon)
         try await waitForPort(port, daemon: daemon)
         try await waitForAPI(daemon)
@@ -182,7 +182,7 @@ final class FaultProxy: @unchecked Sendable {
             let port = try freePort()
             let script = of.dir.file("fault_proxy_\(port).py")
             try faultProxyScript.write(toFile: script, atomically: true, encoding: .utf8)
-            let daemon = try Daemon(Tool.python3.path!, [script, "\(port)", "\(of.port)", faults.joined(separator: ",")],
+            let daemon = try Daemon(try Prerequisite.python3.require(), [script, "\(port)", "\(of.port)", faults.joined(separator: ",")],
                                     log: of.dir.file("proxy-\(port).out"))
             do {
                 try await waitForPort(port, daemon: daemon)

@@ -131,8 +131,11 @@ let package = Package(
         .executableTarget(name: "img-bench", dependencies: ["ImgDockerfile", "ImgArchive", "ImgSnapshot", "ImgSystem", "ImgOCI"], path: "bench/Sources/img-bench",
                           swiftSettings: strict),
 
-        // What every test target shares: prerequisites, temporary directories, the img binary, test users.
-        .target(name: "ImgTestSupport", dependencies: ["ImgSystem"], path: "Tests/ImgTestSupport", swiftSettings: strict),
+        // What every test target shares: the prerequisite policy, temporary directories, the img binary, the
+        // rootless test users, and the real registry with its token server and fault proxy. Never the img
+        // executable or ImgCommands: a test target that runs img depends on it itself.
+        .target(name: "ImgTestSupport", dependencies: ["ImgSystem", "ImgOCI", "ImgRegistry"], path: "Tests/ImgTestSupport",
+                swiftSettings: strict),
         .testTarget(name: "ImgDockerfileTests", dependencies: ["ImgDockerfile"], swiftSettings: strict),
         .testTarget(name: "ImgConformanceTests", dependencies: ["ImgTestSupport", "ImgDockerfile", "ImgOCI", "ImgContext"], swiftSettings: strict),
         .testTarget(name: "ImgFrontendTests", dependencies: ["ImgFrontend", "ImgDockerfile", "ImgGraph", "ImgOCI"], swiftSettings: strict),

@@ -26,7 +26,7 @@ import ImgTestSupport
                 let ref = try registry.reference("secure/image:1")
                 try await client.pushImage(ref, root: image.root) { try image.content($0) }
                 let dir = registry.dir.file("pulled")
-                try await pull(client, ref, into: dir)
+                try await client.pull(ref, into: dir)
                 #expect(try verifyContentDirectory(dir) == 3)
             }
         }
@@ -84,7 +84,7 @@ import ImgTestSupport
                 let ref = try registry.reference("tok/image:1")
                 try await client.pushImage(ref, root: image.root) { try image.content($0) }
                 let dir = registry.dir.file("pulled")
-                try await pull(client, ref, into: dir)
+                try await client.pull(ref, into: dir)
                 #expect(try verifyContentDirectory(dir) == 3)
             }
             // The launcher's readiness ping asked for a scope-less token; the client's requests all have scopes.
@@ -109,7 +109,7 @@ import ImgTestSupport
             }
             try await withClient(settings: registry.settings()) { client in
                 let dir = registry.dir.file("pulled")
-                try await pull(client, ref, into: dir)
+                try await client.pull(ref, into: dir)
                 #expect(try verifyContentDirectory(dir) == 3)
                 let error = await #expect(throws: RegistryError.self) {
                     try await client.pushImage(try registry.reference("tok/other:1"), root: image.root) { try image.content($0) }

@@ -61,7 +61,7 @@ import ImgTestSupport
     /// Nothing listens on the port: every try is refused at once and the error says so, naming the
     /// reference; the client does not keep reconnecting for the connect timeout on each try.
     @Test func aRegistryNobodyListensOnIsRefusedAfterTheRetries() async throws {
-        let (port, socket) = try refusingPort()
+        let (port, socket) = try LoopbackPort.refusing()
         defer { close(socket) }
         let host = "127.0.0.1:\(port)"
         var settings = RegistrySettings()
@@ -128,7 +128,7 @@ import ImgTestSupport
                 // The image helper commits nothing either.
                 let dir = registry.dir.file("pulled")
                 await #expect(throws: RegistryError.self) {
-                    try await pull(client, try Reference(parsing: "\(proxy.host)/fault/image:latest"), into: dir)
+                    try await client.pull(try Reference(parsing: "\(proxy.host)/fault/image:latest"), into: dir)
                 }
                 let names = try FileManager.default.contentsOfDirectory(atPath: dir)
                 #expect(!names.contains(layer.digest.hex))

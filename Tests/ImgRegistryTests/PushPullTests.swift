@@ -42,7 +42,7 @@ import ImgTestSupport
                 #expect(try await client.blobExists(image.layer.descriptor.digest, in: ref))
 
                 let dir = registry.dir.file("pulled")
-                let resolved = try await pull(client, ref, into: dir)
+                let resolved = try await client.pull(ref, into: dir)
                 #expect(resolved.root.descriptor.digest == image.root.digest)
                 #expect(resolved.index == nil)
                 #expect(resolved.decodedManifest.layers == [image.layer.descriptor])
@@ -113,7 +113,7 @@ import ImgTestSupport
             try skopeo(["copy", "--dest-tls-verify=false", "oci:\(layout):v1", "docker://\(registry.host)/from/skopeo:v1"])
             try await withClient(settings: registry.settings()) { client in
                 let dir = registry.dir.file("pulled")
-                let resolved = try await pull(client, try registry.reference("from/skopeo:v1"), into: dir)
+                let resolved = try await client.pull(try registry.reference("from/skopeo:v1"), into: dir)
                 #expect(resolved.decodedManifest.layers.map(\.digest) == [image.layer.descriptor.digest])
                 #expect(resolved.decodedManifest.config.digest == image.configs[0].descriptor.digest)
                 #expect(try verifyContentDirectory(dir) == 3)
@@ -130,7 +130,7 @@ import ImgTestSupport
                 let ref = try registry.reference("multi/arch:1")
                 try await client.pushImage(ref, root: image.root) { try image.content($0) }
                 let dir = registry.dir.file("pulled")
-                let resolved = try await pull(client, ref, platform: Self.arm64, into: dir)
+                let resolved = try await client.pull(ref, platform: Self.arm64, into: dir)
                 #expect(resolved.root.descriptor.digest == image.index?.descriptor.digest)
                 #expect(resolved.root.descriptor.mediaType == (dockerTypes ? .dockerManifestList : .ociIndex))
                 #expect(resolved.index?.manifests.count == 2)
@@ -213,7 +213,7 @@ import ImgTestSupport
                 """)
             try await withClient(settings: settings) { client in
                 let dir = registry.dir.file("pulled")
-                let resolved = try await pull(client, try Reference(parsing: "busybox"), into: dir)
+                let resolved = try await client.pull(try Reference(parsing: "busybox"), into: dir)
                 #expect(resolved.root.descriptor.digest == image.root.digest)
                 #expect(try verifyContentDirectory(dir) == 3)
             }

@@ -134,13 +134,3 @@ extension Prerequisite {
     /// Debian's static busybox, which the test images copy in (a dynamic one would not run there).
     package static let busybox = executable("/bin/busybox", package: "busybox-static")
 }
-
-/// Runs a host command that must succeed; returns its stdout.
-@discardableResult
-package func host(_ executable: String, _ arguments: String...) throws -> String {
-    let result = try ChildProcess.collect(executable: executable, arguments: arguments)
-    guard result.status.isSuccess else {
-        throw MissingPrerequisite(description: "\(executable) \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stderr)")
-    }
-    return result.stdout
-}

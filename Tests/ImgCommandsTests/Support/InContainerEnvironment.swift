@@ -152,7 +152,7 @@ final class InContainerEnvironment: @unchecked Sendable {
     private func startRegistry() throws {
         let dir = work + "/registry"
         for _ in 1...5 {
-            let port = try freePort()
+            let port = try LoopbackPort.free()
             let started = try SaveLoadTests.shell("""
                 set -e; dir=\(q(dir)); mkdir -p "$dir"
                 printf 'version: 0.1\\nlog: {level: warn, accesslog: {disabled: true}}\\nstorage: {filesystem: {rootdirectory: %s/storage}}\\nhttp: {addr: 127.0.0.1:%s, secret: img-test}\\n' "$dir" \(port) > "$dir/config.yml"
@@ -178,22 +178,6 @@ final class InContainerEnvironment: @unchecked Sendable {
             if registryPID > 0 { kill(registryPID, SIGTERM); registryPID = 0 }
         }
         throw SetupFailed(description: "docker-registry did not start: \((try? String(contentsOfFile: dir + "/registry.log", encoding: .utf8)) ?? "")")
-    }
-
-    private func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else { throw SetupFailed(description: "no free port: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// The build contexts the containers see at /ctx (read-only): busybox and one Dockerfile per case.

@@ -1,3 +1,4 @@
+// FaultProxyScript.swift owns the Python fault-injecting proxy the fault tests put in front of a registry.
 /// A fault-injecting HTTP proxy in front of a registry, in Python 3 stdlib. Faults:
 /// - `fail503=N`: the first N manifest requests get 503;
 /// - `cut=BYTES`: the first full blob GET is cut after BYTES body bytes (the connection is closed);
@@ -7,7 +8,7 @@
 /// `GET /_stats` returns the requests seen and the blob body bytes sent.
 ///
 /// argv: port upstream-port faults(comma separated)
-let faultProxyScript = #"""
+package let faultProxyScript = #"""
 import http.client, json, sys, threading, time
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 

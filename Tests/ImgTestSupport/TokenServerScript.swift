@@ -1,9 +1,10 @@
+// TokenServerScript.swift owns the Python token server behind the token-auth test registry.
 /// A token server for docker-registry's `auth.token` set-up, in Python 3 stdlib. It signs RS256 JWTs with
 /// `openssl dgst -sign` (Python cannot sign on its own) and names its certificate in the `x5c` header, which
 /// the registry checks against its `rootcertbundle`. Every request is logged as a JSON line for the tests.
 ///
 /// argv: port key.pem cert.pem issuer service user:password log-file field(token|access_token)
-let tokenServerScript = #"""
+package let tokenServerScript = #"""
 import base64, json, subprocess, sys, time, uuid
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 from urllib.parse import urlparse, parse_qs

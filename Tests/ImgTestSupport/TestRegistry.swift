@@ -1,13 +1,13 @@
+// TestRegistry.swift owns a real registry for a test: Debian's docker-registry (plain, TLS with basic auth, or token auth) and a client to it.
 import Foundation
-import ImgOCI
-import ImgRegistry
-import ImgTestSupport
+package import ImgOCI
+package import ImgRegistry
 
 /// Debian's `docker-registry` on a free 127.0.0.1 port with filesystem storage in a temp dir, in one of
 /// three set-ups. Stop it with `stop()` (`withRegistry` does).
-final class TestRegistry: @unchecked Sendable {
+package final class TestRegistry: @unchecked Sendable {
     // @unchecked: owned by one test.
-    enum Mode {
+    package enum Mode {
         /// Plain HTTP, no auth.
         case plain
         /// TLS with a CA the test makes, plus htpasswd basic auth.
@@ -16,24 +16,24 @@ final class TestRegistry: @unchecked Sendable {
         case token(user: String, password: String, field: String)
     }
 
-    let port: Int
-    let dir: TemporaryDirectory
-    private(set) var daemons: [Daemon] = []
+    package let port: Int
+    package let dir: TemporaryDirectory
+    package private(set) var daemons: [Daemon] = []
     /// The CA that signed the TLS server certificate.
-    private(set) var caPath: String?
-    private(set) var tokenLogPath: String?
+    package private(set) var caPath: String?
+    package private(set) var tokenLogPath: String?
 
-    var host: String { "127.0.0.1:\(port)" }
+    package var host: String { "127.0.0.1:\(port)" }
 
     private init(port: Int, dir: TemporaryDirectory) {
         self.port = port
         self.dir = dir
     }
 
-    func reference(_ text: String) throws -> Reference { try Reference(parsing: "\(host)/\(text)") }
+    package func reference(_ text: String) throws -> Reference { try Reference(parsing: "\(host)/\(text)") }
 
     /// Token server log lines (`who`, `scope`), oldest first.
-    func tokenRequests() -> [[String: Any]] {
+    package func tokenRequests() -> [[String: Any]] {
         guard let path = tokenLogPath, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
@@ -41,7 +41,7 @@ final class TestRegistry: @unchecked Sendable {
     }
 
     /// Settings a client needs to reach this registry: plain HTTP, or the CA through a `certs.d` directory.
-    func settings() -> RegistrySettings {
+    package func settings() -> RegistrySettings {
         var s = RegistrySettings()
         if caPath == nil {
             s.hosts[host] = RegistryHostSettings(http: true)
@@ -51,18 +51,18 @@ final class TestRegistry: @unchecked Sendable {
         return s
     }
 
-    static func start(_ mode: Mode) async throws -> TestRegistry {
-        // freePort() answers with a port that was free a moment ago; under a parallel suite another test's
+    package static func start(_ mode: Mode) async throws -> TestRegistry {
+        // LoopbackPort.free() answers with a port that was free a moment ago; under a parallel suite another test's
         // connection can take it before the registry (or its token server) binds it. Then start again.
         for attempt in 1... {
             let dir = try TemporaryDirectory("img-registry")
-            let registry = TestRegistry(port: try freePort(), dir: dir)
+            let registry = TestRegistry(port: try LoopbackPort.free(), dir: dir)
             do {
                 try await registry.launch(mode)
                 return registry
             } catch {
                 registry.stop()
-                guard attempt < 5, lostPortRace(error) else { throw error }
+                guard attempt < 5, LoopbackPort.lostRace(error) else { throw error }
             }
         }
         fatalError("unreachable")
@@ -83,7 +83,7 @@ final class TestRegistry: @unchecked Sendable {
         case .token(let user, let password, let field):
             try run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir.file("token.key"),
                                 "-out", dir.file("token.crt"), "-days", "2", "-subj", "/CN=img-test-token-issuer"])
-            let tokenPort = try freePort()
+            let tokenPort = try LoopbackPort.free()
             try tokenServerScript.write(toFile: dir.file("token_server.py"), atomically: true, encoding: .utf8)
             tokenLogPath = dir.file("token-requests.log")
             let server = try Daemon(try Prerequisite.python3.require(), [dir.file("token_server.py"), "\(tokenPort)", dir.file("token.key"),
@@ -164,64 +164,14 @@ final class TestRegistry: @unchecked Sendable {
         caPath = d.file("ca.crt")
     }
 
-    func stop() {
+    package func stop() {
         for d in daemons.reversed() { d.stop() }
         dir.remove()
     }
 }
 
-/// A fault proxy (see `faultProxyScript`) in front of `registry`.
-final class FaultProxy: @unchecked Sendable {
-    let port: Int
-    let daemon: Daemon
-    var host: String { "127.0.0.1:\(port)" }
-
-    init(before of: TestRegistry, faults: [String]) async throws {
-        var started: (port: Int, daemon: Daemon)?
-        for attempt in 1... {
-            let port = try freePort()
-            let script = of.dir.file("fault_proxy_\(port).py")
-            try faultProxyScript.write(toFile: script, atomically: true, encoding: .utf8)
-            let daemon = try Daemon(try Prerequisite.python3.require(), [script, "\(port)", "\(of.port)", faults.joined(separator: ",")],
-                                    log: of.dir.file("proxy-\(port).out"))
-            do {
-                try await waitForPort(port, daemon: daemon)
-                started = (port, daemon)
-                break
-            } catch {
-                daemon.stop()
-                guard attempt < 5, lostPortRace(error) else { throw error }
-            }
-        }
-        port = started!.port
-        daemon = started!.daemon
-    }
-
-    struct Stats: Decodable {
-        struct Seen: Decodable {
-            var method: String
-            var path: String
-            var range: String?
-        }
-        var requests: [Seen]
-        var blob_bytes: Int
-    }
-
-    func stats() throws -> Stats {
-        let text = try run("python3", ["-c", "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://\(host)/_stats').read().decode())"])
-        return try JSONDecoder().decode(Stats.self, from: Data(text.utf8))
-    }
-
-    func stop() { daemon.stop() }
-}
-
-/// Whether a daemon failed because the port `freePort()` gave was taken in the meantime.
-func lostPortRace(_ error: any Error) -> Bool {
-    "\(error)".lowercased().contains("address already in use")
-}
-
 /// Runs `body` with a fresh registry, always stopping it.
-func withRegistry(_ mode: TestRegistry.Mode = .plain, _ body: (TestRegistry) async throws -> Void) async throws {
+package func withRegistry(_ mode: TestRegistry.Mode = .plain, _ body: (TestRegistry) async throws -> Void) async throws {
     let registry = try await TestRegistry.start(mode)
     do {
         try await body(registry)
@@ -233,7 +183,7 @@ func withRegistry(_ mode: TestRegistry.Mode = .plain, _ body: (TestRegistry) asy
 }
 
 /// Runs `body` with a client, always shutting it down.
-func withClient(settings: RegistrySettings, credentials: any CredentialStore = StaticCredentialStore(),
+package func withClient(settings: RegistrySettings, credentials: any CredentialStore = StaticCredentialStore(),
                 options: RegistryClient.Options = RegistryClient.Options(),
                 _ body: (RegistryClient) async throws -> Void) async throws {
     let client = RegistryClient(settings: settings, credentials: credentials, options: options)

@@ -1,33 +1,33 @@
+// TestImage.swift owns the busybox image the registry tests build themselves, as blobs and as an OCI layout.
 import Foundation
-import ImgOCI
-import ImgRegistry
-import ImgTestSupport
+package import ImgOCI
+package import ImgRegistry
 
 /// An image the test builds itself: one gzip layer holding Debian's static busybox, a config and a
 /// manifest per platform, and an index over them when there is more than one platform.
-struct TestImage: Sendable {
-    struct Blob: Sendable {
-        var descriptor: Descriptor
-        var content: BlobContent
+package struct TestImage: Sendable {
+    package struct Blob: Sendable {
+        package var descriptor: Descriptor
+        package var content: BlobContent
         /// The bytes of an in-memory blob (configs, manifests, the index).
-        var bytes: [UInt8]? {
+        package var bytes: [UInt8]? {
             if case .bytes(let b) = content { return b }
             return nil
         }
     }
 
-    let layer: Blob
-    let configs: [Blob]
-    let manifests: [Blob]
-    let index: Blob?
+    package let layer: Blob
+    package let configs: [Blob]
+    package let manifests: [Blob]
+    package let index: Blob?
     /// The layer tar.gz on disk.
-    let layerPath: String
+    package let layerPath: String
 
     /// What a tag points at: the index if there is one, else the manifest.
-    var root: Descriptor { index?.descriptor ?? manifests[0].descriptor }
-    var all: [Blob] { [layer] + configs + manifests + (index.map { [$0] } ?? []) }
+    package var root: Descriptor { index?.descriptor ?? manifests[0].descriptor }
+    package var all: [Blob] { [layer] + configs + manifests + (index.map { [$0] } ?? []) }
 
-    func content(_ descriptor: Descriptor) throws -> BlobContent {
+    package func content(_ descriptor: Descriptor) throws -> BlobContent {
         guard let blob = all.first(where: { $0.descriptor.digest == descriptor.digest }) else {
             throw TestFailure("test image has no blob \(descriptor.digest)")
         }
@@ -35,7 +35,7 @@ struct TestImage: Sendable {
     }
 
     /// Builds the image in `dir`. `padding` bytes of random data are added to the layer to make it larger.
-    static func make(in dir: TemporaryDirectory, platforms: [Platform] = [Platform(os: "linux", architecture: "amd64")],
+    package static func make(in dir: TemporaryDirectory, platforms: [Platform] = [Platform(os: "linux", architecture: "amd64")],
                      padding: Int = 0, mediaTypes docker: Bool = false) throws -> TestImage {
         let root = dir.file("rootfs")
         try FileManager.default.createDirectory(atPath: root + "/bin", withIntermediateDirectories: true)
@@ -84,7 +84,7 @@ struct TestImage: Sendable {
     }
 
     /// Writes the image as an OCI layout (for `skopeo copy oci:…`), tagged `tag`.
-    func writeLayout(to path: String, tag: String) throws {
+    package func writeLayout(to path: String, tag: String) throws {
         let blobs = path + "/blobs/sha256"
         try FileManager.default.createDirectory(atPath: blobs, withIntermediateDirectories: true)
         for blob in all {
@@ -103,13 +103,13 @@ struct TestImage: Sendable {
     }
 }
 
-func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+package func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     return Array(try encoder.encode(value))
 }
 
-func sha256(file path: String) throws -> Digest {
+package func sha256(file path: String) throws -> Digest {
     guard let handle = FileHandle(forReadingAtPath: path) else { throw TestFailure("cannot open \(path)") }
     defer { try? handle.close() }
     var hasher = DigestHasher()
@@ -117,6 +117,6 @@ func sha256(file path: String) throws -> Digest {
     return hasher.finalize()
 }
 
-func fileSize(_ path: String) throws -> Int64 {
+package func fileSize(_ path: String) throws -> Int64 {
     (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
 }

@@ -136,7 +136,7 @@ let package = Package(
         // executable or ImgCommands: a test target that runs img depends on it itself.
         .target(name: "ImgTestSupport", dependencies: ["ImgSystem", "ImgOCI", "ImgRegistry"], path: "Tests/ImgTestSupport",
                 swiftSettings: strict),
-        .testTarget(name: "ImgDockerfileTests", dependencies: ["ImgDockerfile"], swiftSettings: strict),
+        .testTarget(name: "ImgDockerfileTests", dependencies: ["ImgTestSupport", "ImgDockerfile"], swiftSettings: strict),
         .testTarget(name: "ImgConformanceTests", dependencies: ["ImgTestSupport", "ImgDockerfile", "ImgOCI", "ImgContext"], swiftSettings: strict),
         .testTarget(name: "ImgFrontendTests", dependencies: ["ImgFrontend", "ImgDockerfile", "ImgGraph", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgWorkerTests", dependencies: ["ImgTestSupport", "ImgWorker", "ImgFrontend", "ImgDockerfile", "ImgGraph", "ImgOCI", "ImgContent", "ImgContext", "ImgSnapshot", "ImgRuntime"], swiftSettings: strict),

@@ -209,8 +209,7 @@ import ImgTestSupport
     /// Creates the scenario's tree in a fresh temporary directory.
     private static func makeTree(_ scenario: Scenario) throws -> URL {
         let fm = FileManager.default
-        let root = fm.temporaryDirectory.appending(path: "img-walk-\(scenario.name)-\(UUID().uuidString)")
-        try fm.createDirectory(at: root, withIntermediateDirectories: true)
+        let root = URL(filePath: try makeTemporaryDirectory("img-walk-\(scenario.name)"), directoryHint: .isDirectory)
         for item in scenario.tree {
             let parts = item.split(separator: " ", maxSplits: 1).map(String.init)
             let url = root.appending(path: parts[1])
@@ -294,7 +293,7 @@ import ImgTestSupport
         var passed = 0
         for scenario in file.scenarios {
             let root = try Self.makeTree(scenario)
-            defer { try? FileManager.default.removeItem(at: root) }
+            defer { removeTree(root.path) }
             if try Self.run(scenario, root: root) { passed += 1 }
         }
         #expect(file.scenarios.count == 8)

@@ -41,9 +41,9 @@ import ImgTestSupport
 
     /// Runs the validator over `documents` against `schema`; returns its exit status and output.
     static func validate(_ schema: String, _ documents: [Data]) throws -> (Int32, String) {
-        let dir = FileManager.default.temporaryDirectory.appending(path: "img-schema-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let temporary = try TemporaryDirectory("img-schema")
+        defer { temporary.remove() }
+        let dir = temporary.url
         var paths: [String] = []
         for (i, doc) in documents.enumerated() {
             let url = dir.appending(path: "doc\(i).json")

@@ -5,16 +5,13 @@ import ImgOCI
 import ImgSystem
 import Testing
 
-/// A fresh directory under the system temp dir, removed when the value goes away.
+/// A fresh `TemporaryDirectory` (removed when the value goes away), made where a suite's stored property
+/// cannot throw.
 final class TempDirectory: Sendable {
-    let path: String
+    let directory: TemporaryDirectory
+    var path: String { directory.path }
 
-    init() {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("img-content-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    init() { directory = try! TemporaryDirectory("img-content") }
 
     /// A state directory under this one; opening it again gives another, independent instance.
     func state() throws -> StateDirectory { try StateDirectory(root: path + "/state") }

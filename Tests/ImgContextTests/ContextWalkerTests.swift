@@ -9,10 +9,9 @@ import ImgTestSupport
     private let fm = FileManager.default
 
     private func withTree(_ body: (URL) throws -> Void) throws {
-        let root = fm.temporaryDirectory.appending(path: "img-ctx-\(UUID().uuidString)")
-        try fm.createDirectory(at: root, withIntermediateDirectories: true)
-        defer { try? fm.removeItem(at: root) }
-        try body(root)
+        let root = try TemporaryDirectory("img-ctx")
+        defer { root.remove() }
+        try body(root.url)
     }
 
     private func file(_ root: URL, _ path: String, _ content: String = "x") throws {

@@ -1,6 +1,7 @@
 import Foundation
 import ImgDockerfile
 import Testing
+import ImgTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -174,8 +175,9 @@ import Glibc
     private let fm = FileManager.default
 
     @Test func dockerfileSpecificFileWins() throws {
-        let root = fm.temporaryDirectory.appending(path: "img-loc-\(UUID().uuidString)")
-        defer { try? fm.removeItem(at: root) }
+        let temporary = try TemporaryDirectory("img-loc")
+        defer { temporary.remove() }
+        let root = temporary.url
         let ctx = root.appending(path: "ctx")
         let elsewhere = root.appending(path: "files")
         try fm.createDirectory(at: ctx, withIntermediateDirectories: true)

@@ -65,9 +65,11 @@ extension Trait where Self == ConditionTrait {
     }
 
     package static func needs(_ prerequisites: [Prerequisite], sourceLocation: SourceLocation = #_sourceLocation) -> Self {
-        .enabled(if: Prerequisite.met(prerequisites),
-                 Comment(rawValue: "needs " + prerequisites.map(\.description).joined(separator: ", ")),
-                 sourceLocation: sourceLocation)
+        // The comment, shown with a skip, names what is missing (all of them when nothing is).
+        let missing = prerequisites.filter { !$0.isPresent }
+        return .enabled(if: Prerequisite.met(prerequisites),
+                        Comment(rawValue: "needs " + (missing.isEmpty ? prerequisites : missing).map(\.description).joined(separator: ", ")),
+                        sourceLocation: sourceLocation)
     }
 }
 

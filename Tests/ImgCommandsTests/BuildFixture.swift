@@ -39,20 +39,8 @@ final class BuildFixture {
     /// Starts `img build ARGS... CONTEXT` in the background and returns once its output shows `text` (a RUN
     /// step that echoes it has started), or the build ended.
     func startBuild(_ arguments: [String], until text: String) throws -> Process {
-        let process = Process()
-        process.executableURL = ImgBinary.url
-        process.arguments = ["-s", state, "build", "--progress", "plain"] + arguments + [context.path]
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains(text) {
-            let chunk = err.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-        }
-        return process
+        try WatchedProcess.start(ImgBinary.url, ["-s", state, "build", "--progress", "plain"] + arguments + [context.path],
+                                 until: text).process
     }
 
     func img(_ arguments: [String]) throws -> ImgBinary.Result {

@@ -180,27 +180,13 @@ import ImgTestSupport
     {
         let (executable, arguments) = try command(caller, ["-s", f.state, "-b", backend, "build", "--progress", "plain",
                                                        context ?? f.context.path])
-        let process = Process()
-        process.executableURL = URL(filePath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(filePath: "/tmp")
-        process.environment = environment
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains(text) {
-            let chunk = err.fileHandleForReading.availableData
-            if chunk.isEmpty {
-                process.waitUntilExit()
-                throw BuildFixtureError("the build ended before its RUN step started: \(String(decoding: seen, as: UTF8.self))")
-            }
-            seen.append(chunk)
+        let watched = try WatchedProcess.start(URL(filePath: executable), arguments, environment: environment,
+                                               directory: "/tmp", until: text)
+        guard watched.found else {
+            watched.process.waitUntilExit()
+            throw BuildFixtureError("the build ended before its RUN step started: \(watched.output)")
         }
-        // Keep draining, so a chatty build never blocks on a full pipe.
-        _ = ReadAll(err.fileHandleForReading)
-        return process
+        return watched.process
     }
 
     /// The test's environment with a HOME the test user may read (setpriv changes no variable).

@@ -18,17 +18,8 @@ lock = threading.Lock()
 state = {"fail503": int(faults.get("fail503", "0")), "cut": int(faults.get("cut", "0")) or None,
          "requests": [], "blob_bytes": 0}
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *args):
-        pass
-    def send_json(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+"""# + pythonJSONHandler + #"""
+class Handler(JSONHandler):
     def handle_any(self):
         if self.path == "/_stats":
             with lock:

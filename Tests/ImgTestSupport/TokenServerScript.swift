@@ -24,17 +24,8 @@ def sign(claims):
                          capture_output=True, check=True).stdout
     return signing_input + "." + b64url(sig)
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *args):
-        pass
-    def reply(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+"""# + pythonJSONHandler + #"""
+class Handler(JSONHandler):
     def do_GET(self):
         q = parse_qs(urlparse(self.path).query)
         auth = self.headers.get("Authorization", "")
@@ -43,7 +34,7 @@ class Handler(BaseHTTPRequestHandler):
             given = base64.b64decode(auth[6:]).decode()
             if given != userpass:
                 self.record(q, "bad-credentials")
-                return self.reply(401, {"details": "wrong credentials"})
+                return self.send_json(401, {"details": "wrong credentials"})
             account = given.split(":")[0]
         access = []
         for scope in q.get("scope", []):
@@ -58,7 +49,7 @@ class Handler(BaseHTTPRequestHandler):
         claims = {"iss": issuer, "sub": account, "aud": q.get("service", [service])[0], "exp": now + 300,
                   "nbf": now - 10, "iat": now, "jti": str(uuid.uuid4()), "access": access}
         self.record(q, account or "anonymous")
-        self.reply(200, {field: sign(claims), "expires_in": 300})
+        self.send_json(200, {field: sign(claims), "expires_in": 300})
     def record(self, q, who):
         with open(log, "a") as f:
             f.write(json.dumps({"who": who, "scope": q.get("scope", []), "service": q.get("service", [])}) + "\n")

@@ -81,6 +81,7 @@ struct BuildRun {
             let compression = outputs.compactMap(\.compression).first ?? .gzip
             let compressionLevel = outputs.compactMap(\.compressionLevel).first
             let entitlements = command.entitlements
+            let cacheSources = cacheSources()
             let builds = plans.enumerated().map { index, entry in
                 PlatformBuild(
                     platform: entry.platform, definition: BuildDefinition(plan: entry.plan),
@@ -94,7 +95,8 @@ struct BuildRun {
                             compression: compression, compressionLevel: compressionLevel,
                             sourceDateEpoch: LayerWriteOptions.sourceDateEpoch(from: ProcessInfo.processInfo.environment),
                             secrets: secrets, sshAgents: sshAgents.sockets,
-                            entitlements: entitlements)))
+                            entitlements: entitlements),
+                        cacheSources: cacheSources))
             }
 
             try await state.content.withLease { _ in
@@ -133,6 +135,7 @@ struct BuildRun {
                     throw error
                 }
                 for build in builds { try await build.worker.records.drain() }
+                try await exportCache(builds, state: state, work: work, progress: progress)
             }
             progress.message("Built in \((ContinuousClock.now - started).fixed(1))s")
         }

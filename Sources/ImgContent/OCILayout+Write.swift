@@ -6,8 +6,13 @@ import ImgSystem
 extension OCILayout {
     /// Writes `images` and every stored blob they reach to `directory` (created if needed). Blobs already
     /// there with the right size are kept. Manifests of an index that are not stored (other platforms)
-    /// are left out, as a single-platform pull leaves them; any other missing blob is an error.
-    package static func write(_ images: [Image], to directory: String, from content: ContentStore) throws(ContentError) {
+    /// are left out, as a single-platform pull leaves them; any other missing blob is an error. An image
+    /// without a name but with a `refName` is written under that ref name alone. With `keepingOtherEntries`,
+    /// the entries of an `index.json` already there whose ref name none of `images` takes are kept (a cache
+    /// directory holding several tags). `index.json` is written last and atomically, so a reader sees the
+    /// old layout or the new one, never a mix.
+    package static func write(_ images: [Image], to directory: String, from content: ContentStore,
+                              keepingOtherEntries: Bool = false) throws(ContentError) {
         var blobs: [Descriptor] = []
         var seen: Set<Digest> = []
         for image in images {
@@ -32,8 +37,22 @@ extension OCILayout {
                 annotations[imageNameAnnotation] = name.description
                 annotations[refNameAnnotation] = name.tag ?? name.description
                 entry.annotations = annotations
+            } else if let refName = image.refName {
+                var annotations = entry.annotations ?? [:]
+                annotations[refNameAnnotation] = refName
+                entry.annotations = annotations
             }
             entries.append(entry)
+        }
+        if keepingOtherEntries,
+           let data = try? Data(contentsOf: URL(fileURLWithPath: "\(directory)/index.json")),
+           let existing = try? JSONDecoder().decode(Index.self, from: data) {
+            let taken = Set(entries.compactMap { $0.annotations?[refNameAnnotation] })
+            let kept = existing.manifests.filter { entry in
+                guard let name = entry.annotations?[refNameAnnotation] else { return false }
+                return !taken.contains(name)
+            }
+            entries = kept + entries
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

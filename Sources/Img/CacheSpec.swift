@@ -1,11 +1,19 @@
-/// One `--cache-to` of `img build`, as buildx spells it: `type=local,dest=DIR[,tag=T][,mode=min|max]
-/// [,ignore-error=true]`.
+import ImgOCI
+
+/// Where a build cache lives: a directory (an OCI layout, under a tag) or a registry reference.
+package enum CacheLocation: Sendable, Equatable {
+    case directory(String, tag: String)
+    /// `ref=HOST/REPO:TAG`, as given (parsed when the build starts).
+    case registry(String)
+}
+
+/// One `--cache-to` of `img build`, as buildx spells it: `type=local,dest=DIR[,tag=T]` or
+/// `type=registry,ref=HOST/REPO:TAG`, with `[,mode=min|max][,ignore-error=true]`.
 package struct CacheExportSpec: Sendable, Equatable {
     /// `mode=`: min keeps the steps whose results make the final image; max every step of every stage built.
     package enum Mode: String, Sendable, CaseIterable { case min, max }
 
-    package var destination: String
-    package var tag: String = "latest"
+    package var location: CacheLocation
     package var mode: Mode = .min
     /// `ignore-error=true`: a failed export is a warning, not a failed build.
     package var ignoreError = false
@@ -16,26 +24,26 @@ package struct CacheExportSpec: Sendable, Equatable {
         self.text = text
         let fields = try CacheSpecFields(text, flag: "--cache-to")
         var destination: String?
+        var tag = "latest"
         for (key, value) in fields.pairs {
-            switch key {
-            case "dest": destination = value
-            case "tag": tag = try fields.nonEmpty(value, key)
-            case "mode":
+            switch (fields.type, key) {
+            case (.local, "dest"): destination = value
+            case (.local, "tag"): tag = try fields.nonEmpty(value, key)
+            case (.registry, "ref"): destination = value
+            case (_, "mode"):
                 guard let parsed = Mode(rawValue: value) else { throw fields.error("mode must be min or max, not \"\(value)\"") }
                 mode = parsed
-            case "ignore-error": ignoreError = try fields.bool(value, key)
-            default: throw fields.error("unknown key \"\(key)\" for type=local")
+            case (_, "ignore-error"): ignoreError = try fields.bool(value, key)
+            default: throw fields.error("unknown key \"\(key)\" for type=\(fields.type.rawValue)")
             }
         }
-        guard let destination, !destination.isEmpty else { throw fields.error("type=local needs dest=DIR") }
-        self.destination = destination
+        location = try fields.location(destination, tag: tag, directoryKey: "dest")
     }
 }
 
-/// One `--cache-from` of `img build`: `type=local,src=DIR[,tag=T]`.
+/// One `--cache-from` of `img build`: `type=local,src=DIR[,tag=T]` or `type=registry,ref=HOST/REPO:TAG`.
 package struct CacheImportSpec: Sendable, Equatable {
-    package var source: String
-    package var tag: String = "latest"
+    package var location: CacheLocation
     /// The spec as given, for messages.
     package var text: String
 
@@ -43,27 +51,31 @@ package struct CacheImportSpec: Sendable, Equatable {
         self.text = text
         let fields = try CacheSpecFields(text, flag: "--cache-from")
         var source: String?
+        var tag = "latest"
         for (key, value) in fields.pairs {
-            switch key {
-            case "src": source = value
-            case "tag": tag = try fields.nonEmpty(value, key)
-            default: throw fields.error("unknown key \"\(key)\" for type=local")
+            switch (fields.type, key) {
+            case (.local, "src"): source = value
+            case (.local, "tag"): tag = try fields.nonEmpty(value, key)
+            case (.registry, "ref"): source = value
+            default: throw fields.error("unknown key \"\(key)\" for type=\(fields.type.rawValue)")
             }
         }
-        guard let source, !source.isEmpty else { throw fields.error("type=local needs src=DIR") }
-        self.source = source
+        location = try fields.location(source, tag: tag, directoryKey: "src")
     }
 }
 
 /// The `key=value` fields of a cache spec after its `type=`, which must be one img supports.
 struct CacheSpecFields {
+    enum Kind: String { case local, registry }
+
     let flag: String
+    let type: Kind
     var pairs: [(String, String)] = []
 
     init(_ text: String, flag: String) throws {
         self.flag = flag
         guard text.contains("=") else {
-            throw RequestError("\(flag): \"\(text)\" is an image reference (an inline cache), which img does not read yet: use type=local,src=DIR")
+            throw RequestError("\(flag): \"\(text)\" is an image reference (an inline cache), which img does not read yet: use type=registry,ref=\(text)")
         }
         var type: String?
         for field in text.split(separator: ",", omittingEmptySubsequences: true) {
@@ -73,15 +85,27 @@ struct CacheSpecFields {
             if key == "type" { type = value } else { pairs.append((key, value)) }
         }
         switch type {
-        case "local": break
-        case nil: throw RequestError("\(flag): missing type= (img supports type=local)")
-        case "registry", "inline", "gha", "s3", "azblob":
-            throw RequestError("\(flag): type=\(type!) is not supported yet (img supports type=local)")
+        case let name? where Kind(rawValue: name) != nil: self.type = Kind(rawValue: name)!
+        case nil: throw RequestError("\(flag): missing type= (img supports type=local and type=registry)")
+        case "inline", "gha", "s3", "azblob":
+            throw RequestError("\(flag): type=\(type!) is not supported yet (img supports type=local and type=registry)")
         case let other?: throw RequestError("\(flag): unknown type \"\(other)\"")
         }
     }
 
     func error(_ message: String) -> RequestError { RequestError("\(flag): \(message)") }
+
+    func location(_ value: String?, tag: String, directoryKey: String) throws -> CacheLocation {
+        switch type {
+        case .local:
+            guard let value, !value.isEmpty else { throw error("type=local needs \(directoryKey)=DIR") }
+            return .directory(value, tag: tag)
+        case .registry:
+            guard let value, !value.isEmpty else { throw error("type=registry needs ref=HOST/REPO:TAG") }
+            do { _ = try Reference(parsing: value) } catch { throw self.error("invalid ref \"\(value)\": \(error)") }
+            return .registry(value)
+        }
+    }
 
     func bool(_ value: String, _ key: String) throws -> Bool {
         switch value.lowercased() {

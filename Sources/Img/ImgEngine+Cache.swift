@@ -3,19 +3,36 @@ import ImgContent
 import ImgExport
 import ImgFrontend
 import ImgOCI
+import ImgRegistry
 import ImgWorker
 
 extension BuildRun {
+    /// Whether a `--cache-from` reads a registry (the build then keeps a registry client for it).
+    var importsFromRegistry: Bool {
+        !command.noCache && command.cacheFrom.contains { if case .registry = $0.location { true } else { false } }
+    }
+
     /// `--cache-from`: each cache that can be read, in order; one that cannot is one warning line and is
-    /// left out. None with `--no-cache`.
-    func cacheSources() -> [any CacheSource] {
+    /// left out. None with `--no-cache`. Registry caches are read with `client`.
+    func cacheSources(client: RegistryClient?) async -> [any CacheSource] {
         if command.noCache { return [] }
-        return command.cacheFrom.compactMap { spec -> (any CacheSource)? in
-            let source = LocalCacheImporter.open(directory: spec.source, tag: spec.tag,
-                                                 label: "--cache-from \(spec.text)", warn: engine.warn)
-            if let source { debug("--cache-from \(spec.text): \(source.count) records") }
-            return source
+        var sources: [any CacheSource] = []
+        for spec in command.cacheFrom {
+            let label = "--cache-from \(spec.text)"
+            let source: CacheImporter?
+            switch spec.location {
+            case .directory(let directory, let tag):
+                source = CacheImporter.local(directory: directory, tag: tag, label: label, warn: engine.warn)
+            case .registry(let text):
+                guard let client, let reference = try? Reference(parsing: text).withDefaultTag else { continue }
+                source = await CacheImporter.registry(reference, client: client, label: label, warn: engine.warn)
+            }
+            if let source {
+                debug("\(label): \(source.count) records")
+                sources.append(source)
+            }
         }
+        return sources
     }
 
     /// `--cache-to`: the steps of every platform's build (mode=max), or of the chains that make each final
@@ -28,14 +45,17 @@ extension BuildRun {
         for spec in command.cacheTo {
             var steps: [CachedStep] = []
             for build in builds {
-                let produced = build.worker.produced.all
                 let chain = spec.mode == .min ? Self.targetChain(build.definition) : nil
-                for result in produced where chain?.contains(result.vertex) ?? true {
+                for result in build.worker.produced.all where chain?.contains(result.vertex) ?? true {
                     steps.append(CachedStep(key: result.key, parent: result.parent, manifest: result.manifest))
                 }
             }
             do {
-                try await LocalCacheExporter(destination: spec.destination, tag: spec.tag).export(steps, in: context)
+                let destination: CacheExporter.Destination = switch spec.location {
+                case .directory(let directory, let tag): .directory(directory, tag: tag)
+                case .registry(let text): .registry(try Reference(parsing: text).withDefaultTag, RegistryExporter())
+                }
+                try await CacheExporter(destination).export(steps, in: context)
             } catch where spec.ignoreError {
                 engine.warn("warning: --cache-to \(spec.text): \(error) (ignored: ignore-error=true)")
             } catch {

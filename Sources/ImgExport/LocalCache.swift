@@ -38,14 +38,7 @@ package struct LocalCache: Sendable {
         guard manifest.config.mediaType == CacheConfig.mediaType else {
             throw fail("the manifest tagged \"\(tag)\" is not a build cache (its config is \(manifest.config.mediaType))")
         }
-        let configData = try blob(manifest.config, in: directory)
-        let config: CacheConfig
-        do { config = try JSONDecoder().decode(CacheConfig.self, from: configData) } catch {
-            throw fail("the cache config \(manifest.config.digest) is invalid")
-        }
-        guard config.keyVersion == CacheConfig.currentKeyVersion else {
-            throw fail("the cache has \(config.keyVersion.map { "img key version \($0)" } ?? "no img keys"), this img reads version \(CacheConfig.currentKeyVersion)")
-        }
+        let config = try CacheImporter.cacheConfig(try blob(manifest.config, in: directory), digest: manifest.config.digest)
         return LocalCache(directory: directory, tag: tag, manifest: manifest, config: config)
     }
 

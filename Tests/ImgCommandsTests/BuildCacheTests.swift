@@ -287,9 +287,11 @@ import ImgTestSupport
             (["--cache-to", "type=local,dest=/tmp/c,mode=all"], "error: --cache-to: mode must be min or max, not \"all\""),
             (["--cache-to", "type=local,dest=/tmp/c,colour=red"], "error: --cache-to: unknown key \"colour\" for type=local"),
             (["--cache-to", "type=local,dest=/tmp/c,ignore-error=maybe"], "error: --cache-to: ignore-error must be true or false"),
-            (["--cache-to", "dest=/tmp/c"], "error: --cache-to: missing type= (img supports type=local)"),
+            (["--cache-to", "dest=/tmp/c"], "error: --cache-to: missing type= (img supports type=local and type=registry)"),
+            (["--cache-to", "type=registry,dest=/tmp/c"], "error: --cache-to: unknown key \"dest\" for type=registry"),
+            (["--cache-to", "type=registry"], "error: --cache-to: type=registry needs ref=HOST/REPO:TAG"),
             (["--cache-from", "type=local"], "error: --cache-from: type=local needs src=DIR"),
-            (["--cache-from", "type=registry,ref=localhost:5000/c"], "error: --cache-from: type=registry is not supported yet (img supports type=local)"),
+            (["--cache-from", "type=inline"], "error: --cache-from: type=inline is not supported yet (img supports type=local and type=registry)"),
         ]
         for (arguments, line) in cases {
             let result = try a.build(arguments)

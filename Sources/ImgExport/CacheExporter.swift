@@ -16,17 +16,24 @@ package struct CachedStep: Sendable, Hashable {
     }
 }
 
-/// `--cache-to type=local,dest=DIR[,tag=T]`: the given steps as a build cache in an OCI layout directory
-/// (see `LocalCache`). Blobs go in first, each through a temporary name; `index.json` is replaced last and
-/// atomically, so a reader (or a second export to the same directory) always sees one whole cache. Other
-/// tags in the directory are kept.
-package struct LocalCacheExporter: Sendable {
-    package var destination: String
-    package var tag: String
+/// `--cache-to`: the given steps as a build cache, one OCI image manifest whose config is the cache config
+/// and whose layers are the layer blobs and the records' image configs (see `LocalCache`), written to a
+/// cache directory or pushed to a registry.
+///
+/// A directory: blobs go in first, each through a temporary name; `index.json` is replaced last and
+/// atomically, so a reader (or a second export to the same directory) always sees one whole cache. Other tags
+/// in the directory are kept. A registry: the push code (blobs the registry has are skipped or mounted), the
+/// manifest last, under the tag.
+package struct CacheExporter: Sendable {
+    package enum Destination: Sendable {
+        case directory(String, tag: String)
+        case registry(Reference, RegistryExporter)
+    }
 
-    package init(destination: String, tag: String = LocalCache.defaultTag) {
+    package var destination: Destination
+
+    package init(_ destination: Destination) {
         self.destination = destination
-        self.tag = tag
     }
 
     /// Writes the cache; returns the cache manifest's descriptor.
@@ -41,13 +48,20 @@ package struct LocalCacheExporter: Sendable {
             mediaType: CacheConfig.mediaType, digest: .sha256(of: configBytes), size: Int64(configBytes.count)))
         let manifest = Manifest(mediaType: .ociManifest, config: configDescriptor, layers: blobs)
         let manifestDescriptor = try await content.ingest(try encoder.encode(manifest), mediaType: .ociManifest)
-        do {
-            try OCILayout.write([OCILayout.Image(descriptor: manifestDescriptor, name: nil, refName: tag)],
-                                to: destination, from: content, keepingOtherEntries: true)
-        } catch {
-            throw ExportError(.writeFailed, "cannot write the cache to \(destination): \(error)")
+        let counts = "\(config.records.count) records, \(config.layers.count) layers"
+        switch destination {
+        case .directory(let directory, let tag):
+            do {
+                try OCILayout.write([OCILayout.Image(descriptor: manifestDescriptor, name: nil, refName: tag)],
+                                    to: directory, from: content, keepingOtherEntries: true)
+            } catch {
+                throw ExportError(.writeFailed, "cannot write the cache to \(directory): \(error)")
+            }
+            context.report("exported cache to \(directory) (\(counts))")
+        case .registry(let reference, let registry):
+            let digest = try await registry.push(manifestDescriptor, to: reference, in: context)
+            context.report("pushed cache to \(reference.familiar)@\(digest) (\(counts))")
         }
-        context.report("exported cache to \(destination) (\(config.records.count) records, \(config.layers.count) layers)")
         return manifestDescriptor
     }
 

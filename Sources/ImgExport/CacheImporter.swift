@@ -1,42 +1,73 @@
-import Foundation
+package import Foundation
 package import ImgContent
 package import ImgOCI
+package import ImgRegistry
 import Synchronization
 
-/// `--cache-from type=local,src=DIR[,tag=T]`: reads the cache config once; for a key it holds, copies the
-/// blobs the result needs (its image config and layer chain, each verified) into the content store and
-/// records the result in the local cache. What goes wrong is a warning, once per problem, and a miss.
-package final class LocalCacheImporter: Sendable {
-    package let cache: LocalCache
+/// `--cache-from`: a build cache whose cache config was read once; for a key it holds, the blobs the result
+/// needs (its image config and layer chain, each verified) are copied into the content store and the result
+/// is recorded in the local cache. What goes wrong is a warning, once per problem, and a miss.
+package final class CacheImporter: Sendable {
     /// How warnings name this source: `--cache-from type=local,src=DIR`.
     package let label: String
+    let config: CacheConfig
+    let store: any CacheBlobStore
     let warn: @Sendable (String) -> Void
     let records: [Digest: CacheConfig.Record]
     /// The cache manifest's blobs by digest.
     let blobs: [Digest: Descriptor]
     private let warned = Mutex<Set<String>>([])
 
-    init(cache: LocalCache, label: String, warn: @escaping @Sendable (String) -> Void) {
-        self.cache = cache
+    package init(manifest: Manifest, config: CacheConfig, store: any CacheBlobStore, label: String,
+                 warn: @escaping @Sendable (String) -> Void) {
+        self.config = config
+        self.store = store
         self.label = label
         self.warn = warn
         var records: [Digest: CacheConfig.Record] = [:]
-        for record in cache.config.records where records[record.digest] == nil { records[record.digest] = record }
+        for record in config.records where records[record.digest] == nil { records[record.digest] = record }
         self.records = records
         var blobs: [Digest: Descriptor] = [:]
-        for blob in cache.manifest.layers { blobs[blob.digest] = blob }
+        for blob in manifest.layers { blobs[blob.digest] = blob }
         self.blobs = blobs
     }
 
-    /// The cache at `directory`, or nil after one warning line when it cannot be used.
-    package static func open(directory: String, tag: String, label: String,
-                             warn: @escaping @Sendable (String) -> Void) -> LocalCacheImporter? {
+    /// The cache directory `directory` (tag `tag`), or nil after one warning line when it cannot be used.
+    package static func local(directory: String, tag: String, label: String,
+                              warn: @escaping @Sendable (String) -> Void) -> CacheImporter? {
         do {
-            return LocalCacheImporter(cache: try LocalCache.read(directory: directory, tag: tag), label: label, warn: warn)
+            let cache = try LocalCache.read(directory: directory, tag: tag)
+            return CacheImporter(manifest: cache.manifest, config: cache.config, store: LocalCacheStore(directory: directory),
+                                 label: label, warn: warn)
         } catch {
             warn("warning: \(label): \(error); building without it")
             return nil
         }
+    }
+
+    /// The cache in the registry under `reference`, or nil after one warning line when it cannot be used.
+    package static func registry(_ reference: Reference, client: RegistryClient, label: String,
+                                 warn: @escaping @Sendable (String) -> Void) async -> CacheImporter? {
+        let store = RegistryCacheStore(reference: reference, client: client)
+        do {
+            let (manifest, config) = try await store.read()
+            return CacheImporter(manifest: manifest, config: config, store: store, label: label, warn: warn)
+        } catch {
+            warn("warning: \(label): \(error); building without it")
+            return nil
+        }
+    }
+
+    /// The cache config in `data` (the blob `digest`), refused unless img wrote it with the keys this img makes.
+    package static func cacheConfig(_ data: Data, digest: Digest) throws -> CacheConfig {
+        let config: CacheConfig
+        do { config = try JSONDecoder().decode(CacheConfig.self, from: data) } catch {
+            throw ExportError(.invalidCache, "the cache config \(digest) is invalid")
+        }
+        guard config.keyVersion == CacheConfig.currentKeyVersion else {
+            throw ExportError(.invalidCache, "the cache has \(config.keyVersion.map { "img key version \($0)" } ?? "no img keys"), this img reads version \(CacheConfig.currentKeyVersion)")
+        }
+        return config
     }
 
     /// How many records the cache holds.
@@ -56,19 +87,18 @@ package final class LocalCacheImporter: Sendable {
     }
 
     private func copy(_ record: CacheConfig.Record, into state: StateDirectory) async throws {
-        let directory = cache.directory
         func invalid(_ message: String) -> ExportError { ExportError(.invalidCache, message) }
         guard let configDigest = record.config, let configBlob = blobs[configDigest] else {
             throw invalid("the record of \(record.digest) has no image config")
         }
         var chain: [Digest] = []
         if let top = record.results.first {
-            guard let found = cache.config.chain(top: top.layer) else {
+            guard let found = config.chain(top: top.layer) else {
                 throw invalid("the record of \(record.digest) names a layer that is not in the cache")
             }
             chain = found
         }
-        let configData = try LocalCache.blob(configBlob, in: directory)
+        let configData = try await store.bytes(configBlob)
         guard let image = try? JSONDecoder().decode(ImageConfig.self, from: configData) else {
             throw invalid("the image config \(configDigest) is invalid")
         }
@@ -81,15 +111,14 @@ package final class LocalCacheImporter: Sendable {
             if let annotated = layer.annotations?[CacheConfig.uncompressedAnnotation], annotated != diffID.description {
                 throw invalid("layer \(digest) is annotated with diffID \(annotated), the config says \(diffID)")
             }
+            // The layer as the image names it: without the annotation the cache added.
             layer.annotations?.removeValue(forKey: CacheConfig.uncompressedAnnotation)
             if layer.annotations?.isEmpty == true { layer.annotations = nil }
             layers.append(layer)
         }
         let config = Descriptor(mediaType: .ociConfig, digest: configDigest, size: Int64(configData.count))
         _ = try await state.content.ingest(configData, expected: config)
-        for layer in layers where !state.content.exists(layer.digest) {
-            _ = try await state.content.ingest(fileAt: try LocalCache.blobPath(layer.digest, in: directory), expected: layer)
-        }
+        for layer in layers { try await store.ingest(layer, into: state) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let manifest = try encoder.encode(Manifest(mediaType: .ociManifest, config: config, layers: layers))

@@ -147,6 +147,7 @@ struct BuildRun {
                     throw error
                 }
                 for build in builds { try await build.worker.records.drain() }
+                reportImports(cacheSources, progress: progress)
                 try await exportCache(builds, state: state, work: work, progress: progress)
             }
             progress.message("Built in \((ContinuousClock.now - started).fixed(1))s")

@@ -14,9 +14,9 @@ extension BuildRun {
 
     /// `--cache-from`: each cache that can be read, in order; one that cannot is one warning line and is
     /// left out. None with `--no-cache`. Registry caches are read with `client`.
-    func cacheSources(client: RegistryClient?) async -> [any CacheSource] {
+    func cacheSources(client: RegistryClient?) async -> [CacheImporter] {
         if command.noCache { return [] }
-        var sources: [any CacheSource] = []
+        var sources: [CacheImporter] = []
         for spec in command.cacheFrom {
             let label = "--cache-from \(spec.text)"
             let source: CacheImporter?
@@ -33,6 +33,16 @@ extension BuildRun {
             }
         }
         return sources
+    }
+
+    /// One progress line per `--cache-from` the build took steps from: how many, and what it copied.
+    func reportImports(_ sources: [CacheImporter], progress: any BuildProgress) {
+        for source in sources {
+            let taken = source.taken
+            guard taken.records > 0 else { continue }
+            let size = String(format: "%.1f MiB", Double(taken.bytes) / 1_048_576)
+            progress.message("\(source.label): \(taken.records) cached steps, \(taken.blobs) blobs (\(size)) copied in")
+        }
     }
 
     /// `--cache-to`: the steps of every platform's build (mode=max), or of the chains that make each final

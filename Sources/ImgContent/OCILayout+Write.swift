@@ -10,9 +10,10 @@ extension OCILayout {
     /// without a name but with a `refName` is written under that ref name alone. With `keepingOtherEntries`,
     /// the entries of an `index.json` already there whose ref name none of `images` takes are kept (a cache
     /// directory holding several tags). `index.json` is written last and atomically, so a reader sees the
-    /// old layout or the new one, never a mix.
+    /// old layout or the new one, never a mix. With `verifyingExisting`, a blob already there is kept only
+    /// if its digest matches (a directory written again and again, such as a cache, heals a corrupt blob).
     package static func write(_ images: [Image], to directory: String, from content: ContentStore,
-                              keepingOtherEntries: Bool = false) throws(ContentError) {
+                              keepingOtherEntries: Bool = false, verifyingExisting: Bool = false) throws(ContentError) {
         var blobs: [Descriptor] = []
         var seen: Set<Digest> = []
         for image in images {
@@ -27,7 +28,7 @@ extension OCILayout {
                 try FileSystem.createDirectory(path: "\(directory)/blobs/\(algorithm.rawValue)")
             }
         } catch { throw ContentError.io("create OCI layout \(directory)", error) }
-        for blob in blobs { try copy(blob.digest, to: directory, from: content) }
+        for blob in blobs { try copy(blob.digest, to: directory, from: content, verifyingExisting: verifyingExisting) }
 
         var entries: [Descriptor] = []
         for image in images {
@@ -67,10 +68,14 @@ extension OCILayout {
     }
 
     /// Copies one blob, re-hashing it on the way so a corrupt store never yields a corrupt layout.
-    private static func copy(_ digest: Digest, to directory: String, from content: ContentStore) throws(ContentError) {
+    private static func copy(_ digest: Digest, to directory: String, from content: ContentStore,
+                             verifyingExisting: Bool) throws(ContentError) {
         let target = blobPath(directory, digest)
         let reader = try content.open(digest)
-        if let existing = try? FileSystem.status(path: target), existing.isRegularFile, existing.size == reader.size { return }
+        if let existing = try? FileSystem.status(path: target), existing.isRegularFile, existing.size == reader.size,
+           !verifyingExisting || fileDigest(target) == digest {
+            return
+        }
         let temp = "\(directory)/blobs/\(digest.algorithm.rawValue)/.tmp-\(randomName())"
         func io(_ body: () throws(SystemError) -> Void) throws(ContentError) {
             do throws(SystemError) { try body() } catch { throw ContentError.io("copy blob \(digest) to \(directory)", error) }
@@ -93,6 +98,19 @@ extension OCILayout {
             _ = try? FileSystem.removeFile(path: temp)
             throw error
         }
+    }
+
+    /// The sha256 of the file at `path`, nil when it cannot be read.
+    private static func fileDigest(_ path: String) -> Digest? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var hasher = DigestHasher()
+        while true {
+            guard let chunk = try? handle.read(upToCount: 1 << 20) else { return nil }
+            if chunk.isEmpty { break }
+            hasher.update(chunk)
+        }
+        return hasher.finalize()
     }
 
     /// Replaces `path` atomically with `data`.

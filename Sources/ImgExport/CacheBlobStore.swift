@@ -8,8 +8,9 @@ package import ImgRegistry
 package protocol CacheBlobStore: Sendable {
     /// A small blob's bytes (an image config).
     func bytes(_ descriptor: Descriptor) async throws -> Data
-    /// Puts the blob into the content store (under the current lease), unless it is there already.
-    func ingest(_ descriptor: Descriptor, into state: StateDirectory) async throws
+    /// Puts the blob into the content store (under the current lease), unless it is there already; returns
+    /// how many bytes it copied or downloaded (0 when the blob was there).
+    func ingest(_ descriptor: Descriptor, into state: StateDirectory) async throws -> Int64
 }
 
 /// The blobs of a cache directory (`LocalCache`).
@@ -22,9 +23,10 @@ package struct LocalCacheStore: CacheBlobStore {
         try LocalCache.blob(descriptor, in: directory)
     }
 
-    package func ingest(_ descriptor: Descriptor, into state: StateDirectory) async throws {
-        if state.content.exists(descriptor.digest) { return }
+    package func ingest(_ descriptor: Descriptor, into state: StateDirectory) async throws -> Int64 {
+        if state.content.exists(descriptor.digest) { return 0 }
         _ = try await state.content.ingest(fileAt: try LocalCache.blobPath(descriptor.digest, in: directory), expected: descriptor)
+        return descriptor.size
     }
 }
 
@@ -57,10 +59,12 @@ package struct RegistryCacheStore: CacheBlobStore {
         Data(try await client.fetchBlobBytes(descriptor, from: reference))
     }
 
-    package func ingest(_ descriptor: Descriptor, into state: StateDirectory) async throws {
+    package func ingest(_ descriptor: Descriptor, into state: StateDirectory) async throws -> Int64 {
         let writer = try await state.content.beginIngest(expected: descriptor)
-        if writer.isComplete { return }
+        if writer.isComplete { return 0 }
+        let resumedAt = writer.offset
         var sink = IngestSink(writer: writer)
         try await client.fetchBlob(descriptor, from: reference, into: &sink)
+        return descriptor.size - resumedAt
     }
 }

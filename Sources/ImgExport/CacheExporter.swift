@@ -53,7 +53,7 @@ package struct CacheExporter: Sendable {
         case .directory(let directory, let tag):
             do {
                 try OCILayout.write([OCILayout.Image(descriptor: manifestDescriptor, name: nil, refName: tag)],
-                                    to: directory, from: content, keepingOtherEntries: true)
+                                    to: directory, from: content, keepingOtherEntries: true, verifyingExisting: true)
             } catch {
                 throw ExportError(.writeFailed, "cannot write the cache to \(directory): \(error)")
             }

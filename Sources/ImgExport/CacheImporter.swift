@@ -17,6 +17,19 @@ package final class CacheImporter: Sendable {
     /// The cache manifest's blobs by digest.
     let blobs: [Digest: Descriptor]
     private let warned = Mutex<Set<String>>([])
+    private let imported = Mutex(Imported())
+
+    /// What a build took from this cache.
+    package struct Imported: Sendable, Hashable {
+        /// Records copied into the local cache (steps that hit here).
+        package var records = 0
+        /// Blobs copied or downloaded (layers the state directory did not have, and image configs).
+        package var blobs = 0
+        package var bytes: Int64 = 0
+    }
+
+    /// What this build took from the cache so far.
+    package var taken: Imported { imported.withLock { $0 } }
 
     package init(manifest: Manifest, config: CacheConfig, store: any CacheBlobStore, label: String,
                  warn: @escaping @Sendable (String) -> Void) {
@@ -118,11 +131,23 @@ package final class CacheImporter: Sendable {
         }
         let config = Descriptor(mediaType: .ociConfig, digest: configDigest, size: Int64(configData.count))
         _ = try await state.content.ingest(configData, expected: config)
-        for layer in layers { try await store.ingest(layer, into: state) }
+        var copied = Imported(records: 1, blobs: 1, bytes: config.size)
+        for layer in layers {
+            let bytes = try await store.ingest(layer, into: state)
+            if bytes > 0 {
+                copied.blobs += 1
+                copied.bytes += bytes
+            }
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let manifest = try encoder.encode(Manifest(mediaType: .ociManifest, config: config, layers: layers))
         let stored = try await state.content.ingest(manifest, mediaType: .ociManifest)
         try await state.cache.put(key: record.digest, result: stored)
+        imported.withLock {
+            $0.records += copied.records
+            $0.blobs += copied.blobs
+            $0.bytes += copied.bytes
+        }
     }
 }

@@ -101,6 +101,7 @@ import ImgTestSupport
         #expect(steps.ran.isEmpty, "every step CACHED on the second machine\n\(warm.stderr)")
         #expect(Set(steps.cached) == Set(made), "\(warm.stderr)")
         #expect(Self.warnings(warm.stderr).isEmpty, "\(warm.stderr)")
+        #expect(warm.stderr.contains("--cache-from type=local,src=\(cache): 7 cached steps, "), "\(warm.stderr)")
         #expect(try b.digest("app") == (try a.digest("app")), "the same image on both machines")
         #expect(try b.file("app", "srv/artifact") == "built\n")
         #expect(try b.file("app", "final") == "final\n")
@@ -190,6 +191,13 @@ import ImgTestSupport
         #expect(try b.file("app", "srv/artifact") == "built\n")
         #expect(try b.file("app", "final") == "final\n")
 
+        // Exporting to the directory again heals it: a blob that is there with the right size is kept only if
+        // its digest matches.
+        #expect(try a.build(["-t", "app", "--cache-to", "type=local,dest=\(cache),mode=max"]).status == 0)
+        let healed = try Machine(f, "d").build(["-t", "app", "--cache-from", "type=local,src=\(cache)"])
+        #expect(BuildFixture.steps(healed.stderr).ran.isEmpty, "\(healed.stderr)")
+        #expect(Self.warnings(healed.stderr).isEmpty, "\(healed.stderr)")
+
         // A corrupt index.json: one warning, and the build goes on without the cache.
         try Data("{not json".utf8).write(to: URL(filePath: cache + "/index.json"))
         let c = Machine(f, "c")
@@ -275,6 +283,36 @@ import ImgTestSupport
         private var values: [Int: ImgBinary.Result] = [:]
         func set(_ index: Int, _ value: ImgBinary.Result?) { lock.withLock { values[index] = value } }
         func get(_ index: Int) -> ImgBinary.Result? { lock.withLock { values[index] } }
+    }
+
+    @Test func theCacheNeverHoldsASecret() throws {
+        let f = try BuildFixture()
+        let secret = "s3cr3t-\(UUID().uuidString)"
+        let secretFile = f.dir.url.appending(path: "token").path
+        try Data(secret.utf8).write(to: URL(filePath: secretFile))
+        try f.write("Dockerfile", BuildTests.base + """
+            RUN --mount=type=secret,id=token wc -c < /run/secrets/token > /size
+            ENV AFTER=1
+            RUN cat /size > /size.copy
+
+            """)
+        let cache = f.dir.url.appending(path: "cache").path
+        let a = Machine(f, "a")
+        let cold = try a.build(["-t", "app", "--secret", "id=token,src=\(secretFile)",
+                                "--cache-to", "type=local,dest=\(cache),mode=max"])
+        #expect(cold.status == 0, "\(cold.stderr)")
+        // Every blob of the cache, layers uncompressed, and index.json: none holds the secret.
+        func count(_ text: String) throws -> String {
+            try SaveLoadTests.shell("""
+                cd '\(cache)' && { cat index.json; for b in blobs/sha256/*; do gzip -dc "$b" 2>/dev/null || cat "$b"; done; } | grep -c -a '\(text)'
+                """).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(try count(secret) == "0")
+        #expect(try count("/size.copy") != "0", "the scan does read the records' configs and layers")
+        let b = Machine(f, "b")
+        let warm = try b.build(["-t", "app", "--secret", "id=token,src=\(secretFile)", "--cache-from", "type=local,src=\(cache)"])
+        #expect(BuildFixture.steps(warm.stderr).ran.isEmpty, "\(warm.stderr)")
+        #expect(try b.file("app", "size.copy")?.trimmingCharacters(in: .whitespacesAndNewlines) == "\(secret.utf8.count)")
     }
 
     @Test func badCacheFlagsAreOneLineErrors() throws {

@@ -3,12 +3,19 @@ import ImgOCI
 /// Where a build cache lives: a directory (an OCI layout, under a tag) or a registry reference.
 package enum CacheLocation: Sendable, Equatable {
     case directory(String, tag: String)
-    /// `ref=HOST/REPO:TAG`, as given (parsed when the build starts).
+    /// `ref=HOST/REPO:TAG`, as given (checked when the flag is parsed).
     case registry(String)
+
+    /// The registry host of a registry location.
+    var registryHost: String? {
+        guard case .registry(let text) = self, let reference = try? Reference(parsing: text) else { return nil }
+        return reference.domain
+    }
 }
 
 /// One `--cache-to` of `img build`, as buildx spells it: `type=local,dest=DIR[,tag=T]` or
-/// `type=registry,ref=HOST/REPO:TAG`, with `[,mode=min|max][,ignore-error=true]`.
+/// `type=registry,ref=HOST/REPO:TAG[,registry.insecure=true]`, with `[,mode=min|max][,ignore-error=true]`
+/// (`image-manifest=true` and `oci-mediatypes=true` are accepted: that is what img writes).
 package struct CacheExportSpec: Sendable, Equatable {
     /// `mode=`: min keeps the steps whose results make the final image; max every step of every stage built.
     package enum Mode: String, Sendable, CaseIterable { case min, max }
@@ -17,6 +24,8 @@ package struct CacheExportSpec: Sendable, Equatable {
     package var mode: Mode = .min
     /// `ignore-error=true`: a failed export is a warning, not a failed build.
     package var ignoreError = false
+    /// `registry.insecure=true`: the registry is reached over plain HTTP or TLS without verification.
+    package var insecure = false
     /// The spec as given, for messages.
     package var text: String
 
@@ -34,6 +43,13 @@ package struct CacheExportSpec: Sendable, Equatable {
                 guard let parsed = Mode(rawValue: value) else { throw fields.error("mode must be min or max, not \"\(value)\"") }
                 mode = parsed
             case (_, "ignore-error"): ignoreError = try fields.bool(value, key)
+            case (.registry, "registry.insecure"): insecure = try fields.bool(value, key)
+            // What img writes anyway (an OCI image manifest with OCI media types), as buildx command lines
+            // often spell it out.
+            case (_, "image-manifest"), (_, "oci-mediatypes"):
+                guard try fields.bool(value, key) else {
+                    throw fields.error("\(key)=false is not supported (img writes the cache as an OCI image manifest)")
+                }
             default: throw fields.error("unknown key \"\(key)\" for type=\(fields.type.rawValue)")
             }
         }
@@ -41,9 +57,12 @@ package struct CacheExportSpec: Sendable, Equatable {
     }
 }
 
-/// One `--cache-from` of `img build`: `type=local,src=DIR[,tag=T]` or `type=registry,ref=HOST/REPO:TAG`.
+/// One `--cache-from` of `img build`: `type=local,src=DIR[,tag=T]` or
+/// `type=registry,ref=HOST/REPO:TAG[,registry.insecure=true]`.
 package struct CacheImportSpec: Sendable, Equatable {
     package var location: CacheLocation
+    /// `registry.insecure=true`: the registry is reached over plain HTTP or TLS without verification.
+    package var insecure = false
     /// The spec as given, for messages.
     package var text: String
 
@@ -57,6 +76,7 @@ package struct CacheImportSpec: Sendable, Equatable {
             case (.local, "src"): source = value
             case (.local, "tag"): tag = try fields.nonEmpty(value, key)
             case (.registry, "ref"): source = value
+            case (.registry, "registry.insecure"): insecure = try fields.bool(value, key)
             default: throw fields.error("unknown key \"\(key)\" for type=\(fields.type.rawValue)")
             }
         }

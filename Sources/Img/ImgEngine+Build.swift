@@ -40,7 +40,7 @@ struct BuildRun {
         let outputs = try resolvedOutputs()
         let state = try engine.state()
         // `--cache-from type=registry`: one client for the build, asked whenever a step misses.
-        let cacheClient = importsFromRegistry ? try engine.registryClient() : nil
+        let cacheClient = importsFromRegistry ? try engine.registryClient(insecureHosts: insecureCacheHosts) : nil
         do {
             try await run(progress: progress, outputs: outputs, state: state, cacheClient: cacheClient, started: started)
         } catch {

@@ -12,6 +12,11 @@ extension BuildRun {
         !command.noCache && command.cacheFrom.contains { if case .registry = $0.location { true } else { false } }
     }
 
+    /// The hosts `--cache-from ...,registry.insecure=true` names.
+    var insecureCacheHosts: [String] {
+        command.cacheFrom.filter(\.insecure).compactMap(\.location.registryHost)
+    }
+
     /// `--cache-from`: each cache that can be read, in order; one that cannot is one warning line and is
     /// left out. None with `--no-cache`. Registry caches are read with `client`.
     func cacheSources(client: RegistryClient?) async -> [CacheImporter] {
@@ -63,7 +68,10 @@ extension BuildRun {
             do {
                 let destination: CacheExporter.Destination = switch spec.location {
                 case .directory(let directory, let tag): .directory(directory, tag: tag)
-                case .registry(let text): .registry(try Reference(parsing: text).withDefaultTag, RegistryExporter())
+                case .registry(let text):
+                    .registry(try Reference(parsing: text).withDefaultTag, RegistryExporter(makeClient: { [engine] in
+                        try engine.registryClient(insecureHosts: spec.insecure ? spec.location.registryHost.map { [$0] } ?? [] : [])
+                    }))
                 }
                 try await CacheExporter(destination).export(steps, in: context)
             } catch where spec.ignoreError {

@@ -328,6 +328,9 @@ import ImgTestSupport
             (["--cache-to", "dest=/tmp/c"], "error: --cache-to: missing type= (img supports type=local and type=registry)"),
             (["--cache-to", "type=registry,dest=/tmp/c"], "error: --cache-to: unknown key \"dest\" for type=registry"),
             (["--cache-to", "type=registry"], "error: --cache-to: type=registry needs ref=HOST/REPO:TAG"),
+            (["--cache-to", "type=registry,ref=localhost:5000/c,image-manifest=false"],
+             "error: --cache-to: image-manifest=false is not supported (img writes the cache as an OCI image manifest)"),
+            (["--cache-to", "type=local,dest=/tmp/c,registry.insecure=true"], "error: --cache-to: unknown key \"registry.insecure\" for type=local"),
             (["--cache-from", "type=local"], "error: --cache-from: type=local needs src=DIR"),
             (["--cache-from", "type=inline"], "error: --cache-from: type=inline is not supported yet (img supports type=local and type=registry)"),
         ]

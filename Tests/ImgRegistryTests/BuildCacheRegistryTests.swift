@@ -67,7 +67,9 @@ import ImgTestSupport
 
             let a = try Self.machine(registry, tls: tls)
             defer { a.remove() }
-            let cold = try a(["build", "--progress", "plain", "-t", "app", "--cache-to", "type=registry,ref=\(cache),mode=max", context.path])
+            let cold = try a(["build", "--progress", "plain", "-t", "app", "--cache-to",
+                                "type=registry,ref=\(cache),mode=max,image-manifest=true,oci-mediatypes=true" + (tls ? "" : ",registry.insecure=true"),
+                                context.path])
             #expect(cold.status == 0, "\(cold.err)")
             #expect(cold.err.contains("pushed cache to \(cache)@sha256:"), "\(cold.err)")
             let made = Self.steps(cold.err).ran
@@ -82,7 +84,8 @@ import ImgTestSupport
 
             let b = try Self.machine(registry, tls: tls)
             defer { b.remove() }
-            let warm = try b(["build", "--progress", "plain", "-t", "app", "--cache-from", "type=registry,ref=\(cache)", context.path])
+            let warm = try b(["build", "--progress", "plain", "-t", "app", "--cache-from", "type=registry,ref=\(cache)" + (tls ? "" : ",registry.insecure=true"),
+                               context.path])
             #expect(warm.status == 0, "\(warm.err)")
             let steps = Self.steps(warm.err)
             #expect(steps.ran.isEmpty, "every step CACHED on the second machine\n\(warm.err)")

@@ -26,6 +26,7 @@ package final class CacheImporter: Sendable {
         /// Blobs copied or downloaded (layers the state directory did not have, and image configs).
         package var blobs = 0
         package var bytes: Int64 = 0
+        var copied: Set<Digest> = []
     }
 
     /// What this build took from the cache so far.
@@ -130,24 +131,25 @@ package final class CacheImporter: Sendable {
             layers.append(layer)
         }
         let config = Descriptor(mediaType: .ociConfig, digest: configDigest, size: Int64(configData.count))
+        // What this record copied in, by blob: two steps (or two platforms) sharing a blob count it once.
+        var copied: [Digest: Int64] = [:]
+        if !state.content.exists(configDigest) { copied[configDigest] = config.size }
         _ = try await state.content.ingest(configData, expected: config)
-        var copied = Imported(records: 1, blobs: 1, bytes: config.size)
         for layer in layers {
             let bytes = try await store.ingest(layer, into: state)
-            if bytes > 0 {
-                copied.blobs += 1
-                copied.bytes += bytes
-            }
+            if bytes > 0 { copied[layer.digest] = bytes }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let manifest = try encoder.encode(Manifest(mediaType: .ociManifest, config: config, layers: layers))
         let stored = try await state.content.ingest(manifest, mediaType: .ociManifest)
         try await state.cache.put(key: record.digest, result: stored)
-        imported.withLock {
-            $0.records += copied.records
-            $0.blobs += copied.blobs
-            $0.bytes += copied.bytes
+        imported.withLock { taken in
+            taken.records += 1
+            for (digest, bytes) in copied where taken.copied.insert(digest).inserted {
+                taken.blobs += 1
+                taken.bytes += bytes
+            }
         }
     }
 }

@@ -315,6 +315,26 @@ import ImgTestSupport
         #expect(try b.file("app", "size.copy")?.trimmingCharacters(in: .whitespacesAndNewlines) == "\(secret.utf8.count)")
     }
 
+    @Test func severalPlatformsShareOneCache() throws {
+        let f = try BuildFixture()
+        // No RUN: nothing needs to execute for the foreign platform.
+        try f.write("a.txt", "hi\n")
+        try f.write("Dockerfile", "FROM scratch\nCOPY a.txt /a.txt\nENV X=1\nWORKDIR /w\nCOPY a.txt b.txt\n")
+        let cache = f.dir.url.appending(path: "cache").path
+        let a = Machine(f, "a"), b = Machine(f, "b")
+        let platforms = ["--platform", "linux/amd64,linux/arm64"]
+        let cold = try a.build(platforms + ["-t", "multi", "--cache-to", "type=local,dest=\(cache)"])
+        #expect(cold.status == 0, "\(cold.stderr)")
+        let records = try #require(try Self.cacheConfig(cache)["records"] as? [[String: Any]])
+        #expect(records.count == 6, "three steps for each platform: \(records.count)")
+        let warm = try b.build(platforms + ["-t", "multi", "--cache-from", "type=local,src=\(cache)"])
+        #expect(warm.status == 0, "\(warm.stderr)")
+        #expect(BuildFixture.steps(warm.stderr).ran.isEmpty && BuildFixture.steps(warm.stderr).cached.count == 6, "\(warm.stderr)")
+        // The two platforms' layers are the same blobs: each is copied in once.
+        #expect(warm.stderr.contains(": 6 cached steps, 9 blobs ("), "six configs and three layers\n\(warm.stderr)")
+        #expect(try b.digest("multi") == (try a.digest("multi")))
+    }
+
     @Test func badCacheFlagsAreOneLineErrors() throws {
         let f = try BuildFixture()
         try f.write("Dockerfile", BuildTests.base)

@@ -6,7 +6,7 @@ import ImgTestSupport
 /// `--cache-to type=local` and `--cache-from type=local` through the real binary, with two state
 /// directories standing for two machines: A builds and exports its cache, B (empty) builds the same
 /// Dockerfile from it.
-@Suite(.serialized) struct BuildCacheTests {
+@Suite(.serialized, .needs(.busybox, .runc)) struct BuildCacheTests {
     /// Three stages: tools (busybox), a builder whose result the final stage copies, and the final stage.
     static func multiStage(final: String = "echo final > /final") -> String {
         """
@@ -83,7 +83,8 @@ import ImgTestSupport
         return try json(directory + "/blobs/sha256/\(configDigest)")
     }
 
-    @Test func exportThenImportOnAnotherStateHitsEveryStepWithTheSameImage() throws {
+    @Test(.needs(.skopeo)) func exportThenImportOnAnotherStateHitsEveryStepWithTheSameImage() throws {
+        try Prerequisite.require(.skopeo)
         let f = try BuildFixture()
         try f.write("Dockerfile", Self.multiStage())
         let cache = f.dir.url.appending(path: "cache").path
@@ -117,7 +118,6 @@ import ImgTestSupport
         #expect(records.contains { ($0["inputs"] as? [[[String: Any]]])?.first?.first?["link"] is Int })
 
         // An independent OCI tool reads the cache manifest.
-        try requireTool("skopeo", package: "skopeo")
         let skopeo = try SaveLoadTests.shell("skopeo inspect --raw oci:'\(cache)':latest")
         #expect(skopeo.status == 0, "\(skopeo.stderr)")
         let manifest = try #require(try JSONSerialization.jsonObject(with: Data(skopeo.stdout.utf8)) as? [String: Any])
@@ -285,7 +285,8 @@ import ImgTestSupport
         func get(_ index: Int) -> ImgBinary.Result? { lock.withLock { values[index] } }
     }
 
-    @Test func theCacheNeverHoldsASecret() throws {
+    @Test(.needs(.gzip)) func theCacheNeverHoldsASecret() throws {
+        try Prerequisite.require(.gzip)
         let f = try BuildFixture()
         let secret = "s3cr3t-\(UUID().uuidString)"
         let secretFile = f.dir.url.appending(path: "token").path

@@ -55,9 +55,9 @@ import ImgTestSupport
         return img
     }
 
-    @Test(arguments: [false, true])
+    @Test(.needs(.dockerRegistry, .python3, .busybox, .runc, .skopeo, .openssl, .htpasswd), arguments: [false, true])
     func exportToARegistryThenImportOnAnotherStateHitsEveryStep(tls: Bool) async throws {
-        guard require(.dockerRegistry, .python3, .busybox, .skopeo, .openssl, .htpasswd) else { return }
+        try Prerequisite.require(.dockerRegistry, .python3, .busybox, .runc, .skopeo, .openssl, .htpasswd)
         try await withRegistry(tls ? .tlsBasic(user: "alice", password: "s3cret") : .plain) { registry in
             let context = try TemporaryDirectory("img-cache-context")
             defer { context.remove() }

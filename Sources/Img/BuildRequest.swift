@@ -25,6 +25,10 @@ package struct BuildRequest: Sendable {
     package var entitlements: Set<Entitlement> = []
     /// `--runtime`: the OCI runtime for RUN; nil is runc.
     package var runtime: String?
+    /// `--cache-to`: where the build's cache is exported, each in turn.
+    package var cacheTo: [CacheExportSpec] = []
+    /// `--cache-from`: caches asked, in order, when a step misses the local cache.
+    package var cacheFrom: [CacheImportSpec] = []
 
     package init(context: String) { self.context = context }
 }

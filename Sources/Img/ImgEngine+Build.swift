@@ -39,7 +39,19 @@ struct BuildRun {
         let started = ContinuousClock.now
         let outputs = try resolvedOutputs()
         let state = try engine.state()
+        // `--cache-from type=registry`: one client for the build, asked whenever a step misses.
+        let cacheClient = importsFromRegistry ? try engine.registryClient(insecureHosts: insecureCacheHosts) : nil
+        do {
+            try await run(progress: progress, outputs: outputs, state: state, cacheClient: cacheClient, started: started)
+        } catch {
+            try? await cacheClient?.shutdown()
+            throw error
+        }
+        try? await cacheClient?.shutdown()
+    }
 
+    private func run(progress: any BuildProgress, outputs: [BuildOutput], state: StateDirectory,
+                     cacheClient: RegistryClient?, started: ContinuousClock.Instant) async throws {
         try await WorkDirectory.with(state, "build") { work in
             // The context: a directory, or a tar on stdin unpacked into the work directory.
             var contextDirectory = command.context
@@ -81,6 +93,7 @@ struct BuildRun {
             let compression = outputs.compactMap(\.compression).first ?? .gzip
             let compressionLevel = outputs.compactMap(\.compressionLevel).first
             let entitlements = command.entitlements
+            let cacheSources = await cacheSources(client: cacheClient)
             let builds = plans.enumerated().map { index, entry in
                 PlatformBuild(
                     platform: entry.platform, definition: BuildDefinition(plan: entry.plan),
@@ -94,7 +107,8 @@ struct BuildRun {
                             compression: compression, compressionLevel: compressionLevel,
                             sourceDateEpoch: LayerWriteOptions.sourceDateEpoch(from: ProcessInfo.processInfo.environment),
                             secrets: secrets, sshAgents: sshAgents.sockets,
-                            entitlements: entitlements)))
+                            entitlements: entitlements),
+                        cacheSources: cacheSources))
             }
 
             try await state.content.withLease { _ in
@@ -133,6 +147,8 @@ struct BuildRun {
                     throw error
                 }
                 for build in builds { try await build.worker.records.drain() }
+                reportImports(cacheSources, progress: progress)
+                try await exportCache(builds, state: state, work: work, progress: progress)
             }
             progress.message("Built in \((ContinuousClock.now - started).fixed(1))s")
         }

@@ -64,6 +64,12 @@ struct Build: AsyncParsableCommand {
     @Option(name: .customLong("allow"), help: ArgumentHelp("Grant an entitlement: security.insecure (RUN --security=insecure) or network.host; repeatable or comma-separated.", valueName: "entitlement"))
     var allow: [String] = []
 
+    @Option(name: .customLong("cache-to"), help: ArgumentHelp("Export the build cache: type=local,dest=DIR[,tag=T] or type=registry,ref=HOST/REPO:TAG, with [,mode=min|max][,ignore-error=true]; repeatable.", valueName: "spec"))
+    var cacheTo: [String] = []
+
+    @Option(name: .customLong("cache-from"), help: ArgumentHelp("Use a build cache when a step misses the local one: type=local,src=DIR[,tag=T] or type=registry,ref=HOST/REPO:TAG; repeatable, tried in order.", valueName: "spec"))
+    var cacheFrom: [String] = []
+
     @Option(name: .customLong("runtime"), help: ArgumentHelp("OCI runtime for RUN (default: runc).", valueName: "path"))
     var runtime: String?
 
@@ -109,8 +115,8 @@ struct Build: AsyncParsableCommand {
             return
         }
         try await reportingErrors {
-            try enterNamespace(log)
             let request = try request()
+            try enterNamespace(log)
             let engine = options.engine(log: log)
             let useTTY = switch progress {
             case .tty: true
@@ -138,6 +144,8 @@ struct Build: AsyncParsableCommand {
         request.ssh = ssh
         request.entitlements = try entitlements()
         request.runtime = runtime
+        request.cacheTo = try cacheTo.map { try CacheExportSpec(parsing: $0) }
+        request.cacheFrom = try cacheFrom.map { try CacheImportSpec(parsing: $0) }
         return request
     }
 

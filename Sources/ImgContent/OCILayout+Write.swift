@@ -6,8 +6,14 @@ import ImgSystem
 extension OCILayout {
     /// Writes `images` and every stored blob they reach to `directory` (created if needed). Blobs already
     /// there with the right size are kept. Manifests of an index that are not stored (other platforms)
-    /// are left out, as a single-platform pull leaves them; any other missing blob is an error.
-    package static func write(_ images: [Image], to directory: String, from content: ContentStore) throws(ContentError) {
+    /// are left out, as a single-platform pull leaves them; any other missing blob is an error. An image
+    /// without a name but with a `refName` is written under that ref name alone. With `keepingOtherEntries`,
+    /// the entries of an `index.json` already there whose ref name none of `images` takes are kept (a cache
+    /// directory holding several tags). `index.json` is written last and atomically, so a reader sees the
+    /// old layout or the new one, never a mix. With `verifyingExisting`, a blob already there is kept only
+    /// if its digest matches (a directory written again and again, such as a cache, heals a corrupt blob).
+    package static func write(_ images: [Image], to directory: String, from content: ContentStore,
+                              keepingOtherEntries: Bool = false, verifyingExisting: Bool = false) throws(ContentError) {
         var blobs: [Descriptor] = []
         var seen: Set<Digest> = []
         for image in images {
@@ -22,7 +28,7 @@ extension OCILayout {
                 try FileSystem.createDirectory(path: "\(directory)/blobs/\(algorithm.rawValue)")
             }
         } catch { throw ContentError.io("create OCI layout \(directory)", error) }
-        for blob in blobs { try copy(blob.digest, to: directory, from: content) }
+        for blob in blobs { try copy(blob.digest, to: directory, from: content, verifyingExisting: verifyingExisting) }
 
         var entries: [Descriptor] = []
         for image in images {
@@ -32,8 +38,22 @@ extension OCILayout {
                 annotations[imageNameAnnotation] = name.description
                 annotations[refNameAnnotation] = name.tag ?? name.description
                 entry.annotations = annotations
+            } else if let refName = image.refName {
+                var annotations = entry.annotations ?? [:]
+                annotations[refNameAnnotation] = refName
+                entry.annotations = annotations
             }
             entries.append(entry)
+        }
+        if keepingOtherEntries,
+           let data = try? Data(contentsOf: URL(fileURLWithPath: "\(directory)/index.json")),
+           let existing = try? JSONDecoder().decode(Index.self, from: data) {
+            let taken = Set(entries.compactMap { $0.annotations?[refNameAnnotation] })
+            let kept = existing.manifests.filter { entry in
+                guard let name = entry.annotations?[refNameAnnotation] else { return false }
+                return !taken.contains(name)
+            }
+            entries = kept + entries
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -48,10 +68,14 @@ extension OCILayout {
     }
 
     /// Copies one blob, re-hashing it on the way so a corrupt store never yields a corrupt layout.
-    private static func copy(_ digest: Digest, to directory: String, from content: ContentStore) throws(ContentError) {
+    private static func copy(_ digest: Digest, to directory: String, from content: ContentStore,
+                             verifyingExisting: Bool) throws(ContentError) {
         let target = blobPath(directory, digest)
         let reader = try content.open(digest)
-        if let existing = try? FileSystem.status(path: target), existing.isRegularFile, existing.size == reader.size { return }
+        if let existing = try? FileSystem.status(path: target), existing.isRegularFile, existing.size == reader.size,
+           !verifyingExisting || fileDigest(target) == digest {
+            return
+        }
         let temp = "\(directory)/blobs/\(digest.algorithm.rawValue)/.tmp-\(randomName())"
         func io(_ body: () throws(SystemError) -> Void) throws(ContentError) {
             do throws(SystemError) { try body() } catch { throw ContentError.io("copy blob \(digest) to \(directory)", error) }
@@ -74,6 +98,19 @@ extension OCILayout {
             _ = try? FileSystem.removeFile(path: temp)
             throw error
         }
+    }
+
+    /// The sha256 of the file at `path`, nil when it cannot be read.
+    private static func fileDigest(_ path: String) -> Digest? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var hasher = DigestHasher()
+        while true {
+            guard let chunk = try? handle.read(upToCount: 1 << 20) else { return nil }
+            if chunk.isEmpty { break }
+            hasher.update(chunk)
+        }
+        return hasher.finalize()
     }
 
     /// Replaces `path` atomically with `data`.

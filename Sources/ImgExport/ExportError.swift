@@ -11,6 +11,8 @@ package struct ExportError: ImgError, Hashable {
         case missingBlob = "missing-blob"
         /// A request the outputs cannot honour (several platforms in a docker archive).
         case unsupported
+        /// A build cache to import is missing, unreadable, corrupt or of another version.
+        case invalidCache = "invalid-cache"
     }
 
     package var code: Code

@@ -1,2 +1,2 @@
 // ImgOCI: OCI and docker value types: digests, media types, descriptors, manifests, indexes, image configs,
-// platforms and references.
+// platforms, references and BuildKit's build cache config.

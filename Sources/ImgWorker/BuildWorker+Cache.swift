@@ -5,11 +5,21 @@ import ImgGraph
 package import ImgOCI
 
 extension BuildWorker {
-    /// The cached result for `key`: its layers and config, stored as an OCI manifest in the content store so
-    /// garbage collection keeps what a cache record reaches. Nil on a miss, with --no-cache, or when a blob
-    /// the record needs is gone.
-    func cachedState(_ key: Digest) async throws -> BuildState? {
+    /// The cached result for `key` and the manifest of its record: the local cache first, then each
+    /// `--cache-from` source in order (which copies the result's blobs in and records it locally). Nil on a
+    /// miss, with --no-cache, or when a blob the record needs is gone.
+    func cachedState(_ key: Digest) async throws -> (state: BuildState, manifest: Descriptor)? {
         if options.noCache { return nil }
+        if let local = try await localState(key) { return local }
+        for source in cacheSources where await source.importRecord(key, into: state) {
+            if let imported = try await localState(key) { return imported }
+        }
+        return nil
+    }
+
+    /// The result for `key` in the state directory's cache: its layers and config, stored as an OCI manifest
+    /// in the content store so garbage collection keeps what a cache record reaches.
+    func localState(_ key: Digest) async throws -> (state: BuildState, manifest: Descriptor)? {
         guard let record = try await state.cache.get(key) else { return nil }
         guard let manifestData = try? state.content.data(for: record.result.digest),
               let manifest = try? JSONDecoder().decode(Manifest.self, from: manifestData),
@@ -19,7 +29,7 @@ extension BuildWorker {
               manifest.layers.allSatisfy({ state.content.exists($0.digest) })
         else { return nil }
         let layers = zip(manifest.layers, config.rootfs.diffIDs).map { LayerRecord(descriptor: $0, diffID: $1) }
-        return BuildState(cacheKey: key, layers: layers, config: config, cached: true)
+        return (BuildState(cacheKey: key, layers: layers, config: config, cached: true), record.result)
     }
 
     /// A step through the cache: a hit is shown as CACHED and returned; a miss says why, runs `body` on a
@@ -28,11 +38,13 @@ extension BuildWorker {
     func throughCache(_ vertex: Int, _ step: BuildStep, key: CacheKeyBuilder, parent: BuildState,
                       _ body: (inout BuildState) async throws -> Void) async throws -> BuildState {
         let cacheKey = key.finish()
-        if let hit = try await cachedState(cacheKey) {
+        let parentKey = parent.cacheKey == cacheKey ? nil : parent.cacheKey
+        if let found = try await cachedState(cacheKey) {
+            produced.add(ProducedResult(vertex: vertex, key: cacheKey, parent: parentKey, manifest: found.manifest))
             rememberKey(step, key)
             progress.started(vertex, title: step.title)
             progress.cached(vertex)
-            return hit
+            return found.state
         }
         return try await shown(vertex, step) {
             explainMiss(vertex, step, key)
@@ -42,15 +54,19 @@ extension BuildWorker {
             result.cached = false
             try await body(&result)
             let made = result
-            records.add { try await self.remember(made) }
+            records.add {
+                let manifest = try await self.remember(made)
+                self.produced.add(ProducedResult(vertex: vertex, key: cacheKey, parent: parentKey, manifest: manifest))
+            }
             return result
         }
     }
 
-    /// Records `result` as the outcome of its key.
-    func remember(_ result: BuildState) async throws {
+    /// Records `result` as the outcome of its key; returns the record's manifest.
+    func remember(_ result: BuildState) async throws -> Descriptor {
         let (manifest, _) = try await storeImage(result, mediaTypes: .oci)
         try await state.cache.put(key: result.cacheKey, result: manifest)
+        return manifest
     }
 
     /// Writes the config and manifest of `result` into the content store.

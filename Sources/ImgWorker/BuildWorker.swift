@@ -21,10 +21,15 @@ package struct BuildWorker: Sendable {
     package let options: WorkerOptions
     /// Cache records still being written; drain before the build's lease ends.
     package let records = BackgroundRecords()
+    /// `--cache-from`: asked in order when the local cache misses.
+    package let cacheSources: [any CacheSource]
+    /// Every step result recorded or found in the cache, for `--cache-to`.
+    package let produced = ProducedResults()
 
     package init(state: StateDirectory, snapshots: SnapshotStore, executor: RuncExecutor, context: SourceTree,
                  checksums: ChecksumCache?, images: any BaseImageResolver, fetcher: (any RemoteFetcher)? = nil,
-                 progress: any BuildProgress, options: WorkerOptions) {
+                 progress: any BuildProgress, options: WorkerOptions, cacheSources: [any CacheSource] = []) {
+        self.cacheSources = cacheSources
         self.fetcher = fetcher
         self.state = state
         self.snapshots = snapshots

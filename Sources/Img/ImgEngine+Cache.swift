@@ -1,0 +1,95 @@
+import Foundation
+import ImgContent
+import ImgExport
+import ImgFrontend
+import ImgOCI
+import ImgRegistry
+import ImgWorker
+
+extension BuildRun {
+    /// Whether a `--cache-from` reads a registry (the build then keeps a registry client for it).
+    var importsFromRegistry: Bool {
+        !command.noCache && command.cacheFrom.contains { if case .registry = $0.location { true } else { false } }
+    }
+
+    /// The hosts `--cache-from ...,registry.insecure=true` names.
+    var insecureCacheHosts: [String] {
+        command.cacheFrom.filter(\.insecure).compactMap(\.location.registryHost)
+    }
+
+    /// `--cache-from`: each cache that can be read, in order; one that cannot is one warning line and is
+    /// left out. None with `--no-cache`. Registry caches are read with `client`.
+    func cacheSources(client: RegistryClient?) async -> [CacheImporter] {
+        if command.noCache { return [] }
+        var sources: [CacheImporter] = []
+        for spec in command.cacheFrom {
+            let label = "--cache-from \(spec.text)"
+            let source: CacheImporter?
+            switch spec.location {
+            case .directory(let directory, let tag):
+                source = CacheImporter.local(directory: directory, tag: tag, label: label, warn: engine.warn)
+            case .registry(let text):
+                guard let client, let reference = try? Reference(parsing: text).withDefaultTag else { continue }
+                source = await CacheImporter.registry(reference, client: client, label: label, warn: engine.warn)
+            }
+            if let source {
+                debug("\(label): \(source.count) records")
+                sources.append(source)
+            }
+        }
+        return sources
+    }
+
+    /// One progress line per `--cache-from` the build took steps from: how many, and what it copied.
+    func reportImports(_ sources: [CacheImporter], progress: any BuildProgress) {
+        for source in sources {
+            let taken = source.taken
+            guard taken.records > 0 else { continue }
+            let size = String(format: "%.1f MiB", Double(taken.bytes) / 1_048_576)
+            progress.message("\(source.label): \(taken.records) cached steps, \(taken.blobs) blobs (\(size)) copied in")
+        }
+    }
+
+    /// `--cache-to`: the steps of every platform's build (mode=max), or of the chains that make each final
+    /// image (mode=min), written to each destination. Call once the workers' records are drained. A failed
+    /// export is an error unless `ignore-error=true`.
+    func exportCache(_ builds: [PlatformBuild], state: StateDirectory, work: WorkDirectory,
+                     progress: any BuildProgress) async throws {
+        guard !command.cacheTo.isEmpty else { return }
+        let context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: engine.debug)
+        for spec in command.cacheTo {
+            var steps: [CachedStep] = []
+            for build in builds {
+                let chain = spec.mode == .min ? Self.targetChain(build.definition) : nil
+                for result in build.worker.produced.all where chain?.contains(result.vertex) ?? true {
+                    steps.append(CachedStep(key: result.key, parent: result.parent, manifest: result.manifest))
+                }
+            }
+            do {
+                let destination: CacheExporter.Destination = switch spec.location {
+                case .directory(let directory, let tag): .directory(directory, tag: tag)
+                case .registry(let text):
+                    .registry(try Reference(parsing: text).withDefaultTag, RegistryExporter(makeClient: { [engine] in
+                        try engine.registryClient(insecureHosts: spec.insecure ? spec.location.registryHost.map { [$0] } ?? [] : [])
+                    }))
+                }
+                try await CacheExporter(destination).export(steps, in: context)
+            } catch where spec.ignoreError {
+                engine.warn("warning: --cache-to \(spec.text): \(error) (ignored: ignore-error=true)")
+            } catch {
+                throw RequestError("--cache-to \(spec.text): \(error)")
+            }
+        }
+    }
+
+    /// The vertices whose results make the target's image: the target and, through each step's first input
+    /// (the step before it, or the stage a FROM names), every step below it.
+    static func targetChain(_ definition: BuildDefinition) -> Set<Int> {
+        var chain: Set<Int> = []
+        var next: Int? = definition.target
+        while let id = next, chain.insert(id).inserted {
+            next = definition.graph.vertices[id].inputs.first
+        }
+        return chain
+    }
+}

@@ -1,0 +1,155 @@
+package import Foundation
+package import ImgContent
+package import ImgOCI
+package import ImgRegistry
+import Synchronization
+
+/// `--cache-from`: a build cache whose cache config was read once; for a key it holds, the blobs the result
+/// needs (its image config and layer chain, each verified) are copied into the content store and the result
+/// is recorded in the local cache. What goes wrong is a warning, once per problem, and a miss.
+package final class CacheImporter: Sendable {
+    /// How warnings name this source: `--cache-from type=local,src=DIR`.
+    package let label: String
+    let config: CacheConfig
+    let store: any CacheBlobStore
+    let warn: @Sendable (String) -> Void
+    let records: [Digest: CacheConfig.Record]
+    /// The cache manifest's blobs by digest.
+    let blobs: [Digest: Descriptor]
+    private let warned = Mutex<Set<String>>([])
+    private let imported = Mutex(Imported())
+
+    /// What a build took from this cache.
+    package struct Imported: Sendable, Hashable {
+        /// Records copied into the local cache (steps that hit here).
+        package var records = 0
+        /// Blobs copied or downloaded (layers the state directory did not have, and image configs).
+        package var blobs = 0
+        package var bytes: Int64 = 0
+        var copied: Set<Digest> = []
+    }
+
+    /// What this build took from the cache so far.
+    package var taken: Imported { imported.withLock { $0 } }
+
+    package init(manifest: Manifest, config: CacheConfig, store: any CacheBlobStore, label: String,
+                 warn: @escaping @Sendable (String) -> Void) {
+        self.config = config
+        self.store = store
+        self.label = label
+        self.warn = warn
+        var records: [Digest: CacheConfig.Record] = [:]
+        for record in config.records where records[record.digest] == nil { records[record.digest] = record }
+        self.records = records
+        var blobs: [Digest: Descriptor] = [:]
+        for blob in manifest.layers { blobs[blob.digest] = blob }
+        self.blobs = blobs
+    }
+
+    /// The cache directory `directory` (tag `tag`), or nil after one warning line when it cannot be used.
+    package static func local(directory: String, tag: String, label: String,
+                              warn: @escaping @Sendable (String) -> Void) -> CacheImporter? {
+        do {
+            let cache = try LocalCache.read(directory: directory, tag: tag)
+            return CacheImporter(manifest: cache.manifest, config: cache.config, store: LocalCacheStore(directory: directory),
+                                 label: label, warn: warn)
+        } catch {
+            warn("warning: \(label): \(error); building without it")
+            return nil
+        }
+    }
+
+    /// The cache in the registry under `reference`, or nil after one warning line when it cannot be used.
+    package static func registry(_ reference: Reference, client: RegistryClient, label: String,
+                                 warn: @escaping @Sendable (String) -> Void) async -> CacheImporter? {
+        let store = RegistryCacheStore(reference: reference, client: client)
+        do {
+            let (manifest, config) = try await store.read()
+            return CacheImporter(manifest: manifest, config: config, store: store, label: label, warn: warn)
+        } catch {
+            warn("warning: \(label): \(error); building without it")
+            return nil
+        }
+    }
+
+    /// The cache config in `data` (the blob `digest`), refused unless img wrote it with the keys this img makes.
+    package static func cacheConfig(_ data: Data, digest: Digest) throws -> CacheConfig {
+        let config: CacheConfig
+        do { config = try JSONDecoder().decode(CacheConfig.self, from: data) } catch {
+            throw ExportError(.invalidCache, "the cache config \(digest) is invalid")
+        }
+        guard config.keyVersion == CacheConfig.currentKeyVersion else {
+            throw ExportError(.invalidCache, "the cache has \(config.keyVersion.map { "img key version \($0)" } ?? "no img keys"), this img reads version \(CacheConfig.currentKeyVersion)")
+        }
+        return config
+    }
+
+    /// How many records the cache holds.
+    package var count: Int { records.count }
+
+    /// Records the result of `key` in `state`'s cache when this cache holds it; true if it did.
+    package func importRecord(_ key: Digest, into state: StateDirectory) async -> Bool {
+        guard let record = records[key] else { return false }
+        do {
+            try await copy(record, into: state)
+            return true
+        } catch {
+            let line = "warning: \(label): \(error); the step runs"
+            if warned.withLock({ $0.insert(line).inserted }) { warn(line) }
+            return false
+        }
+    }
+
+    private func copy(_ record: CacheConfig.Record, into state: StateDirectory) async throws {
+        func invalid(_ message: String) -> ExportError { ExportError(.invalidCache, message) }
+        guard let configDigest = record.config, let configBlob = blobs[configDigest] else {
+            throw invalid("the record of \(record.digest) has no image config")
+        }
+        var chain: [Digest] = []
+        if let top = record.results.first {
+            guard let found = config.chain(top: top.layer) else {
+                throw invalid("the record of \(record.digest) names a layer that is not in the cache")
+            }
+            chain = found
+        }
+        let configData = try await store.bytes(configBlob)
+        guard let image = try? JSONDecoder().decode(ImageConfig.self, from: configData) else {
+            throw invalid("the image config \(configDigest) is invalid")
+        }
+        guard image.rootfs.diffIDs.count == chain.count else {
+            throw invalid("the image config \(configDigest) lists \(image.rootfs.diffIDs.count) diff_ids for \(chain.count) layers")
+        }
+        var layers: [Descriptor] = []
+        for (digest, diffID) in zip(chain, image.rootfs.diffIDs) {
+            guard var layer = blobs[digest] else { throw invalid("layer \(digest) is not in the cache manifest") }
+            if let annotated = layer.annotations?[CacheConfig.uncompressedAnnotation], annotated != diffID.description {
+                throw invalid("layer \(digest) is annotated with diffID \(annotated), the config says \(diffID)")
+            }
+            // The layer as the image names it: without the annotation the cache added.
+            layer.annotations?.removeValue(forKey: CacheConfig.uncompressedAnnotation)
+            if layer.annotations?.isEmpty == true { layer.annotations = nil }
+            layers.append(layer)
+        }
+        let config = Descriptor(mediaType: .ociConfig, digest: configDigest, size: Int64(configData.count))
+        // What this record copied in, by blob: two steps (or two platforms) sharing a blob count it once.
+        var copied: [Digest: Int64] = [:]
+        if !state.content.exists(configDigest) { copied[configDigest] = config.size }
+        _ = try await state.content.ingest(configData, expected: config)
+        for layer in layers {
+            let bytes = try await store.ingest(layer, into: state)
+            if bytes > 0 { copied[layer.digest] = bytes }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let manifest = try encoder.encode(Manifest(mediaType: .ociManifest, config: config, layers: layers))
+        let stored = try await state.content.ingest(manifest, mediaType: .ociManifest)
+        try await state.cache.put(key: record.digest, result: stored)
+        imported.withLock { taken in
+            taken.records += 1
+            for (digest, bytes) in copied where taken.copied.insert(digest).inserted {
+                taken.blobs += 1
+                taken.bytes += bytes
+            }
+        }
+    }
+}

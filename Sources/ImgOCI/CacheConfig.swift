@@ -1,0 +1,128 @@
+/// A build cache as BuildKit describes it (`application/vnd.buildkit.cacheconfig.v0`): the layers, each with
+/// its parent (so a layer index stands for a whole chain), and the records, one per cached step, each naming
+/// the top layer of its result and the records it was built from. img adds its own fields under `img.`
+/// names: the version of the keys its records are named by, and per record the digest of the image config
+/// that img needs to rebuild the step's result (layers alone do not say what ENV or WORKDIR were).
+///
+/// The keys are img's own cache keys, so BuildKit will not hit them; the point is that registries, skopeo
+/// and other OCI tools store and copy img's cache like any other.
+package struct CacheConfig: Sendable, Hashable, Codable {
+    /// The media type of the cache config blob.
+    package static let mediaType: MediaType = "application/vnd.buildkit.cacheconfig.v0"
+    /// The version of the cache keys img writes; a cache whose `img.keyVersion` differs is not used.
+    package static let currentKeyVersion = 1
+    /// The annotation of a layer descriptor in the cache manifest holding the layer's diffID.
+    package static let uncompressedAnnotation = "containerd.io/uncompressed"
+
+    /// One layer blob and the index of the layer below it in `layers` (-1: none).
+    package struct Layer: Sendable, Hashable, Codable {
+        package var blob: Digest
+        package var parent: Int
+
+        package init(blob: Digest, parent: Int) {
+            self.blob = blob
+            self.parent = parent
+        }
+
+        enum CodingKeys: String, CodingKey { case blob, parent }
+
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            blob = try container.decode(Digest.self, forKey: .blob)
+            // BuildKit leaves a zero parent out (`omitempty`).
+            parent = try container.decodeIfPresent(Int.self, forKey: .parent) ?? 0
+        }
+    }
+
+    /// A step's result: the index of its top layer in `layers`.
+    package struct Result: Sendable, Hashable, Codable {
+        package var layer: Int
+        package var createdAt: String?
+
+        package init(layer: Int, createdAt: String?) {
+            self.layer = layer
+            self.createdAt = createdAt
+        }
+    }
+
+    /// A record this one was built from (`link` is an index in `records`).
+    package struct Input: Sendable, Hashable, Codable {
+        package var selector: String?
+        package var link: Int
+
+        package init(selector: String? = nil, link: Int) {
+            self.selector = selector
+            self.link = link
+        }
+    }
+
+    /// One cached step: its key, its result and its inputs.
+    package struct Record: Sendable, Hashable, Codable {
+        /// img's cache key of the step.
+        package var digest: Digest
+        /// The result's top layer (BuildKit's JSON calls the list `layers`); empty for a result without layers.
+        package var results: [Result]
+        package var inputs: [[Input]]
+        /// img's: the digest of the result's image config blob, which the cache manifest holds.
+        package var config: Digest?
+
+        package init(digest: Digest, results: [Result], inputs: [[Input]] = [], config: Digest?) {
+            self.digest = digest
+            self.results = results
+            self.inputs = inputs
+            self.config = config
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case digest
+            case results = "layers"
+            case inputs
+            case config = "img.config"
+        }
+
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            digest = try container.decode(Digest.self, forKey: .digest)
+            results = try container.decodeIfPresent([Result].self, forKey: .results) ?? []
+            inputs = try container.decodeIfPresent([[Input]].self, forKey: .inputs) ?? []
+            config = try container.decodeIfPresent(Digest.self, forKey: .config)
+        }
+    }
+
+    /// img's key version; nil in a cache img did not write.
+    package var keyVersion: Int?
+    package var layers: [Layer]
+    package var records: [Record]
+
+    package init(keyVersion: Int? = CacheConfig.currentKeyVersion, layers: [Layer], records: [Record]) {
+        self.keyVersion = keyVersion
+        self.layers = layers
+        self.records = records
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case keyVersion = "img.keyVersion"
+        case layers
+        case records
+    }
+
+    package init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        keyVersion = try container.decodeIfPresent(Int.self, forKey: .keyVersion)
+        layers = try container.decodeIfPresent([Layer].self, forKey: .layers) ?? []
+        records = try container.decodeIfPresent([Record].self, forKey: .records) ?? []
+    }
+
+    /// The blobs of the chain whose top is `layers[top]`, bottom first; nil when the parents run out of
+    /// range or loop.
+    package func chain(top: Int) -> [Digest]? {
+        var blobs: [Digest] = []
+        var index = top
+        while index >= 0 {
+            guard index < layers.count, blobs.count < layers.count else { return nil }
+            blobs.append(layers[index].blob)
+            index = layers[index].parent
+        }
+        return blobs.reversed()
+    }
+}

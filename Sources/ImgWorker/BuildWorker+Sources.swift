@@ -25,15 +25,15 @@ extension BuildWorker {
         var remote: RemoteSources?
         var inline: [InlineFile]
 
-        func removeDownloads() {
-            remote.map { try? FileManager.default.removeItem(atPath: $0.directory) }
-        }
+        func removeDownloads() { remote?.remove() }
     }
 
     /// URLs of one ADD, downloaded.
     struct RemoteSources {
         var directory: String
         var files: [CopyOp.Fetched]
+
+        func remove() { try? FileManager.default.removeItem(atPath: directory) }
     }
 
     /// Resolves `copy`'s sources: inline files expanded with the stage's variables, URLs fetched (their
@@ -62,7 +62,7 @@ extension BuildWorker {
             let (origin, content) = try await resolveOrigin(copy, step, inputs: inputs)
             return ResolvedSources(origin: origin, content: content, remote: remote, inline: inline)
         } catch {
-            remote.map { try? FileManager.default.removeItem(atPath: $0.directory) }
+            remote?.remove()
             throw error
         }
     }

@@ -15,18 +15,20 @@ final class FakeImages: BaseImageResolver {
     private let asked = Mutex<[String]>([])
 
     init(_ configs: [String: ImageConfig] = [:]) {
-        images = Mutex(configs.mapValues { config in
-            let manifest = Manifest(config: Descriptor(mediaType: .ociConfig, digest: .sha256(of: Array("\(config)".utf8)),
-                                                       size: 2), layers: [])
-            return BaseImage(manifestDigest: .sha256(of: Array("manifest \(config)".utf8)), manifest: manifest,
-                             config: config)
-        })
+        images = Mutex(configs.mapValues(Self.image))
+    }
+
+    /// A layerless image around `config`, its digests derived from it (a changed config is a moved image).
+    static func image(_ config: ImageConfig) -> BaseImage {
+        let manifest = Manifest(config: Descriptor(mediaType: .ociConfig, digest: .sha256(of: Array("\(config)".utf8)),
+                                                   size: 2), layers: [])
+        return BaseImage(manifestDigest: .sha256(of: Array("manifest \(config)".utf8)), manifest: manifest,
+                         config: config)
     }
 
     /// Points `reference` at a new image (a moved tag).
     func replace(_ reference: String, with config: ImageConfig) {
-        let replacement = FakeImages([reference: config])
-        images.withLock { $0[reference] = replacement.images.withLock { $0[reference] } }
+        images.withLock { $0[reference] = Self.image(config) }
     }
 
     var requests: [String] { asked.withLock { $0 } }

@@ -57,6 +57,32 @@ import ImgTestSupport
         #expect(try img(dir, ["ls"]).stdout.split(separator: "\n").count == 3)
     }
 
+    @Test func badFiltersAreOneLineErrorsForLsAndDu() async throws {
+        let dir = try TemporaryDirectory()
+        let state = try StateDirectory(root: dir.url.path)
+        try await Self.storeImage(state, name: "busybox", layer: [4, 2], cmd: "sh")
+        // Names and digests (the "ago" columns move with the clock).
+        func listed() throws -> [String] {
+            try img(dir, ["ls"]).stdout.split(separator: "\n").map {
+                let words = $0.split(separator: " ")
+                return "\(words.first ?? "") \(words.last ?? "")"
+            }
+        }
+        let before = try listed()
+        #expect(before.count == 2)
+        for command in ["ls", "du"] {
+            let noEquals = try img(dir, [command, "-f", "bad"])
+            #expect(noEquals.status == 1)
+            #expect(noEquals.stderr == "error: invalid filter \"bad\": expected reference=PATTERN or digest=DIGEST\n")
+            let unknownKey = try img(dir, [command, "--filter", "label=x"])
+            #expect(unknownKey.status == 1)
+            #expect(unknownKey.stderr == "error: invalid filter \"label=x\": unknown key \"label\" (use reference or digest)\n")
+            #expect(unknownKey.stdout.isEmpty)
+        }
+        // Nothing in the state directory changed.
+        #expect(try listed() == before)
+    }
+
     @Test func inspectShowsManifestAndConfig() async throws {
         let dir = try TemporaryDirectory()
         let state = try StateDirectory(root: dir.url.path)

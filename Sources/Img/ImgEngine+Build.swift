@@ -41,17 +41,24 @@ struct BuildRun {
         let state = try engine.state()
         // `--cache-from type=registry`: one client for the build, asked whenever a step misses.
         let cacheClient = importsFromRegistry ? try engine.registryClient(insecureHosts: insecureCacheHosts) : nil
+        // Layers a lazy cache import left in a registry (this build's or an earlier one's), fetched when needed.
+        let blobs = engine.blobFetcher(state: state) { descriptor, location, bytes in
+            progress.message("fetched layer \(descriptor.digest) (\(Self.mebibytes(bytes))) from \(location.registry)/\(location.repository)")
+        }
         do {
-            try await run(progress: progress, outputs: outputs, state: state, cacheClient: cacheClient, started: started)
+            try await run(progress: progress, outputs: outputs, state: state, cacheClient: cacheClient, blobs: blobs,
+                          started: started)
         } catch {
             try? await cacheClient?.shutdown()
+            await blobs.shutdown()
             throw error
         }
         try? await cacheClient?.shutdown()
+        await blobs.shutdown()
     }
 
     private func run(progress: any BuildProgress, outputs: [BuildOutput], state: StateDirectory,
-                     cacheClient: RegistryClient?, started: ContinuousClock.Instant) async throws {
+                     cacheClient: RegistryClient?, blobs: RegistryBlobFetcher, started: ContinuousClock.Instant) async throws {
         try await WorkDirectory.with(state, "build") { work in
             // The context: a directory, or a tar on stdin unpacked into the work directory.
             var contextDirectory = command.context
@@ -108,7 +115,7 @@ struct BuildRun {
                             sourceDateEpoch: LayerWriteOptions.sourceDateEpoch(from: ProcessInfo.processInfo.environment),
                             secrets: secrets, sshAgents: sshAgents.sockets,
                             entitlements: entitlements),
-                        cacheSources: cacheSources))
+                        cacheSources: cacheSources, blobFetcher: blobs))
             }
 
             try await state.content.withLease { _ in
@@ -140,15 +147,15 @@ struct BuildRun {
                     let results = try await solve.value
                     withExtendedLifetime(signals) {}
                     try await export(Array(zip(results, builds.map(\.worker))), outputs: outputs, state: state, work: work,
-                                     progress: progress)
+                                     blobs: blobs, progress: progress)
                 } catch {
                     // The steps that did finish keep their cache records, as before; the build's error wins.
                     for build in builds { try? await build.worker.records.drain() }
                     throw error
                 }
                 for build in builds { try await build.worker.records.drain() }
-                reportImports(cacheSources, progress: progress)
-                try await exportCache(builds, state: state, work: work, progress: progress)
+                reportImports(cacheSources, fetched: blobs.fetched, progress: progress)
+                try await exportCache(builds, state: state, work: work, blobs: blobs, progress: progress)
             }
             progress.message("Built in \((ContinuousClock.now - started).fixed(1))s")
         }

@@ -30,7 +30,8 @@ extension BuildRun {
                 source = CacheImporter.local(directory: directory, tag: tag, label: label, warn: engine.warn)
             case .registry(let text):
                 guard let client, let reference = try? Reference(parsing: text).withDefaultTag else { continue }
-                source = await CacheImporter.registry(reference, client: client, label: label, warn: engine.warn)
+                source = await CacheImporter.registry(reference, client: client, insecure: spec.insecure, label: label,
+                                                      warn: engine.warn)
             }
             if let source {
                 debug("\(label): \(source.count) records")
@@ -40,23 +41,33 @@ extension BuildRun {
         return sources
     }
 
-    /// One progress line per `--cache-from` the build took steps from: how many, and what it copied.
-    func reportImports(_ sources: [CacheImporter], progress: any BuildProgress) {
+    /// One progress line per `--cache-from` the build took steps from: how many, what it copied in, and the
+    /// layers it left in the registry; then what the build fetched of such layers because it needed them.
+    func reportImports(_ sources: [CacheImporter], fetched: RegistryBlobFetcher.Fetched, progress: any BuildProgress) {
         for source in sources {
             let taken = source.taken
             guard taken.records > 0 else { continue }
-            let size = String(format: "%.1f MiB", Double(taken.bytes) / 1_048_576)
-            progress.message("\(source.label): \(taken.records) cached steps, \(taken.blobs) blobs (\(size)) copied in")
+            var line = "\(source.label): \(taken.records) cached steps, \(taken.blobs) blobs (\(Self.mebibytes(taken.bytes))) copied in"
+            if !taken.left.isEmpty {
+                line += ", \(taken.left.count) layers (\(Self.mebibytes(taken.leftBytes))) left in the registry"
+            }
+            progress.message(line)
+        }
+        if fetched.blobs > 0 {
+            progress.message("fetched \(fetched.blobs) layers (\(Self.mebibytes(fetched.bytes))) the build needed from registries")
         }
     }
+
+    static func mebibytes(_ bytes: Int64) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
 
     /// `--cache-to`: the steps of every platform's build (mode=max), or of the chains that make each final
     /// image (mode=min), written to each destination. Call once the workers' records are drained. A failed
     /// export is an error unless `ignore-error=true`.
-    func exportCache(_ builds: [PlatformBuild], state: StateDirectory, work: WorkDirectory,
+    func exportCache(_ builds: [PlatformBuild], state: StateDirectory, work: WorkDirectory, blobs: (any BlobFetcher)?,
                      progress: any BuildProgress) async throws {
         guard !command.cacheTo.isEmpty else { return }
-        let context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: engine.debug)
+        let context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: engine.debug,
+                                    fetcher: blobs)
         for spec in command.cacheTo {
             var steps: [CachedStep] = []
             for build in builds {

@@ -7,9 +7,10 @@ import ImgWorker
 extension BuildRun {
     /// Writes the build result (one platform, or several in order) to every requested output.
     func export(_ results: [(BuildState, BuildWorker)], outputs: [BuildOutput], state: StateDirectory,
-                work: WorkDirectory, progress: any BuildProgress) async throws {
+                work: WorkDirectory, blobs: (any BlobFetcher)?, progress: any BuildProgress) async throws {
         let images = results.map { result, worker in Self.exported(finalized(result, worker: worker), worker: worker) }
-        let context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: engine.debug)
+        let context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: engine.debug,
+                                    fetcher: blobs)
         for output in outputs {
             try await exporter(for: output, sourceDateEpoch: results[0].1.options.sourceDateEpoch).export(images, in: context)
         }

@@ -32,7 +32,10 @@ extension ImgEngine {
             let state = try self.state()
             let record = try await state.images.get(reference)
             started()
-            let digest = try await state.push(record.descriptor, to: reference, with: client, onBlob: onBlob, debug: self.debug)
+            let digest = try await self.withBlobFetcher(state) { blobs in
+                try await state.push(record.descriptor, to: reference, with: client, fetcher: blobs, onBlob: onBlob,
+                                     debug: self.debug)
+            }
             return (record, digest)
         }
     }
@@ -41,25 +44,42 @@ extension ImgEngine {
     /// `platform` image) to `output`, or stdout when nil.
     package func save(_ names: [String], format: ImageArchiveExporter.Format, platform: String?, to output: String?) async throws {
         let state = try self.state()
-        try await WorkDirectory.with(state, "save") { work in
-            let tree = try work.newDirectory("archive")
-            switch format {
-            case .oci:
-                var entries: [OCILayout.Image] = []
-                for name in names {
-                    let record = try await state.images.get(try Reference(parsing: name))
-                    entries.append(OCILayout.Image(descriptor: record.descriptor, name: record.name))
+        try await withBlobFetcher(state) { blobs in
+            try await WorkDirectory.with(state, "save") { work in
+                let tree = try work.newDirectory("archive")
+                switch format {
+                case .oci:
+                    var entries: [OCILayout.Image] = []
+                    for name in names {
+                        let record = try await state.images.get(try Reference(parsing: name))
+                        try await state.content.fetchMissing(of: [record.descriptor], with: blobs)
+                        entries.append(OCILayout.Image(descriptor: record.descriptor, name: record.name))
+                    }
+                    try ImageArchive.writeOCI(entries, state: state, into: tree)
+                case .docker:
+                    var entries: [DockerArchive.Entry] = []
+                    for name in names {
+                        let image = try await StoredImage.load(name, platform: platform, state: state)
+                        try await blobs.fetchMissing(image.manifest.layers)
+                        entries.append(.init(manifest: image.manifest, names: [image.record.name]))
+                    }
+                    try DockerArchive.write(entries, state: state, into: tree)
                 }
-                try ImageArchive.writeOCI(entries, state: state, into: tree)
-            case .docker:
-                var entries: [DockerArchive.Entry] = []
-                for name in names {
-                    let image = try await StoredImage.load(name, platform: platform, state: state)
-                    entries.append(.init(manifest: image.manifest, names: [image.record.name]))
-                }
-                try DockerArchive.write(entries, state: state, into: tree)
+                try ImageArchive.tar(tree, to: output)
             }
-            try ImageArchive.tar(tree, to: output)
+        }
+    }
+
+    /// Runs `body` with a fetcher of the blobs a lazy cache import left in registries, shut down after it.
+    func withBlobFetcher<T>(_ state: StateDirectory, _ body: (RegistryBlobFetcher) async throws -> T) async throws -> T {
+        let blobs = blobFetcher(state: state)
+        do {
+            let result = try await body(blobs)
+            await blobs.shutdown()
+            return result
+        } catch {
+            await blobs.shutdown()
+            throw error
         }
     }
 
@@ -102,6 +122,8 @@ extension ImgEngine {
             throw RequestError("image \(image.record.name.familiar): config lists \(diffIDs.count) diff_ids for \(image.manifest.layers.count) layers")
         }
         let store = try snapshots()
+        let needed = store.layersToApply(diffIDs).map { image.manifest.layers[$0] }
+        try await withBlobFetcher(state) { try await $0.fetchMissing(needed) }
         let blobs = zip(image.manifest.layers, diffIDs).map { layer, diffID in
             LayerBlob(path: state.content.path(for: layer.digest), diffID: diffID, label: "layer \(layer.digest)")
         }

@@ -1,7 +1,8 @@
 import Foundation
+package import ImgOCI
 package import ImgContent
 import ImgContext
-import ImgExport
+package import ImgExport
 package import ImgRegistry
 import ImgRuntime
 package import ImgSnapshot
@@ -57,6 +58,16 @@ package final class ImgEngine: Sendable {
     /// The persistent stat-keyed cache of context checksums.
     func contextChecksums() throws -> ChecksumCache {
         try ChecksumCache(path: layout.contextChecksumsPath)
+    }
+
+    /// The fetcher of blobs a lazy cache import left in registries, with clients made as `registryClient`
+    /// makes them (the registry's `insecure` setting as recorded with the blob). Shut it down after use.
+    package func blobFetcher(state: StateDirectory,
+                             onFetched: @escaping @Sendable (Descriptor, BlobLocation, Int64) -> Void = { _, _, _ in })
+        -> RegistryBlobFetcher
+    {
+        RegistryBlobFetcher(state: state, makeClient: { [self] hosts in try registryClient(insecureHosts: hosts) },
+                            onFetched: onFetched)
     }
 
     /// A registry client with img's settings (config.toml) and docker's credentials.

@@ -35,7 +35,7 @@ package final class StoreImageResolver: BaseImageResolver {
         var storedPlatform: Platform?
         if let record = try await state.images.find(reference) {
             debug("\(reference.familiar): using the stored image \(record.descriptor.digest)")
-            switch try local(record.descriptor, platform: platform) {
+            switch try await local(record.descriptor, platform: platform) {
             case .found(let image): return image
             case .otherPlatform(let other): storedPlatform = other
             case .incomplete: break
@@ -57,7 +57,7 @@ package final class StoreImageResolver: BaseImageResolver {
             }
             throw error
         }
-        switch try local(root, platform: platform) {
+        switch try await local(root, platform: platform) {
         case .found(let image): return image
         case .otherPlatform(let other):
             throw RequestError("image \(reference.familiar) is \(other), not \(platform)")
@@ -75,7 +75,7 @@ package final class StoreImageResolver: BaseImageResolver {
     }
 
     /// The `platform` image under `root` when the store holds all of it.
-    private func local(_ root: Descriptor, platform: Platform) throws -> Local {
+    private func local(_ root: Descriptor, platform: Platform) async throws -> Local {
         let decoder = JSONDecoder()
         var manifestDescriptor = root
         if root.mediaType.isIndex {
@@ -89,7 +89,12 @@ package final class StoreImageResolver: BaseImageResolver {
         guard state.content.exists(manifest.config.digest) else { return .incomplete }
         let config = try decoder.decode(ImageConfig.self, from: state.content.data(for: manifest.config.digest))
         guard config.platform.matches(platform) else { return .otherPlatform(config.platform) }
-        guard manifest.layers.allSatisfy({ state.content.exists($0.digest) }) else { return .incomplete }
+        // Layers a lazy cache import left in the registry count: the worker fetches them if a step needs them.
+        let absent = manifest.layers.map(\.digest).filter { !state.content.exists($0) }
+        if !absent.isEmpty {
+            let located = (try? await state.sources.allLocated(absent)) ?? false
+            guard located else { return .incomplete }
+        }
         return .found(BaseImage(manifestDigest: manifestDescriptor.digest, manifest: manifest, config: config))
     }
 }

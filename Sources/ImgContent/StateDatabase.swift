@@ -104,6 +104,11 @@ final class StateDatabase: Sendable {
                 );
                 """)
         }
+        m.registerMigration("v3-blob-sources-insecure") { db in
+            // A lazily imported cache's layers are fetched later, maybe by another command: it must know the
+            // registry was reached over plain HTTP or unverified TLS (`registry.insecure=true`).
+            try db.execute(sql: "ALTER TABLE blob_sources ADD COLUMN insecure INTEGER NOT NULL DEFAULT 0")
+        }
         return m
     }
 

@@ -11,9 +11,17 @@ package protocol CacheBlobStore: Sendable {
     /// Puts the blob into the content store (under the current lease), unless it is there already; returns
     /// how many bytes it copied or downloaded (0 when the blob was there).
     func ingest(_ descriptor: Descriptor, into state: StateDirectory) async throws -> Int64
+    /// Notes where the layer is instead of copying it (a lazy import: the layer is fetched when something
+    /// needs its bytes); false when this store copies every layer in.
+    func leave(_ layer: Descriptor, in state: StateDirectory) async throws -> Bool
 }
 
-/// The blobs of a cache directory (`LocalCache`).
+extension CacheBlobStore {
+    package func leave(_ layer: Descriptor, in state: StateDirectory) async throws -> Bool { false }
+}
+
+/// The blobs of a cache directory (`LocalCache`), copied in when a record hits: a local copy is cheap, and the
+/// directory may be gone by the time a later command needs them.
 package struct LocalCacheStore: CacheBlobStore {
     package var directory: String
 
@@ -31,14 +39,24 @@ package struct LocalCacheStore: CacheBlobStore {
 }
 
 /// The blobs of a cache in a registry repository (`--cache-from type=registry,ref=...`), downloaded with the
-/// pull code (mirrors, retries, resumable, verified).
+/// pull code (mirrors, retries, resumable, verified). Layers are left in the registry (`leave`): a build
+/// whose every step hits downloads none.
 package struct RegistryCacheStore: CacheBlobStore {
     package var reference: Reference
     package var client: RegistryClient
+    /// `registry.insecure=true`, remembered with the layers left in the registry.
+    package var insecure: Bool
 
-    package init(reference: Reference, client: RegistryClient) {
+    package init(reference: Reference, client: RegistryClient, insecure: Bool = false) {
         self.reference = reference
         self.client = client
+        self.insecure = insecure
+    }
+
+    package func leave(_ layer: Descriptor, in state: StateDirectory) async throws -> Bool {
+        try await state.sources.record([layer.digest], registry: reference.domain, repository: reference.path,
+                                       insecure: insecure)
+        return true
     }
 
     /// The cache manifest under the reference and its cache config, checked as `CacheImporter.cacheConfig`

@@ -51,6 +51,8 @@ package struct CacheExporter: Sendable {
         let counts = "\(config.records.count) records, \(config.layers.count) layers"
         switch destination {
         case .directory(let directory, let tag):
+            // Layers a lazy import left in a registry are copied into the directory: fetched first.
+            try await content.fetchMissing(of: [manifestDescriptor], with: context.fetcher)
             do {
                 try OCILayout.write([OCILayout.Image(descriptor: manifestDescriptor, name: nil, refName: tag)],
                                     to: directory, from: content, keepingOtherEntries: true, verifyingExisting: true)

@@ -5,8 +5,9 @@ package import ImgRegistry
 import Synchronization
 
 /// `--cache-from`: a build cache whose cache config was read once; for a key it holds, the blobs the result
-/// needs (its image config and layer chain, each verified) are copied into the content store and the result
-/// is recorded in the local cache. What goes wrong is a warning, once per problem, and a miss.
+/// needs (its image config and layer chain, each verified) are copied into the content store, or for a
+/// registry's layers only noted as there (fetched when a step that runs, an export or a later command needs
+/// them), and the result is recorded in the local cache. What goes wrong is a warning, once per problem, and a miss.
 package final class CacheImporter: Sendable {
     /// How warnings name this source: `--cache-from type=local,src=DIR`.
     package let label: String
@@ -26,6 +27,9 @@ package final class CacheImporter: Sendable {
         /// Blobs copied or downloaded (layers the state directory did not have, and image configs).
         package var blobs = 0
         package var bytes: Int64 = 0
+        /// Layers left in the registry (a lazy import), fetched only if something needs them.
+        package var left: Set<Digest> = []
+        package var leftBytes: Int64 = 0
         var copied: Set<Digest> = []
     }
 
@@ -60,9 +64,9 @@ package final class CacheImporter: Sendable {
     }
 
     /// The cache in the registry under `reference`, or nil after one warning line when it cannot be used.
-    package static func registry(_ reference: Reference, client: RegistryClient, label: String,
+    package static func registry(_ reference: Reference, client: RegistryClient, insecure: Bool = false, label: String,
                                  warn: @escaping @Sendable (String) -> Void) async -> CacheImporter? {
-        let store = RegistryCacheStore(reference: reference, client: client)
+        let store = RegistryCacheStore(reference: reference, client: client, insecure: insecure)
         do {
             let (manifest, config) = try await store.read()
             return CacheImporter(manifest: manifest, config: config, store: store, label: label, warn: warn)
@@ -135,7 +139,12 @@ package final class CacheImporter: Sendable {
         var copied: [Digest: Int64] = [:]
         if !state.content.exists(configDigest) { copied[configDigest] = config.size }
         _ = try await state.content.ingest(configData, expected: config)
-        for layer in layers {
+        var left: [Digest: Int64] = [:]
+        for layer in layers where !state.content.exists(layer.digest) {
+            if try await store.leave(layer, in: state) {
+                left[layer.digest] = layer.size
+                continue
+            }
             let bytes = try await store.ingest(layer, into: state)
             if bytes > 0 { copied[layer.digest] = bytes }
         }
@@ -149,6 +158,9 @@ package final class CacheImporter: Sendable {
             for (digest, bytes) in copied where taken.copied.insert(digest).inserted {
                 taken.blobs += 1
                 taken.bytes += bytes
+            }
+            for (digest, bytes) in left where taken.left.insert(digest).inserted {
+                taken.leftBytes += bytes
             }
         }
     }

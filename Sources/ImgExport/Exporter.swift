@@ -47,13 +47,16 @@ package struct ExportContext: Sendable {
     package var report: @Sendable (String) -> Void
     /// Lines for `-d`.
     package var debug: @Sendable (String) -> Void
+    /// Fetches the blobs a lazy cache import left in a registry, for exports that read them.
+    package var fetcher: (any BlobFetcher)?
 
     package init(state: StateDirectory, work: WorkDirectory, report: @escaping @Sendable (String) -> Void,
-                 debug: @escaping @Sendable (String) -> Void = { _ in }) {
+                 debug: @escaping @Sendable (String) -> Void = { _ in }, fetcher: (any BlobFetcher)? = nil) {
         self.state = state
         self.work = work
         self.report = report
         self.debug = debug
+        self.fetcher = fetcher
     }
 }
 
@@ -131,7 +134,7 @@ package struct RegistryExporter: Sendable {
                       onBlob: @escaping @Sendable (Descriptor, BlobPushOutcome) -> Void = { _, _ in }) async throws -> Digest {
         let state = context.state
         return try await RegistryAccess.with(try makeClient()) { client in
-            try await state.push(root, to: reference, with: client, onBlob: onBlob, debug: context.debug)
+            try await state.push(root, to: reference, with: client, fetcher: context.fetcher, onBlob: onBlob, debug: context.debug)
         }
     }
 }
@@ -163,6 +166,7 @@ package struct ImageArchiveExporter: Exporter {
     package func export(_ images: [ExportedImage], in context: ExportContext) async throws {
         if format == .docker && images.count != 1 { throw ExportError(.unsupported, Self.dockerArchiveHoldsOnePlatform) }
         let root = try await Self.storeRoot(images, types: mediaTypes, recompression: recompression, in: context)
+        try await context.state.content.fetchMissing(of: [root], with: context.fetcher)
         let tree = try context.work.newDirectory("archive")
         switch format {
         case .oci:

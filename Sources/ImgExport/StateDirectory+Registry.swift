@@ -32,7 +32,9 @@ extension StateDirectory {
     /// After pushing the image `root` to `reference`: everything it reaches is in that repository.
     private func rememberPushed(_ root: Descriptor, to reference: Reference, debug: ((String) -> Void)? = nil) async {
         do {
-            let digests = try content.closure(of: [root]).digests
+            // Blobs the store left in a registry (lazy cache import) were mounted or fetched: there too.
+            let closure = try content.closure(of: [root])
+            let digests = closure.digests.union(closure.missingRequired.map(\.digest))
             try await sources.record(digests, registry: reference.domain, repository: reference.path)
         } catch {
             debug?("could not note that \(reference.familiar) holds its blobs: \(error)")
@@ -42,12 +44,16 @@ extension StateDirectory {
     /// Pushes the stored image `root` to `reference` with `client` (`img push` and `-o type=image,push=true`):
     /// layers mounted from where this store saw them, every blob read from the store, and what the push
     /// left in the target remembered for the next push. Returns the digest the registry holds.
+    /// A blob a lazy cache import left in a registry is mounted or skipped when it can be, else fetched
+    /// with `fetcher` first.
     package func push(_ root: Descriptor, to reference: Reference, with client: RegistryClient,
+                      fetcher: (any BlobFetcher)? = nil,
                       onBlob: @escaping @Sendable (Descriptor, BlobPushOutcome) -> Void = { _, _ in },
                       debug: ((String) -> Void)? = nil) async throws -> Digest {
         let content = self.content
         let digest = try await client.pushImage(reference, root: root, mountSources: mountSources(for: reference),
                                                 onBlob: onBlob) { descriptor in
+            if !content.exists(descriptor.digest), let fetcher { try await fetcher.fetchMissing([descriptor]) }
             guard content.exists(descriptor.digest) else {
                 throw ExportError(.missingBlob, "cannot push \(reference.familiar): blob \(descriptor.digest) is not in the store (pull the image again)")
             }

@@ -100,7 +100,7 @@ extension RegistryClient {
                 let from = known.first { $0.path != reference.path }
                 // Known to be in the target already (a re-push): ask first, mount only if it went.
                 let there = known.contains { $0.path == reference.path }
-                let outcome = try await self.pushBlob(blob, content: try await content(blob), to: reference, mountFrom: from,
+                let outcome = try await self.pushBlob(blob, contentWhenUploading: { try await content(blob) }, to: reference, mountFrom: from,
                                                       checkExists: there || (from == nil && blob.size > self.options.askBeforeUploadingAbove))
                 onBlob(blob, outcome)
             }

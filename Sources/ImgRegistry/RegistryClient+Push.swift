@@ -21,6 +21,16 @@ extension RegistryClient {
     @discardableResult
     package func pushBlob(_ descriptor: Descriptor, content: BlobContent, to reference: Reference,
                           mountFrom: Reference? = nil, checkExists: Bool? = nil) async throws -> BlobPushOutcome {
+        try await pushBlob(descriptor, contentWhenUploading: { content }, to: reference, mountFrom: mountFrom,
+                           checkExists: checkExists)
+    }
+
+    /// `pushBlob`, asking for the content only when it is to be uploaded: a blob the store left in a
+    /// registry (a lazy cache import) is fetched only if the target neither has it nor can mount it.
+    @discardableResult
+    package func pushBlob(_ descriptor: Descriptor, contentWhenUploading: @Sendable () async throws -> BlobContent,
+                          to reference: Reference, mountFrom: Reference? = nil,
+                          checkExists: Bool? = nil) async throws -> BlobPushOutcome {
         let mountable = mountFrom.flatMap { $0.domain == reference.domain && $0.path != reference.path ? $0 : nil }
         // With a repository to mount from, the mount request itself says whether the blob is there (201),
         // so the HEAD is skipped unless the caller expects the blob there already; a registry that cannot
@@ -44,6 +54,7 @@ extension RegistryClient {
             throw RegistryError(.protocolError, "\(subject): upload session has no Location")
         }
         let session = resolveLocation(location, on: endpoint)
+        let content = try await contentWhenUploading()
         if descriptor.size > options.chunkedUploadThreshold {
             try await uploadChunked(descriptor, content: content, session: session, reference: reference,
                                     endpoint: endpoint, subject: subject)

@@ -296,6 +296,20 @@ package actor SnapshotStore {
         return snapshot
     }
 
+    /// The positions of the layers `prepare` would apply for the chain `diffIDs` as things stand: none when
+    /// the chain is prepared; for overlay the layers whose own prefix is missing, for native the layers
+    /// above the longest prepared prefix. Only their blobs need to be in the content store.
+    package nonisolated func layersToApply(_ diffIDs: [Digest]) -> [Int] {
+        let chains = ChainID.prefixes(diffIDs)
+        guard let last = chains.last, !has(last) else { return [] }
+        switch backend.format {
+        case .overlay: return chains.indices.filter { !has(chains[$0]) }
+        case .native:
+            let start = (chains.lastIndex { has($0) }).map { $0 + 1 } ?? 0
+            return Array(start..<chains.count)
+        }
+    }
+
     nonisolated func build(_ layers: [LayerBlob], chainID: Digest) async throws(SnapshotError) {
         switch backend.format {
         case .overlay: try prepareOverlay(layers)

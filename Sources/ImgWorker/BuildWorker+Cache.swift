@@ -7,7 +7,7 @@ package import ImgOCI
 extension BuildWorker {
     /// The cached result for `key` and the manifest of its record: the local cache first, then each
     /// `--cache-from` source in order (which copies the result's blobs in and records it locally). Nil on a
-    /// miss, with --no-cache, or when a blob the record needs is gone.
+    /// miss, with --no-cache, or when a blob the record needs is gone (and not known to be in a registry).
     func cachedState(_ key: Digest) async throws -> (state: BuildState, manifest: Descriptor)? {
         if options.noCache { return nil }
         if let local = try await localState(key) { return local }
@@ -25,9 +25,15 @@ extension BuildWorker {
               let manifest = try? JSONDecoder().decode(Manifest.self, from: manifestData),
               let configData = try? state.content.data(for: manifest.config.digest),
               let config = try? JSONDecoder().decode(ImageConfig.self, from: configData),
-              config.rootfs.diffIDs.count == manifest.layers.count,
-              manifest.layers.allSatisfy({ state.content.exists($0.digest) })
+              config.rootfs.diffIDs.count == manifest.layers.count
         else { return nil }
+        // A layer a lazy cache import left in the registry counts: it is fetched if a step needs its bytes.
+        let absent = manifest.layers.map(\.digest).filter { !state.content.exists($0) }
+        if !absent.isEmpty {
+            guard blobFetcher != nil else { return nil }
+            let located = (try? await state.sources.allLocated(absent)) ?? false
+            guard located else { return nil }
+        }
         let layers = zip(manifest.layers, config.rootfs.diffIDs).map { LayerRecord(descriptor: $0, diffID: $1) }
         return (BuildState(cacheKey: key, layers: layers, config: config, cached: true), record.result)
     }

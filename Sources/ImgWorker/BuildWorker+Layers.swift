@@ -64,13 +64,26 @@ extension BuildWorker {
         }
     }
 
-    /// `source`'s layers as blobs to unpack when its snapshot is missing; then they must be in the content
-    /// store, so the ones this build is still storing are waited for (a snapshot that exists needs none).
+    /// `source`'s layers as blobs to unpack when its snapshot is missing; then the ones to apply must be in
+    /// the content store, so those this build is still storing are waited for and those a lazily imported
+    /// cache left in the registry are fetched (a snapshot that exists needs none).
     func layerBlobs(of source: BuildState) async throws -> [LayerBlob] {
-        if let chainID = Snapshot(diffIDs: source.layers.map(\.diffID)).chainID, !(await snapshots.exists(chainID)) {
-            try await records.waitForBlobs(source.layers.map(\.descriptor.digest))
+        let needed = snapshots.layersToApply(source.layers.map(\.diffID)).map { source.layers[$0].descriptor }
+        if !needed.isEmpty {
+            try await records.waitForBlobs(needed.map(\.digest))
+            try await fetchMissing(needed)
         }
         return source.layerBlobs { state.content.path(for: $0) }
+    }
+
+    /// Fetches those of `blobs` the content store lacks (layers left in a registry by a lazy cache import).
+    func fetchMissing(_ blobs: [Descriptor]) async throws {
+        let missing = blobs.filter { !state.content.exists($0.digest) }
+        guard !missing.isEmpty else { return }
+        guard let blobFetcher else {
+            throw BuildError("layer \(missing[0].digest) is not in the store")
+        }
+        try await blobFetcher.fetchMissing(missing)
     }
 
     /// Layers are compressed on every core: gzip in independent 1 MiB members (still one valid gzip
@@ -98,6 +111,7 @@ extension BuildWorker {
     /// store. Layers already in that compression are redone too when a level is given.
     package func recompressed(_ result: BuildState, compression: LayerCompression, level: Int?) async throws -> BuildState {
         try await records.waitForBlobs(result.layers.map(\.descriptor.digest))
+        try await fetchMissing(result.layers.map(\.descriptor))
         var converted = result
         // On every core, as layers are made.
         let parallel = Self.layerWriteOptions(options)

@@ -25,11 +25,15 @@ package struct BuildWorker: Sendable {
     package let cacheSources: [any CacheSource]
     /// Every step result recorded or found in the cache, for `--cache-to`.
     package let produced = ProducedResults()
+    /// Fetches the layers a lazily imported cache left in the registry, when a step needs their bytes.
+    package let blobFetcher: (any BlobFetcher)?
 
     package init(state: StateDirectory, snapshots: SnapshotStore, executor: RuncExecutor, context: SourceTree,
                  checksums: ChecksumCache?, images: any BaseImageResolver, fetcher: (any RemoteFetcher)? = nil,
-                 progress: any BuildProgress, options: WorkerOptions, cacheSources: [any CacheSource] = []) {
+                 progress: any BuildProgress, options: WorkerOptions, cacheSources: [any CacheSource] = [],
+                 blobFetcher: (any BlobFetcher)? = nil) {
         self.cacheSources = cacheSources
+        self.blobFetcher = blobFetcher
         self.fetcher = fetcher
         self.state = state
         self.snapshots = snapshots

@@ -1,0 +1,102 @@
+import Foundation
+import ImgOCI
+import ImgRegistry
+import Testing
+import ImgTestSupport
+
+/// `--cache-from type=registry` imports lazily: a counting proxy in front of the real registry shows which
+/// blobs machine B downloads. A fully cached build, and a push of its image to the same registry, download no
+/// layer; an edit downloads exactly the layers under the step that runs; `img save` fetches what it still lacks.
+@Suite struct BuildCacheLazyTests {
+    typealias Img = CommandLineRegistryTests.Img
+
+    /// The digests of the blob GETs the proxy saw since `start` (an index into its request list).
+    static func blobGets(_ proxy: FaultProxy, since start: Int) throws -> [String] {
+        try proxy.stats().requests.dropFirst(start).compactMap { request in
+            guard request.method == "GET", let range = request.path.range(of: "/blobs/") else { return nil }
+            return String(request.path[range.upperBound...])
+        }
+    }
+
+    static func layers(_ img: Img, _ image: String) throws -> [String] {
+        let inspect = try img(["inspect", image])
+        let json = try JSONSerialization.jsonObject(with: Data(inspect.out.utf8)) as? [String: Any]
+        let manifest = json?["manifest"] as? [String: Any]
+        return (manifest?["layers"] as? [[String: Any]] ?? []).compactMap { $0["digest"] as? String }
+    }
+
+    @Test(.needs(.dockerRegistry, .python3, .busybox, .runc, .skopeo))
+    func aCachedBuildDownloadsNoLayerAndAnEditOnlyTheLayersUnderIt() async throws {
+        try Prerequisite.require(.dockerRegistry, .python3, .busybox, .runc, .skopeo)
+        try await withRegistry(.plain) { registry in
+            let proxy = try await FaultProxy(before: registry, faults: [])
+            defer { proxy.stop() }
+            let context = try TemporaryDirectory("img-lazy-context")
+            defer { context.remove() }
+            try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: context.file("busybox"))
+            let dockerfile = context.file("Dockerfile")
+            try Data(BuildCacheRegistryTests.dockerfile.utf8).write(to: URL(filePath: dockerfile))
+            let cache = "\(proxy.host)/test/cache:v1"
+
+            let a = try Img()
+            defer { a.remove() }
+            let cold = try a(["build", "--progress", "plain", "-t", "app", "--cache-to",
+                              "type=registry,ref=\(cache),mode=max,registry.insecure=true", context.path])
+            #expect(cold.status == 0, "\(cold.err)")
+            let layers = try Self.layers(a, "app")
+            #expect(layers.count == 4, "busybox, its links, the artifact, /final: \(layers)")
+
+            // Machine B: every step hits; only the cache config and the records' image configs come down.
+            let b = try Img()
+            defer { b.remove() }
+            var start = try proxy.stats().requests.count
+            let warm = try b(["build", "--progress", "plain", "-t", "app", "--cache-from",
+                              "type=registry,ref=\(cache),registry.insecure=true", context.path])
+            #expect(warm.status == 0, "\(warm.err)")
+            #expect(BuildCacheRegistryTests.steps(warm.err).ran.isEmpty, "\(warm.err)")
+            #expect(warm.err.contains("layers (") && warm.err.contains("left in the registry"), "\(warm.err)")
+            var fetched = try Self.blobGets(proxy, since: start)
+            #expect(!fetched.isEmpty, "the cache config at least")
+            #expect(Set(fetched).isDisjoint(with: layers), "no layer downloaded for a fully cached build: \(fetched)")
+            #expect(try Self.layers(b, "app") == layers, "B's image names the cached blobs")
+
+            // A push to the same registry mounts the layers from the cache's repository: none downloaded.
+            let pushed = "\(proxy.host)/test/app:v1"
+            #expect(try b(["tag", "app", pushed]).status == 0)
+            start = try proxy.stats().requests.count
+            let push = try b(["push", "--insecure-registry", pushed])
+            #expect(push.status == 0, "\(push.err)")
+            fetched = try Self.blobGets(proxy, since: start)
+            #expect(Set(fetched).isDisjoint(with: layers), "\(fetched)")
+            let c = try Img()
+            defer { c.remove() }
+            #expect(try c(["pull", pushed]).status == 0, "the pushed image is whole in the registry")
+            let rootfs = c.state.file("rootfs")
+            #expect(try c(["unpack", "-o", rootfs, pushed]).status == 0)
+            #expect(try String(contentsOfFile: rootfs + "/final", encoding: .utf8) == "final\n")
+
+            // An edit of the last step: it runs on the three layers under it, which are downloaded, no others.
+            try Data(BuildCacheRegistryTests.dockerfile.replacingOccurrences(of: "echo final", with: "echo edited").utf8)
+                .write(to: URL(filePath: dockerfile))
+            start = try proxy.stats().requests.count
+            let edited = try b(["build", "--progress", "plain", "-t", "app2", "--cache-from",
+                                "type=registry,ref=\(cache),registry.insecure=true", context.path])
+            #expect(edited.status == 0, "\(edited.err)")
+            #expect(BuildCacheRegistryTests.steps(edited.err).ran.count == 1, "\(edited.err)")
+            fetched = try Self.blobGets(proxy, since: start).filter { layers.contains($0) }
+            #expect(fetched.sorted() == layers.prefix(3).sorted(), "\(fetched)")
+            #expect(edited.err.contains("fetched 3 layers"), "\(edited.err)")
+
+            // `img save` of the first image fetches the one layer B still lacks, and writes a whole archive.
+            start = try proxy.stats().requests.count
+            let archive = b.state.file("app.tar")
+            let save = try b(["save", "-o", archive, "app"])
+            #expect(save.status == 0, "\(save.err)")
+            fetched = try Self.blobGets(proxy, since: start)
+            #expect(fetched == [layers[3]], "\(fetched)")
+            let listing = try HelperProcess.run("tar", ["-tf", archive])
+            let names = String(decoding: listing.stdout, as: UTF8.self)
+            #expect(names.contains("manifest.json"))
+        }
+    }
+}

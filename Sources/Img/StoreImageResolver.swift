@@ -7,7 +7,8 @@ package import ImgWorker
 import Synchronization
 
 /// FROM and COPY --from images: the local image store first (so builds work offline from loaded or built
-/// images), a registry otherwise, recording what was pulled under its name as docker does. Concurrent
+/// images), a registry otherwise, recording what was pulled under its name as docker does. A pull brings the
+/// manifest and config; the layers stay in the registry until a step needs them (`BlobFetcher`). Concurrent
 /// stages asking for the same image share one pull.
 package final class StoreImageResolver: BaseImageResolver {
     private let state: StateDirectory
@@ -47,7 +48,8 @@ package final class StoreImageResolver: BaseImageResolver {
         let root: Descriptor
         do {
             root = try await RegistryAccess.with(try RegistryAccess.client()) { client in
-                try await self.state.pull(reference, platform: platform, with: client, debug: self.debug).root.descriptor
+                try await self.state.pull(reference, platform: platform, with: client, leavingLayers: true,
+                                          debug: self.debug).root.descriptor
             }
         } catch {
             // A stored image for another platform (a local build, `img load`) would otherwise be used

@@ -21,9 +21,11 @@ package struct DiskUsage: Sendable, Hashable {
 }
 
 extension StateDirectory {
-    /// Size of the image `descriptor` points at: every stored blob it reaches, each once.
+    /// Size of the image `descriptor` points at: every stored blob it reaches, each once, and the layers
+    /// it names that were left in a registry (a lazy pull or cache import), as their descriptors say.
     package func size(of descriptor: Descriptor) throws(ContentError) -> Int64 {
-        try content.closure(of: [descriptor]).size
+        let closure = try content.closure(of: [descriptor])
+        return closure.size + closure.missingRequired.filter(\.mediaType.isLayer).reduce(0) { $0 + $1.size }
     }
 
     /// Totals for `img du` / `img ls`.

@@ -8,11 +8,16 @@ extension StateDirectory {
     /// Pulls `reference` (the `platform` image of an index, which is kept too) with `client` into the
     /// store and names it, all inside one lease so that GC never sees the blobs unreferenced; remembers
     /// where the blobs came from for later pushes. `img pull` and a build's FROM both come here.
+    ///
+    /// `leavingLayers`: only the documents and the config come down; the layers are noted as in that
+    /// repository and fetched when something needs their bytes (a build's FROM: a build whose steps all hit
+    /// a cache never downloads its base's layers).
     package func pull(_ reference: Reference, platform: Platform, with client: RegistryClient,
-                      debug: ((String) -> Void)? = nil) async throws -> ResolvedImage {
+                      leavingLayers: Bool = false, debug: ((String) -> Void)? = nil) async throws -> ResolvedImage {
         try await content.withLease { lease in
             let image = try await client.pullImage(reference, platform: platform) { descriptor in
-                try await self.sink(for: descriptor, lease: lease)
+                if leavingLayers, descriptor.mediaType.isLayer, !self.content.exists(descriptor.digest) { return nil }
+                return try await self.sink(for: descriptor, lease: lease)
             }
             _ = try await images.put(reference, descriptor: image.root.descriptor)
             await rememberSources(image.blobs, at: reference, debug: debug)

@@ -99,4 +99,59 @@ import ImgTestSupport
             #expect(names.contains("manifest.json"))
         }
     }
+
+    /// Machine B's FROM of a registry image brings only its manifest and config when every step hits: the base's
+    /// layer is left in the registry (and `img ls` shows the base at its full size); the first step that runs on
+    /// it fetches it.
+    @Test(.needs(.dockerRegistry, .python3, .busybox, .runc, .tar, .gzip))
+    func aCachedBuildDoesNotDownloadItsBaseImagesLayers() async throws {
+        try Prerequisite.require(.dockerRegistry, .python3, .busybox, .runc, .tar, .gzip)
+        try await withRegistry(.plain) { registry in
+            let proxy = try await FaultProxy(before: registry, faults: [])
+            defer { proxy.stop() }
+            let image = try TestImage.make(in: registry.dir)
+            let base = try Reference(parsing: "\(proxy.host)/test/base:v1")
+            var settings = registry.settings()
+            settings.hosts[proxy.host] = settings.settings(for: registry.host)
+            try await withClient(settings: settings) { client in
+                _ = try await client.pushImage(base, root: image.root) { try image.content($0) }
+            }
+            let context = try TemporaryDirectory("img-lazy-base")
+            defer { context.remove() }
+            let dockerfile = """
+                FROM \(proxy.host)/test/base:v1
+                SHELL ["/bin/busybox", "sh", "-c"]
+                RUN echo one > /one
+
+                """
+            try Data(dockerfile.utf8).write(to: URL(filePath: context.file("Dockerfile")))
+            let cache = "type=registry,ref=\(proxy.host)/test/cache:base,registry.insecure=true"
+
+            let a = try Img()
+            defer { a.remove() }
+            let cold = try a(["build", "--progress", "plain", "-t", "app", "--cache-to", cache + ",mode=max", context.path])
+            #expect(cold.status == 0, "\(cold.err)")
+
+            let b = try Img()
+            defer { b.remove() }
+            var start = try proxy.stats().requests.count
+            let warm = try b(["build", "--progress", "plain", "-t", "app", "--cache-from", cache, context.path])
+            #expect(warm.status == 0, "\(warm.err)")
+            // FROM resolves the base (its manifest) and is shown done; every other step hits.
+            #expect(BuildCacheRegistryTests.steps(warm.err).ran.filter { !$0.contains("FROM") }.isEmpty, "\(warm.err)")
+            let fetched = try Self.blobGets(proxy, since: start)
+            #expect(!fetched.contains(image.layer.descriptor.digest.description), "\(fetched)")
+            let listed = try b(["ls"])
+            #expect(listed.out.contains("\(proxy.host)/test/base:v1"), "the base is stored under its name: \(listed.out)")
+
+            // A step that runs needs the base's filesystem: its layer comes down then, once.
+            try Data((dockerfile + "RUN echo two > /two\n").utf8).write(to: URL(filePath: context.file("Dockerfile")))
+            start = try proxy.stats().requests.count
+            let edited = try b(["build", "--progress", "plain", "-t", "app", "--cache-from", cache, context.path])
+            #expect(edited.status == 0, "\(edited.err)")
+            #expect(BuildCacheRegistryTests.steps(edited.err).ran.filter { !$0.contains("FROM") }.count == 1, "\(edited.err)")
+            let layerGets = try Self.blobGets(proxy, since: start).filter { $0 == image.layer.descriptor.digest.description }
+            #expect(layerGets.count == 1, "\(layerGets)")
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import ImgOCI
 import Testing
 import ImgTestSupport
 
@@ -130,6 +131,58 @@ import ImgTestSupport
         // The second machine's own cache now holds the steps: no --cache-from needed any more.
         let local = try b.build(["-t", "app"])
         #expect(BuildFixture.steps(local.stderr).ran.isEmpty, "\(local.stderr)")
+    }
+
+    /// BuildKit refuses a cache config over 1 MiB; img has no such limit. A cache whose config holds 6,000
+    /// records (the real ones, plus records of other keys made from them, as a 1,000-step mode=max cache of
+    /// several builds would be) imports and hits.
+    @Test func aCacheConfigOverOneMebibyteImports() throws {
+        let f = try BuildFixture()
+        try f.write("Dockerfile", Self.multiStage())
+        let cache = f.dir.url.appending(path: "cache").path
+        let a = Machine(f, "a"), b = Machine(f, "b")
+        #expect(try a.build(["-t", "app", "--cache-to", "type=local,dest=\(cache),mode=max"]).status == 0)
+
+        // Rewrite the layout: a bigger config, then the manifest naming it, then index.json naming that.
+        func blobPath(_ digest: String) -> String { cache + "/blobs/sha256/" + digest.dropFirst("sha256:".count) }
+        func write(_ object: Any) throws -> (digest: String, size: Int) {
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            let digest = Digest.sha256(of: Array(data)).description
+            try data.write(to: URL(filePath: blobPath(digest)))
+            return (digest, data.count)
+        }
+        let indexPath = cache + "/index.json"
+        var index = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(filePath: indexPath))) as? [String: Any])
+        var entries = try #require(index["manifests"] as? [[String: Any]])
+        let manifestDigest = try #require(entries[0]["digest"] as? String)
+        var manifest = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(filePath: blobPath(manifestDigest)))) as? [String: Any])
+        var config = try Self.cacheConfig(cache)
+        var records = try #require(config["records"] as? [[String: Any]])
+        let real = records
+        for n in 0..<(6_000 - real.count) {
+            var record = real[n % real.count]
+            record["digest"] = Digest.sha256(of: Array("other key \(n)".utf8)).description
+            records.append(record)
+        }
+        config["records"] = records
+        let written = try write(config)
+        #expect(written.size > 1 << 20, "\(written.size) bytes")
+        var configDescriptor = try #require(manifest["config"] as? [String: Any])
+        configDescriptor["digest"] = written.digest
+        configDescriptor["size"] = written.size
+        manifest["config"] = configDescriptor
+        let manifestWritten = try write(manifest)
+        entries[0]["digest"] = manifestWritten.digest
+        entries[0]["size"] = manifestWritten.size
+        index["manifests"] = entries
+        try JSONSerialization.data(withJSONObject: index).write(to: URL(filePath: indexPath))
+
+        let warm = try b.build(["-t", "app", "--cache-from", "type=local,src=\(cache)"])
+        #expect(warm.status == 0, "\(warm.stderr)")
+        #expect(BuildFixture.steps(warm.stderr).ran.isEmpty, "\(warm.stderr)")
+        #expect(Self.warnings(warm.stderr).isEmpty, "\(warm.stderr)")
+        #expect(try b.digest("app") == (try a.digest("app")))
     }
 
     @Test(arguments: ["min", "max"])

@@ -4,7 +4,7 @@ import ImgRegistry
 import Testing
 import ImgTestSupport
 
-/// `--cache-from type=registry` imports lazily: a counting proxy in front of the real registry shows which
+/// `--cache-from type=registry` imports lazily (and two exports to one ref at once leave one whole cache): a counting proxy in front of the real registry shows which
 /// blobs machine B downloads. A fully cached build, and a push of its image to the same registry, download no
 /// layer; an edit downloads exactly the layers under the step that runs; `img save` fetches what it still lacks.
 @Suite struct BuildCacheLazyTests {
@@ -152,6 +152,53 @@ import ImgTestSupport
             #expect(BuildCacheRegistryTests.steps(edited.err).ran.filter { !$0.contains("FROM") }.count == 1, "\(edited.err)")
             let layerGets = try Self.blobGets(proxy, since: start).filter { $0 == image.layer.descriptor.digest.description }
             #expect(layerGets.count == 1, "\(layerGets)")
+        }
+    }
+
+    /// Two machines exporting different builds to one registry ref at once: the registry keeps one of the two
+    /// cache manifests whole, and a third machine builds that one's Dockerfile with every step cached.
+    @Test(.needs(.dockerRegistry, .python3, .busybox, .runc))
+    func twoExportsToOneRefAtOnceLeaveOneValidCache() async throws {
+        try Prerequisite.require(.dockerRegistry, .python3, .busybox, .runc)
+        try await withRegistry(.plain) { registry in
+            let cache = "type=registry,ref=\(registry.host)/test/cache:shared,registry.insecure=true"
+            var contexts: [TemporaryDirectory] = []
+            defer { for context in contexts { context.remove() } }
+            for variant in ["one", "two"] {
+                let context = try TemporaryDirectory("img-race-\(variant)")
+                try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: context.file("busybox"))
+                try Data(BuildCacheRegistryTests.dockerfile.replacingOccurrences(of: "echo final", with: "echo \(variant)").utf8)
+                    .write(to: URL(filePath: context.file("Dockerfile")))
+                contexts.append(context)
+            }
+            let machines = try [Img(), Img()]
+            defer { for machine in machines { machine.remove() } }
+            let paths = contexts.map(\.path)
+            let statuses = try await withThrowingTaskGroup(of: (Int, Int32, String).self) { group in
+                for index in machines.indices {
+                    let machine = machines[index], path = paths[index]
+                    group.addTask {
+                        let result = try machine(["build", "--progress", "plain", "--cache-to", cache + ",mode=max", path])
+                        return (index, result.status, result.err)
+                    }
+                }
+                var statuses: [Int: (Int32, String)] = [:]
+                for try await (index, status, err) in group { statuses[index] = (status, err) }
+                return statuses
+            }
+            for (status, err) in statuses.values { #expect(status == 0, "\(err)") }
+
+            // Whichever manifest won, it is whole: one of the two builds hits every step from it.
+            var hits = 0
+            for path in paths {
+                let c = try Img()
+                defer { c.remove() }
+                let build = try c(["build", "--progress", "plain", "-t", "app", "--cache-from", cache, path])
+                #expect(build.status == 0, "\(build.err)")
+                #expect(!build.err.contains("warning:"), "\(build.err)")
+                if BuildCacheRegistryTests.steps(build.err).ran.isEmpty { hits += 1 }
+            }
+            #expect(hits == 1, "exactly one of the two caches is in the registry")
         }
     }
 }

@@ -18,9 +18,10 @@ package import ImgWorker
 extension ImgEngine {
     /// One build: plan the Dockerfile for each target platform, solve the graphs side by side, export the
     /// results to every output. Progress goes to `progress`; Ctrl-C and SIGTERM cancel it cleanly.
-    package func build(_ request: BuildRequest, progress: any BuildProgress) async throws {
+    @discardableResult
+    package func build(_ request: BuildRequest, progress: any BuildProgress) async throws -> BuildResult? {
         do {
-            try await BuildRun(engine: self, request: request).run(progress: progress)
+            return try await BuildRun(engine: self, request: request).run(progress: progress)
         } catch is CancellationError {
             throw RequestError("build cancelled")
         }
@@ -35,7 +36,7 @@ struct BuildRun {
 
     func debug(_ line: String) { engine.debug(line) }
 
-    func run(progress: any BuildProgress) async throws {
+    func run(progress: any BuildProgress) async throws -> BuildResult? {
         let started = ContinuousClock.now
         let outputs = try resolvedOutputs()
         let state = try engine.state()
@@ -45,9 +46,10 @@ struct BuildRun {
         let blobs = engine.blobFetcher(state: state) { descriptor, location, bytes in
             progress.message("fetched layer \(descriptor.digest) (\(Self.mebibytes(bytes))) from \(location.registry)/\(location.repository)")
         }
+        let result: BuildResult?
         do {
-            try await run(progress: progress, outputs: outputs, state: state, cacheClient: cacheClient, blobs: blobs,
-                          started: started)
+            result = try await run(progress: progress, outputs: outputs, state: state, cacheClient: cacheClient, blobs: blobs,
+                                   started: started)
         } catch {
             try? await cacheClient?.shutdown()
             await blobs.shutdown()
@@ -55,10 +57,12 @@ struct BuildRun {
         }
         try? await cacheClient?.shutdown()
         await blobs.shutdown()
+        return result
     }
 
     private func run(progress: any BuildProgress, outputs: [BuildOutput], state: StateDirectory,
-                     cacheClient: RegistryClient?, blobs: RegistryBlobFetcher, started: ContinuousClock.Instant) async throws {
+                     cacheClient: RegistryClient?, blobs: RegistryBlobFetcher,
+                     started: ContinuousClock.Instant) async throws -> BuildResult? {
         try await WorkDirectory.with(state, "build") { work in
             // The context: a directory, or a tar on stdin unpacked into the work directory.
             var contextDirectory = command.context
@@ -73,7 +77,7 @@ struct BuildRun {
             }
             let source = try DockerfileSource.load(file: command.dockerfile, context: contextDirectory)
             let targets = try targetPlatforms()
-            let images = StoreImageResolver(state: state, debug: engine.debug)
+            let images = StoreImageResolver(state: state, alwaysPull: command.pull, debug: engine.debug)
             // One plan per target platform (TARGETPLATFORM and friends differ); a single --platform, or none,
             // is the plain build.
             var plans: [(platform: Platform, plan: BuildPlan)] = []
@@ -118,7 +122,7 @@ struct BuildRun {
                         cacheSources: cacheSources, blobFetcher: blobs))
             }
 
-            try await state.content.withLease { _ in
+            let result = try await state.content.withLease { _ -> BuildResult? in
                 let solvers = builds.map { build in
                     // Each build is solved once, for its target: intermediate states can go as soon as read.
                     Solver<BuildStep, BuildState>(graph: build.definition.graph, keepsIntermediateOutputs: false) {
@@ -143,10 +147,11 @@ struct BuildRun {
                     }
                 }
                 let signals = InterruptSignals { _ in solve.cancel() }
+                let result: BuildResult?
                 do {
                     let results = try await solve.value
                     withExtendedLifetime(signals) {}
-                    try await export(Array(zip(results, builds.map(\.worker))), outputs: outputs, state: state, work: work,
+                    result = try await export(Array(zip(results, builds.map(\.worker))), outputs: outputs, state: state, work: work,
                                      blobs: blobs, progress: progress)
                 } catch {
                     // The steps that did finish keep their cache records, as before; the build's error wins.
@@ -156,8 +161,10 @@ struct BuildRun {
                 for build in builds { try await build.worker.records.drain() }
                 reportImports(cacheSources, fetched: blobs.fetched, progress: progress)
                 try await exportCache(builds, state: state, work: work, blobs: blobs, progress: progress)
+                return result
             }
             progress.message("Built in \((ContinuousClock.now - started).fixed(1))s")
+            return result
         }
     }
 
@@ -225,6 +232,12 @@ struct BuildRun {
                 image.names = command.tags
                 outputs.append(image)
             }
+        }
+        if command.push {
+            guard let index = outputs.firstIndex(where: { $0.kind == .image }) else {
+                throw RequestError("--push needs a name to push to: add -t NAME")
+            }
+            outputs[index].push = true
         }
         for output in outputs {
             for name in output.names { _ = try Reference(parsing: name) }

@@ -3,17 +3,27 @@ import ImgContent
 import ImgExport
 import ImgOCI
 import ImgWorker
+import Synchronization
 
 extension BuildRun {
     /// Writes the build result (one platform, or several in order) to every requested output.
     func export(_ results: [(BuildState, BuildWorker)], outputs: [BuildOutput], state: StateDirectory,
-                work: WorkDirectory, blobs: (any BlobFetcher)?, progress: any BuildProgress) async throws {
+                work: WorkDirectory, blobs: (any BlobFetcher)?, progress: any BuildProgress) async throws -> BuildResult? {
         let images = results.map { result, worker in Self.exported(finalized(result, worker: worker), worker: worker) }
-        let context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: engine.debug,
+        var context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: engine.debug,
                                     fetcher: blobs)
+        let written = Mutex<(Descriptor, [Reference])?>(nil)
+        context.imageWritten = { root, names in written.withLock { if $0 == nil { $0 = (root, names) } } }
         for output in outputs {
             try await exporter(for: output, sourceDateEpoch: results[0].1.options.sourceDateEpoch).export(images, in: context)
         }
+        guard let (root, names) = written.withLock({ $0 }) else { return nil }
+        var config: Digest?
+        if root.mediaType.isManifest, let data = try? state.content.data(for: root.digest),
+           let manifest = try? JSONDecoder().decode(Manifest.self, from: data) {
+            config = manifest.config.digest
+        }
+        return BuildResult(descriptor: root, configDigest: config, names: names)
     }
 
     /// The exporter `output` asks for, with buildx's defaults: docker media types for the store and a docker

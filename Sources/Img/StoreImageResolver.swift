@@ -12,11 +12,14 @@ import Synchronization
 /// stages asking for the same image share one pull.
 package final class StoreImageResolver: BaseImageResolver {
     private let state: StateDirectory
+    /// `--pull`: the registry is asked even when the store has the image (a newer push under the tag wins).
+    private let alwaysPull: Bool
     private let debug: @Sendable (String) -> Void
     private let inFlight = Mutex<[String: Task<BaseImage, any Error>]>([:])
 
-    package init(state: StateDirectory, debug: @escaping @Sendable (String) -> Void = { _ in }) {
+    package init(state: StateDirectory, alwaysPull: Bool = false, debug: @escaping @Sendable (String) -> Void = { _ in }) {
         self.state = state
+        self.alwaysPull = alwaysPull
         self.debug = debug
     }
 
@@ -34,7 +37,9 @@ package final class StoreImageResolver: BaseImageResolver {
     private func load(_ name: String, platform: Platform) async throws -> BaseImage {
         let reference = try Reference(parsing: name).withDefaultTag
         var storedPlatform: Platform?
-        if let record = try await state.images.find(reference) {
+        if alwaysPull {
+            debug("\(reference.familiar): --pull, asking the registry")
+        } else if let record = try await state.images.find(reference) {
             debug("\(reference.familiar): using the stored image \(record.descriptor.digest)")
             switch try await local(record.descriptor, platform: platform) {
             case .found(let image): return image

@@ -5,6 +5,7 @@ import Img
 import ImgRuntime
 import ImgSystem
 import ImgWorker
+import Synchronization
 
 /// `img build [OPTIONS] PATH`: a Dockerfile and its context into an image, as docker build does; or, with
 /// `--check`, only the Dockerfile's lint findings.
@@ -73,6 +74,21 @@ struct Build: AsyncParsableCommand {
     @Option(name: .customLong("runtime"), help: ArgumentHelp("OCI runtime for RUN (default: runc).", valueName: "path"))
     var runtime: String?
 
+    @Flag(help: "Push the image to its registry (shorthand for -o type=image,push=true with the -t names).")
+    var push = false
+
+    @Flag(help: "Always ask the registry for base images, even when they are stored.")
+    var pull = false
+
+    @Flag(name: [.short, .long], help: "Print only the image digest (the build's output is shown only if it fails).")
+    var quiet = false
+
+    @Option(help: ArgumentHelp("Write the image digest (as img ls shows it) to the file.", valueName: "file"))
+    var iidfile: String?
+
+    @Option(name: .customLong("metadata-file"), help: ArgumentHelp("Write the build result's metadata (buildx's JSON keys) to the file.", valueName: "file"))
+    var metadataFile: String?
+
     @Argument(help: ArgumentHelp("Build context directory, or - for a tar archive on stdin.", valueName: "PATH"))
     var context: String
 
@@ -123,9 +139,40 @@ struct Build: AsyncParsableCommand {
             case .plain: false
             case .auto: !noConsole && isatty(2) != 0
             }
-            let display: any ProgressDisplay = useTTY ? TTYProgress(debug: options.debug) : PlainProgress(debug: options.debug)
+            // -q: the plain lines are kept and shown only if the build fails.
+            let held = HeldOutput()
+            let display: any ProgressDisplay = if quiet { PlainProgress(debug: options.debug, write: held.append) }
+                else if useTTY { TTYProgress(debug: options.debug) } else { PlainProgress(debug: options.debug) }
             defer { display.stop() }
-            try await engine.build(request, progress: display)
+            let result: BuildResult?
+            do { result = try await engine.build(request, progress: display) } catch {
+                if quiet { FileHandle.standardError.write(Data(held.text.utf8)) }
+                throw error
+            }
+            try writeResult(result)
+        }
+    }
+
+    /// `--iidfile`, `--metadata-file` and `-q`: each file written whole (a temporary name, then renamed).
+    private func writeResult(_ result: BuildResult?) throws {
+        guard iidfile != nil || metadataFile != nil || quiet else { return }
+        guard let result else {
+            throw CommandError("--iidfile, --metadata-file and -q need an image output (-t NAME, or -o type=image|oci|docker)")
+        }
+        if let iidfile { try Self.writeWhole(Data(result.descriptor.digest.description.utf8), to: iidfile, flag: "--iidfile") }
+        if let metadataFile { try Self.writeWhole(try result.metadataJSON, to: metadataFile, flag: "--metadata-file") }
+        if quiet { print(result.descriptor.digest.description) }
+    }
+
+    static func writeWhole(_ data: Data, to path: String, flag: String) throws {
+        let url = URL(filePath: path)
+        let temporary = url.deletingLastPathComponent().appending(path: ".\(url.lastPathComponent).img-\(getpid())")
+        do {
+            try data.write(to: temporary)
+            guard rename(temporary.path, path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw CommandError("\(flag) \(path): cannot write: \(error.localizedDescription)")
         }
     }
 
@@ -146,6 +193,8 @@ struct Build: AsyncParsableCommand {
         request.runtime = runtime
         request.cacheTo = try cacheTo.map { try CacheExportSpec(parsing: $0) }
         request.cacheFrom = try cacheFrom.map { try CacheImportSpec(parsing: $0) }
+        request.push = push
+        request.pull = pull
         return request
     }
 
@@ -165,4 +214,11 @@ struct Build: AsyncParsableCommand {
             StandardError.print("warning: no subordinate id range (or no newuidmap) for uid \(UserNamespace.outsideUID): building with a single id, RUN steps can use only uid and gid 0; add a range to /etc/subuid and /etc/subgid for the others")
         }
     }
+}
+
+/// `-q`: progress lines kept in memory, for the error case.
+final class HeldOutput: Sendable {
+    private let lines = Mutex("")
+    var text: String { lines.withLock { $0 } }
+    func append(_ line: String) { lines.withLock { $0 += line } }
 }

@@ -49,6 +49,8 @@ package struct ExportContext: Sendable {
     package var debug: @Sendable (String) -> Void
     /// Fetches the blobs a lazy cache import left in a registry, for exports that read them.
     package var fetcher: (any BlobFetcher)?
+    /// Told of each image an output wrote (its root and names), for `--iidfile` and `--metadata-file`.
+    package var imageWritten: @Sendable (Descriptor, [Reference]) -> Void = { _, _ in }
 
     package init(state: StateDirectory, work: WorkDirectory, report: @escaping @Sendable (String) -> Void,
                  debug: @escaping @Sendable (String) -> Void = { _ in }, fetcher: (any BlobFetcher)? = nil) {
@@ -109,6 +111,7 @@ package struct ImageStoreExporter: Exporter {
     package func export(_ images: [ExportedImage], in context: ExportContext) async throws {
         let root = try await Self.storeRoot(images, types: mediaTypes, recompression: recompression, in: context)
         context.report("writing image \(root.digest)" + Self.platformsSuffix(images) { " (\($0) platforms)" })
+        context.imageWritten(root, names)
         for reference in names {
             _ = try await context.state.images.put(reference, descriptor: root)
             context.report("naming to \(reference.familiar)")
@@ -167,6 +170,7 @@ package struct ImageArchiveExporter: Exporter {
         if format == .docker && images.count != 1 { throw ExportError(.unsupported, Self.dockerArchiveHoldsOnePlatform) }
         let root = try await Self.storeRoot(images, types: mediaTypes, recompression: recompression, in: context)
         try await context.state.content.fetchMissing(of: [root], with: context.fetcher)
+        context.imageWritten(root, names)
         let tree = try context.work.newDirectory("archive")
         switch format {
         case .oci:

@@ -1,0 +1,89 @@
+import Foundation
+import Glibc
+import ImgTestSupport
+import Testing
+
+/// img against BuildKit, case by case (issue 15): each case of Tests/BuildKitReference/cases.json is built by
+/// the real binary and its config, history and layer entries are compared with what docker 20.10's BuildKit
+/// made of it (recorded by scripts/buildkit-reference, with current BuildKit's corrections where its source
+/// does otherwise). A case img is known to build differently is recorded in img.json with its difference
+/// number; for it the test checks that img still builds exactly that, so a fix (or a new change) shows.
+@Suite(.serialized, .needs(.busybox, .tar, .gzip)) struct BuildKitConformanceTests {
+    /// One state directory with the busybox base loaded, shared by the cases.
+    final class Shared: Sendable {
+        let dir: TemporaryDirectory
+        var state: String { dir.file("state") }
+
+        init() throws {
+            dir = try TemporaryDirectory("img-buildkit")
+            let archive = try Self.busyboxArchive(in: dir)
+            let loaded = try ImgBinary.run(["-s", dir.file("state"), "load", "-i", archive])
+            guard loaded.status == 0 else { throw TestFailure("img load busybox: \(loaded.stderr)") }
+        }
+
+        /// `busybox:latest` as a docker archive, made as scripts/buildkit-reference makes it: Debian's static
+        /// busybox with /bin/sh, the directories a RUN mounts over, PATH=/bin, one history entry.
+        static func busyboxArchive(in dir: TemporaryDirectory) throws -> String {
+            let root = dir.file("busybox-root"), arch = dir.file("busybox-archive")
+            let dirs = ["bin", "dev", "etc", "mnt", "proc", "sys"]
+            for d in dirs { try FileManager.default.createDirectory(atPath: root + "/" + d, withIntermediateDirectories: true) }
+            try FileManager.default.createDirectory(atPath: arch, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: root + "/bin/busybox")
+            try FileManager.default.createSymbolicLink(atPath: root + "/bin/sh", withDestinationPath: "busybox")
+            try run("tar", ["--format=gnu", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner",
+                            "-C", root, "-cf", arch + "/layer.tar"] + dirs)
+            let diffID = try sha256(file: arch + "/layer.tar")
+            let config = #"{"architecture":"amd64","config":{"Cmd":["sh"],"Env":["PATH=/bin"]},"created":"2026-01-01T00:00:00Z","history":[{"created":"2026-01-01T00:00:00Z","created_by":"busybox base of the BuildKit comparison"}],"os":"linux","rootfs":{"diff_ids":["\#(diffID)"],"type":"layers"}}"#
+            try Data(config.utf8).write(to: URL(filePath: arch + "/config.json"))
+            try Data(#"[{"Config":"config.json","RepoTags":["busybox:latest"],"Layers":["layer.tar"]}]"#.utf8)
+                .write(to: URL(filePath: arch + "/manifest.json"))
+            let out = dir.file("busybox.tar")
+            try run("tar", ["-C", arch, "-cf", out, "manifest.json", "config.json", "layer.tar"])
+            return out
+        }
+    }
+
+    static let shared: Result<Shared, any Error> = Result { try Shared() }
+
+    @Test(arguments: BuildKitReference.caseNames) func sameImageAsBuildKit(_ name: String) throws {
+        try Prerequisite.require(.busybox, .tar, .gzip)
+        let reference = try BuildKitReference.loaded.get()
+        let shared = try Self.shared.get()
+        let c = try #require(reference.cases.first { $0.name == name })
+        let expected = try reference.reference(for: c)
+
+        let context = shared.dir.file("case-" + name), archive = context + ".tar"
+        try c.makeContext(in: context)
+        defer { removeTree(context); unlink(archive) }
+        let built = try ImgBinary.run(["-s", shared.state, "build", "--progress", "plain", "-o", "type=docker,dest=" + archive, context])
+        let actual: JSONValue = built.status == 0
+            ? try ImageReduction.reduce(archive: archive, skipLayers: c.baseSkip.layers, skipHistory: c.baseSkip.history)
+            : .object(["fails": .bool(true), "log": .string(built.stderr.split(separator: "\n").last.map(String.init) ?? "")])
+
+        let differences = ImageReduction.differences(expected: expected, actual: actual)
+        if let known = reference.knownDifferences[name] {
+            // A known difference: img must still build exactly what was recorded for it, and that must
+            // still differ from BuildKit (else the record is stale: run scripts/buildkit-reference).
+            let recorded = try #require(known["img"])
+            #expect(!differences.isEmpty, "\(name) (difference \(c.difference.map(String.init) ?? "-")) is now identical to BuildKit (docker \(reference.docker)): run scripts/buildkit-reference to record it")
+            let drift = ImageReduction.differences(expected: recorded, actual: actual)
+            #expect(drift.isEmpty, "\(name): img no longer builds its recorded known difference:\n  " + drift.joined(separator: "\n  "))
+        } else {
+            #expect(differences.isEmpty, "\(name) differs from BuildKit (docker \(reference.docker)):\n  " + differences.joined(separator: "\n  "))
+        }
+    }
+
+    /// The data itself: every case has BuildKit's result, every known difference names a case, and the plain
+    /// cases are identical.
+    @Test func recordedDataCoversEveryCase() throws {
+        let reference = try BuildKitReference.loaded.get()
+        let names = Set(reference.cases.map(\.name))
+        #expect(names.count == reference.cases.count, "case names repeat")
+        #expect(Set(reference.buildkit.keys) == names, "buildkit.json does not match cases.json: run scripts/buildkit-reference")
+        #expect(Set(reference.knownDifferences.keys).isSubset(of: names))
+        for c in reference.cases where c.difference == nil {
+            #expect(reference.knownDifferences[c.name] == nil, "plain case \(c.name) is recorded as differing")
+        }
+        #expect(reference.docker.hasPrefix("20.10"), "recorded with docker \(reference.docker)")
+    }
+}

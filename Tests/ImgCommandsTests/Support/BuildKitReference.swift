@@ -148,7 +148,9 @@ enum ImageReduction {
     static func reduce(archive: String, skipLayers: Int, skipHistory: Int) throws -> JSONValue {
         var members: [String: [UInt8]] = [:]
         let outer = try TarReader(path: archive)
-        while let entry = try outer.next() where entry.kind == .regular { members[entry.path] = try outer.readAll() }
+        while let entry = try outer.next() {
+            if entry.kind == .regular { members[entry.path] = try outer.readAll() }
+        }
         func member(_ name: String) throws -> [UInt8] {
             let key = TarEntryPath.normalized(name)
             guard let bytes = members[key] else { throw TestFailure("\(archive) has no \(name)") }

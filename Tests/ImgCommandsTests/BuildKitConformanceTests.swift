@@ -73,6 +73,24 @@ import Testing
         }
     }
 
+    /// An ARG's history entry has its value (as BuildKit's), yet a new value of an ARG no step uses keeps the
+    /// later steps cached: the key leaves the value out and a hit takes the history from its parent.
+    @Test(.needs(.busybox, .runc)) func argValueIsInTheHistoryButNotInTheKeysOfStepsThatDoNotUseIt() throws {
+        let f = try BuildFixture()
+        try f.write("a.txt", "a\n")
+        try f.write("Dockerfile", "FROM scratch\nARG VERSION=0\nCOPY a.txt /\nLABEL v=$VERSION\n")
+        for (round, version) in ["1", "2"].enumerated() {
+            let built = try f.build(["-t", "arg", "--build-arg", "VERSION=\(version)"])
+            try #require(built.status == 0, "\(built.stderr)")
+            let steps = BuildFixture.steps(built.stderr)
+            #expect(steps.cached.contains { $0.contains("COPY a.txt /") } == (round == 1), "\(built.stderr)")
+            let result = try ImgBinary.run(["-s", f.state, "inspect", "arg"])
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            let history = ((json["config"] as? [String: Any])?["history"] as? [[String: Any]])?.compactMap { $0["created_by"] as? String }
+            #expect(history == ["ARG VERSION=\(version)", "COPY a.txt / # buildkit", "LABEL v=\(version)"], "\(result.stdout)")
+        }
+    }
+
     /// The data itself: every case has BuildKit's result, every known difference names a case, and the plain
     /// cases are identical.
     @Test func recordedDataCoversEveryCase() throws {

@@ -70,7 +70,9 @@ package struct CopySelection: Sendable, Hashable {
                 if !selector.isExcludedRoot(root) { roots.append(root) }
             }
         }
-        guard matchedAnything else {
+        // Wildcards that match nothing select nothing, as BuildKit's COPY allows empty wildcards (the step
+        // then makes no files, not even the destination); a literal source that is missing failed above.
+        guard matchedAnything || !parents else {
             throw ContextError(.noSources, "no source files were specified")
         }
         return CopySelection(tree: tree, roots: roots,

@@ -103,8 +103,10 @@ extension BuildWorker {
             try CopyOperation.copy(selection, into: rootfs, destination: destination, options: copyOptions)
         case .filesystem(let source):
             try await withFilesystem(of: source) { root in
+                // A source that is a symlink is copied as what it points to, as BuildKit does.
                 let selection = try CopySelection.select(
-                    copy.paths, in: .directory(root), excludes: copy.excludes, parents: copy.parents)
+                    copy.paths, in: .directory(root), excludes: copy.excludes, parents: copy.parents,
+                    followRootSymlinks: true)
                 try CopyOperation.copy(selection, into: rootfs, destination: destination, options: copyOptions)
             }
         }

@@ -91,6 +91,30 @@ import Testing
         }
     }
 
+    /// `RUN --mount=type=bind,rw` (difference 8): the step writes to the bind, the writes are thrown away
+    /// after it, and the context itself is never written.
+    @Test(.needs(.busybox, .runc)) func rwBindTakesWritesAndThrowsThemAway() throws {
+        let f = try BuildFixture()
+        try f.write("a.txt", "original\n")
+        try f.write("Dockerfile", """
+            FROM scratch
+            COPY busybox /bin/busybox
+            RUN ["/bin/busybox", "--install", "-s", "/bin"]
+            RUN --mount=type=bind,target=/mnt,rw echo changed > /mnt/a.txt && touch /mnt/new && cat /mnt/a.txt > /seen && ls /mnt >> /seen
+            """)
+        let built = try f.build(["-t", "rwbind"])
+        try #require(built.status == 0, "\(built.stderr)")
+        let rootfs = try f.unpack("rwbind")
+        let seen = try String(contentsOfFile: rootfs.appending(path: "seen").path, encoding: .utf8)
+        #expect(seen.hasPrefix("changed\n") && seen.contains("new"), "\(seen)")
+        // Nothing written through the bind is in the layer (nor the mount point).
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: rootfs.appending(path: "mnt").path)) ?? []).isEmpty)
+        #expect(try String(contentsOfFile: f.context.appending(path: "a.txt").path, encoding: .utf8) == "original\n")
+        #expect(!FileManager.default.fileExists(atPath: f.context.appending(path: "new").path))
+        let runtime = (try? FileManager.default.contentsOfDirectory(atPath: f.state + "/runtime")) ?? []
+        #expect(!runtime.contains { $0.hasPrefix("bind-") }, "\(runtime)")
+    }
+
     /// The data itself: every case has BuildKit's result, every known difference names a case, and the plain
     /// cases are identical.
     @Test func recordedDataCoversEveryCase() throws {

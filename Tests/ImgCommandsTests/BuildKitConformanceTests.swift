@@ -8,7 +8,7 @@ import Testing
 /// made of it (recorded by scripts/buildkit-reference, with current BuildKit's corrections where its source
 /// does otherwise). A case img is known to build differently is recorded in img.json with its difference
 /// number; for it the test checks that img still builds exactly that, so a fix (or a new change) shows.
-@Suite(.serialized, .needs(.busybox, .tar, .gzip)) struct BuildKitConformanceTests {
+@Suite(.serialized, .needs(.busybox, .runc, .tar, .gzip)) struct BuildKitConformanceTests {
     /// One state directory with the busybox base loaded, shared by the cases.
     final class Shared: Sendable {
         let dir: TemporaryDirectory
@@ -46,7 +46,7 @@ import Testing
     static let shared: Result<Shared, any Error> = Result { try Shared() }
 
     @Test(arguments: BuildKitReference.caseNames) func sameImageAsBuildKit(_ name: String) throws {
-        try Prerequisite.require(.busybox, .tar, .gzip)
+        try Prerequisite.require(.busybox, .runc, .tar, .gzip)
         let reference = try BuildKitReference.loaded.get()
         let shared = try Self.shared.get()
         let c = try #require(reference.cases.first { $0.name == name })

@@ -29,10 +29,8 @@ package enum CopyOperation {
         do throws(ContextError) {
             let writer = try RootfsWriter(rootfs: rootfs, options: options, keepsOwnership: selection.tree.keepsOwnership)
             let target = Destination(destination)
-            if selection.needsDirectoryDestination && !target.isDirectory {
-                throw ContextError(.invalidDestination,
-                    "When using \(instruction) with more than one source file, the destination must be a directory and end with a /")
-            }
+            // Several sources to a destination without `/` are each written to it, the last one staying, as
+            // in BuildKit; the legacy builder's "must be a directory" error is not BuildKit's.
             for root in selection.roots {
                 try writer.copy(root, from: selection.tree, to: target, extractArchives: options.isAdd)
             }

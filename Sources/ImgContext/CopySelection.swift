@@ -33,8 +33,6 @@ package struct CopySelection: Sendable, Hashable {
 
     package var tree: SourceTree
     package var roots: [Root]
-    /// Several sources, or a wildcard that matched several: docker then requires a directory destination.
-    package var needsDirectoryDestination: Bool
 
     /// Selects `sources` (as written after variable expansion) from `tree`.
     ///
@@ -48,7 +46,6 @@ package struct CopySelection: Sendable, Hashable {
                                followRootSymlinks: Bool = false) throws(ContextError) -> CopySelection {
         let selector = try Selector(tree: tree, excludes: excludes, followRootSymlinks: followRootSymlinks)
         var roots: [Root] = []
-        var wildcardMatches = 0
         var matchedAnything = false
         for source in sources {
             if parents {
@@ -61,7 +58,6 @@ package struct CopySelection: Sendable, Hashable {
             let components = SourcePath.components(source)
             if components.contains(where: SourcePath.hasMeta) {
                 let matches = try selector.expand(components)
-                wildcardMatches += matches.count
                 matchedAnything = matchedAnything || !matches.isEmpty
                 roots.append(contentsOf: matches.filter { !selector.isExcludedRoot($0) })
             } else {
@@ -70,11 +66,12 @@ package struct CopySelection: Sendable, Hashable {
                 if !selector.isExcludedRoot(root) { roots.append(root) }
             }
         }
-        guard matchedAnything else {
+        // Wildcards that match nothing select nothing, as BuildKit's COPY allows empty wildcards (the step
+        // then makes no files, not even the destination); a literal source that is missing failed above.
+        guard matchedAnything || !parents else {
             throw ContextError(.noSources, "no source files were specified")
         }
-        return CopySelection(tree: tree, roots: roots,
-                             needsDirectoryDestination: sources.count > 1 || wildcardMatches > 1)
+        return CopySelection(tree: tree, roots: roots)
     }
 }
 

@@ -33,7 +33,7 @@ extension BuildDefinition {
         case .onbuild(let trigger): .config(.onbuild(trigger.expression))
         case .shell(let shell): .config(.shell(shell))
         case .maintainer(let author): .config(.maintainer(author))
-        case .arg: .config(.arg)
+        case .arg(let declarations): .config(.arg(declarations.map { DeclaredArg($0.name, $0.defaultValue) }))
         case .from: preconditionFailure("FROM starts a stage; it is not an instruction of one")
         }
     }

@@ -41,16 +41,19 @@ package struct BuildDefinition: Sendable {
                     stageInputs.append(StageInput(name: name, stage: reference.stage, inputPosition: inputs.count))
                     inputs.append(final)
                 }
+                var op = Self.op(instruction.command, stageInputs: stageInputs)
                 if case .arg(let declarations) = instruction.command {
+                    var declared: [DeclaredArg] = []
                     for declaration in declarations {
                         args.removeAll { $0.name == declaration.name }
-                        if let value = finalArgs[declaration.name] ?? nil {
-                            args.append(NamedValue(declaration.name, value))
-                        }
+                        let value = finalArgs[declaration.name] ?? nil
+                        if let value { args.append(NamedValue(declaration.name, value)) }
+                        declared.append(DeclaredArg(declaration.name, value))
                     }
+                    op = .config(.arg(declared))
                 }
                 previous = graph.add(
-                    BuildStep(op: Self.op(instruction.command, stageInputs: stageInputs), stageIndex: stage.index,
+                    BuildStep(op: op, stageIndex: stage.index,
                               stageName: stage.nameAsWritten, number: offset + 2, count: count,
                               line: instruction.startLine, text: instruction.node.original, args: args,
                               stageInputs: stageInputs),

@@ -45,11 +45,17 @@ extension BuildWorker {
                       _ body: (inout BuildState) async throws -> Void) async throws -> BuildState {
         let cacheKey = key.finish()
         let parentKey = parent.cacheKey == cacheKey ? nil : parent.cacheKey
-        if let found = try await cachedState(cacheKey) {
+        if var found = try await cachedState(cacheKey) {
             produced.add(ProducedResult(vertex: vertex, key: cacheKey, parent: parentKey, manifest: found.manifest))
             rememberKey(step, key)
             progress.started(vertex, title: step.title)
             progress.cached(vertex)
+            // The history before this step is the parent's: keys leave out history texts that do not change
+            // the files (an ARG's value), so the record may carry older ones.
+            let before = parent.config.history ?? []
+            if let recorded = found.state.config.history, recorded.count >= before.count {
+                found.state.config.history = before + recorded.dropFirst(before.count)
+            }
             return found.state
         }
         return try await shown(vertex, step) {

@@ -1,9 +1,11 @@
 import Foundation
+import Glibc
 import ImgContext
 import ImgFrontend
 import ImgGraph
 import ImgOCI
 import ImgSnapshot
+import ImgSystem
 
 /// The file op: a copy's resolved sources written into a filesystem, and WORKDIR's directory.
 extension BuildWorker {
@@ -101,8 +103,10 @@ extension BuildWorker {
             try CopyOperation.copy(selection, into: rootfs, destination: destination, options: copyOptions)
         case .filesystem(let source):
             try await withFilesystem(of: source) { root in
+                // A source that is a symlink is copied as what it points to, as BuildKit does.
                 let selection = try CopySelection.select(
-                    copy.paths, in: .directory(root), excludes: copy.excludes, parents: copy.parents)
+                    copy.paths, in: .directory(root), excludes: copy.excludes, parents: copy.parents,
+                    followRootSymlinks: true)
                 try CopyOperation.copy(selection, into: rootfs, destination: destination, options: copyOptions)
             }
         }
@@ -125,21 +129,58 @@ extension BuildWorker {
         return base + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
     }
 
-    /// WORKDIR: sets the config and creates the directory (a layer) when it does not exist yet.
+    /// WORKDIR: sets the config and creates the directory (a layer) when it does not exist yet, owned by
+    /// the stage's USER as BuildKit's mkdir makes it.
     func workdir(_ vertex: Int, _ step: BuildStep, _ path: String, parent: BuildState) async throws -> BuildState {
         let previous = parent.container.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
         let absolute = URL(filePath: Self.containerPath(path, workdir: previous)).standardized.path
-        let key = FileOp.workingDirectoryKey(parent: parent.cacheKey, path: absolute)
+        // BuildKit keeps an absolute path as written (`/tmp/` stays `/tmp/` in the config and the history)
+        // and cleans a relative one joined to the previous directory.
+        let configured = path.hasPrefix("/") ? path : absolute
+        let user = parent.container.user.flatMap { $0.isEmpty ? nil : $0 }
+        var key = FileOp.workingDirectoryKey(parent: parent.cacheKey, path: configured)
+        key.add("user", user ?? "-")
         return try await throughCache(vertex, step, key: key, parent: parent) { result in
-            result.container.workingDir = absolute
+            result.container.workingDir = configured
             let layer = try await layer(on: parent) { workspace in
-                Self.makeDirectory(absolute, in: workspace.rootfs)
+                let owner = try user.map { spec in
+                    do { return try Self.workdirOwner(spec, rootfs: workspace.rootfs) } catch {
+                        throw self.error(step, "WORKDIR \(configured): \(error)")
+                    }
+                }
+                return Self.makeWorkingDirectory(absolute, in: workspace.rootfs, owner: owner)
             }
             if let layer {
-                result.append(layer, createdBy: "WORKDIR \(absolute)", created: now)
+                result.append(layer, createdBy: "WORKDIR \(configured)", created: now)
             } else {
-                result.appendEmpty(createdBy: "WORKDIR \(absolute)", created: now)
+                result.appendEmpty(createdBy: "WORKDIR \(configured)", created: now)
             }
         }
+    }
+
+    /// The owner BuildKit gives a directory it makes for `USER spec`: a number alone is both uid and gid, a
+    /// name takes its passwd entry's ids, a group after `:` its own.
+    static func workdirOwner(_ spec: String, rootfs: String) throws -> (uid: UInt32, gid: UInt32) {
+        let user = try ContainerUser.resolve(spec, rootfs: rootfs)
+        if !spec.contains(":"), let number = UInt32(spec) { return (number, number) }
+        return (user.uid, user.gid)
+    }
+
+    /// Makes the missing directories of `path` (mode 0755), each owned by `owner` when given; what exists
+    /// is left as it is. Resolved inside `rootfs` as `RootedDirectory` does. False when nothing was missing.
+    static func makeWorkingDirectory(_ path: String, in rootfs: String, owner: (uid: UInt32, gid: UInt32)?) -> Bool {
+        guard let components = RootedDirectory.components(of: path), !components.isEmpty,
+              let root = try? RootedDirectory(path: rootfs) else { return false }
+        if (try? root.openDirectory(components)) != nil { return false }
+        for end in 1...components.count {
+            let prefix = Array(components[..<end])
+            if (try? root.openDirectory(prefix)) != nil { continue }
+            guard let (parent, name) = try? root.openParent(prefix), mkdirat(parent.fd, name, 0o755) == 0 else {
+                // Something in the way (a dangling link, a race): the plain walk makes what it can.
+                return (try? root.openDirectory(components, createMode: 0o755)) != nil
+            }
+            if let owner { _ = fchownat(parent.fd, name, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) }
+        }
+        return true
     }
 }

@@ -17,6 +17,8 @@ extension BuildWorker {
             var config = ImageConfig(platform: wanted)
             config.config = ContainerConfig()
             config.config?.env = ["PATH=\(Self.defaultPath)"]
+            // BuildKit starts every scratch image in "/" (difference 1 of issue 15).
+            config.config?.workingDir = "/"
             config.history = []
             return BuildState(cacheKey: ImageSource.scratchKey(platform: wanted).finish(), layers: [], config: config,
                               cached: true)

@@ -9,6 +9,8 @@ extension BuildWorker {
         var result = parent
         var container = parent.container
         var history: String?
+        // What of the history the key has, when not all of it.
+        var keyHistory: String?
         // What this step changes, for the cache key; the parent's key already stands for the config before it.
         var changed: [String] = []
         switch change {
@@ -38,7 +40,8 @@ extension BuildWorker {
             }
             container.exposedPorts = exposed
             changed = ports
-            history = "EXPOSE " + ports.joined(separator: " ")
+            // Current BuildKit's text: the ports with their protocol, in order, as a Go list.
+            history = "EXPOSE [" + ports.map { $0.contains("/") ? $0.lowercased() : $0 + "/tcp" }.joined(separator: " ") + "]"
         case .volume(let paths):
             var volumes = container.volumes ?? [:]
             for path in paths { volumes[path] = EmptyObject() }
@@ -74,7 +77,7 @@ extension BuildWorker {
         case .onbuild(let trigger):
             container.onBuild = (container.onBuild ?? []) + [trigger]
             changed = [trigger]
-            history = "ONBUILD \(trigger)"
+            // BuildKit keeps the trigger in the config only: ONBUILD writes no history entry.
         case .shell(let shell):
             container.shell = shell
             changed = shell
@@ -82,13 +85,17 @@ extension BuildWorker {
         case .maintainer(let author):
             result.config.author = author
             history = "MAINTAINER \(author)"
-        case .arg:
-            // ARG values reach RUN through the step's args; they are not part of the image.
-            break
+        case .arg(let declared):
+            // ARG values reach RUN through the step's args; only the history shows them, as BuildKit's does.
+            // The key has the names only: a value reaches the key of the steps that use it, so steps that do
+            // not stay cached when it changes (a cache hit takes this history from its parent).
+            changed = declared.map(\.name)
+            keyHistory = "ARG " + changed.joined(separator: " ")
+            history = "ARG " + declared.map { arg in arg.value.map { "\(arg.name)=\($0)" } ?? arg.name }.joined(separator: " ")
         }
         result.container = container
         let key = change.cacheKey(parent: parent.cacheKey, changed: changed, author: result.config.author,
-                                  history: history, cmdSetInStage: result.cmdSetInStage)
+                                  history: keyHistory ?? history, cmdSetInStage: result.cmdSetInStage)
         result.cacheKey = key.finish()
         // A metadata step takes the time of the step before it, so an unchanged rebuild gives the same
         // config (and image digest) instead of a new one each time.

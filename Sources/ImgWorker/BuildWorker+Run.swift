@@ -112,11 +112,15 @@ extension BuildWorker {
                 cleanups.append { Task { await store.release(workspace) } }
                 root = workspace.rootfs
             }
-            let source = try Self.inside(root, mount.source ?? "/", step: step, worker: self)
-            mounts.append(.init(destination: target!, kind: .bind(source: source, readOnly: true)))
-            if !mount.readOnly {
-                progress.note(0, "RUN --mount=type=bind,rw: writes are not kept (mounted read-only by img)")
+            var source = try Self.inside(root, mount.source ?? "/", step: step, worker: self)
+            // rw: writable, writes thrown away after the step (as BuildKit): a stage's workspace is this
+            // step's own and released after it; the context is never written, so it gets a copy.
+            if !mount.readOnly && mount.from == nil {
+                let copy = try writableBindCopy(of: source, step: step)
+                cleanups.append(copy.remove)
+                source = copy.path
             }
+            mounts.append(.init(destination: target!, kind: .bind(source: source, readOnly: mount.readOnly)))
         case .secret:
             let id = mount.id!
             guard let file = options.secrets[id] else {

@@ -87,8 +87,9 @@ extension BuildWorker {
         case nil:
             guard !copy.paths.isEmpty else { return (.nothing, .nothing) }
             do {
+                // A source that is a symlink is copied as what it points to, as BuildKit does.
                 let selection = try CopySelection.select(copy.paths, in: context, excludes: copy.excludes,
-                                                         parents: copy.parents)
+                                                         parents: copy.parents, followRootSymlinks: true)
                 return (.context(selection), .context(try selection.checksum(cache: checksums)))
             } catch {
                 throw self.error(step, error.reported(as: copy.keyword).description)

@@ -210,14 +210,24 @@ import ImgTestSupport
         #expect(typo.stderr.contains("Dockerfile:2: unknown instruction: FORM"), "\(typo.stderr)")
     }
 
-    @Test func contextSymlinksAreCopiedNotFollowed() throws {
+    /// As in BuildKit: a symlink named as the source is followed inside the context (never to the host's
+    /// files: `/etc/passwd` is the context's, which does not exist), one inside a copied directory stays a link.
+    @Test func contextSymlinksAreFollowedInsideTheContextOnly() throws {
         let f = try BuildFixture()
         try FileManager.default.createSymbolicLink(atPath: f.context.appending(path: "escape").path, withDestinationPath: "/etc/passwd")
         try f.write("Dockerfile", Self.base + "COPY escape /escape\n")
+        let escaping = try f.build(["-t", "links"])
+        #expect(escaping.status != 0 && escaping.stderr.contains("file not found in build context: escape"), "\(escaping.stderr)")
+
+        try f.write("dir/real.txt", "real\n")
+        try FileManager.default.createSymbolicLink(atPath: f.context.appending(path: "dir/link").path, withDestinationPath: "/etc/passwd")
+        try FileManager.default.createSymbolicLink(atPath: f.context.appending(path: "to-real").path, withDestinationPath: "/dir/real.txt")
+        try f.write("Dockerfile", Self.base + "COPY to-real /followed\nCOPY dir /dir\n")
         let result = try f.build(["-t", "links"])
         #expect(result.status == 0, "\(result.stderr)")
         let rootfs = try f.unpack("links")
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: rootfs.appending(path: "escape").path) == "/etc/passwd")
+        #expect(try String(contentsOfFile: rootfs.appending(path: "followed").path, encoding: .utf8) == "real\n")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: rootfs.appending(path: "dir/link").path) == "/etc/passwd")
     }
 
     @Test func outputsAreReadByOtherTools() throws {

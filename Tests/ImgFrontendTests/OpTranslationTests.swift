@@ -144,7 +144,7 @@ import Testing
         health.retries = 3
         #expect(ops[4] == .config(.healthcheck(health)))
         #expect(ops[5] == .file(.makeWorkingDirectory("sub")))
-        #expect(ops[6] == .config(.arg))
+        #expect(ops[6] == .config(.arg([DeclaredArg("X", "1")])))
         // An ARG step already carries its own value.
         #expect(steps(built)[6].args == [NamedValue("X", "1")])
     }

@@ -17,8 +17,9 @@ package enum ConfigChange: Sendable, Hashable {
     case onbuild(String)
     case shell([String])
     case maintainer(String)
-    /// ARG: its values reach later steps through `BuildStep.args`; nothing in the image changes.
-    case arg
+    /// ARG: its values reach later steps through `BuildStep.args`; nothing in the image changes but the
+    /// history, where BuildKit writes each name with the value it got (none when it has no value).
+    case arg([DeclaredArg])
 
     /// The instruction's name, as the key has it.
     package var keyword: String {
@@ -37,6 +38,18 @@ package enum ConfigChange: Sendable, Hashable {
         case .maintainer: "MAINTAINER"
         case .arg: "ARG"
         }
+    }
+}
+
+/// One name of an ARG instruction and the value it has in the stage (a build arg, its default, or the global
+/// ARG it inherits), nil when it has none.
+package struct DeclaredArg: Sendable, Hashable {
+    package var name: String
+    package var value: String?
+
+    package init(_ name: String, _ value: String?) {
+        self.name = name
+        self.value = value
     }
 }
 

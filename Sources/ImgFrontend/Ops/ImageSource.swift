@@ -23,6 +23,8 @@ package enum ImageSource: Sendable, Hashable {
     package static func scratchKey(platform: Platform) -> CacheKeyBuilder {
         var key = CacheKeyBuilder(kind: "scratch")
         key.add("platform", platform.description)
+        // The start config changed (WorkingDir "/"): steps cached on the old one must not be reused.
+        key.add("workdir", "/")
         return key
     }
 

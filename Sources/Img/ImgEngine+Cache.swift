@@ -59,10 +59,15 @@ extension BuildRun {
         let context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: engine.debug)
         for spec in command.cacheTo {
             var steps: [CachedStep] = []
+            var mountIDs: Set<String> = []
             for build in builds {
                 let chain = spec.mode == .min ? Self.targetChain(build.definition) : nil
                 for result in build.worker.produced.all where chain?.contains(result.vertex) ?? true {
                     steps.append(CachedStep(key: result.key, parent: result.parent, manifest: result.manifest))
+                }
+                if spec.cacheMounts {
+                    mountIDs.formUnion(BuildWorker.cacheMountIDs(
+                        build.definition, vertices: chain ?? Set(build.worker.produced.all.map(\.vertex))))
                 }
             }
             do {
@@ -73,7 +78,12 @@ extension BuildRun {
                         try engine.registryClient(insecureHosts: spec.insecure ? spec.location.registryHost.map { [$0] } ?? [] : [])
                     }))
                 }
-                try await CacheExporter(destination).export(steps, in: context)
+                try await CacheExporter(
+                    destination, compression: spec.compression.map {
+                        CacheCompression(compression: $0, level: spec.compressionLevel, force: spec.forceCompression)
+                    },
+                    cacheMounts: Self.cacheMountDirectories(mountIDs, state: state),
+                    cacheMountOptions: Self.cacheMountOptions(spec, builds: builds)).export(steps, in: context)
             } catch where spec.ignoreError {
                 engine.warn("warning: --cache-to \(spec.text): \(error) (ignored: ignore-error=true)")
             } catch {

@@ -16,7 +16,7 @@ package final class CacheImporter: Sendable {
     let records: [Digest: CacheConfig.Record]
     /// The cache manifest's blobs by digest.
     let blobs: [Digest: Descriptor]
-    private let warned = Mutex<Set<String>>([])
+    let warned = Mutex<Set<String>>([])
     private let imported = Mutex(Imported())
 
     /// What a build took from this cache.

@@ -87,8 +87,12 @@ extension BuildWorker {
             if let size = mount.size { tmpfsOptions.append("size=\(size)") }
             mounts.append(.init(destination: target!, kind: .tmpfs(options: tmpfsOptions)))
         case .cache:
-            let id = mount.id ?? target!
-            let directory = state.layout.cacheMountsDirectory + "/" + Digest.sha256(of: Array(id.utf8)).hex
+            let id = Self.cacheMountID(mount)!
+            let directory = state.layout.cacheMountDirectory(id: id)
+            // An empty mount starts from what a `--cache-from` exported for it (`cache-mounts=true`).
+            if Self.isMissingOrEmpty(directory) {
+                for source in cacheSources where await source.seedCacheMount(id, into: directory, state: state) { break }
+            }
             if !FileManager.default.fileExists(atPath: directory) {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 chmod(directory, mode_t(mount.mode ?? 0o755))

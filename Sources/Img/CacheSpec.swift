@@ -14,7 +14,8 @@ package enum CacheLocation: Sendable, Equatable {
 }
 
 /// One `--cache-to` of `img build`, as buildx spells it: `type=local,dest=DIR[,tag=T]` or
-/// `type=registry,ref=HOST/REPO:TAG[,registry.insecure=true]`, with `[,mode=min|max][,ignore-error=true]`
+/// `type=registry,ref=HOST/REPO:TAG[,registry.insecure=true]`, with `[,mode=min|max][,ignore-error=true]`,
+/// `[,compression=...][,compression-level=N][,force-compression=true]` and `[,cache-mounts=true]`
 /// (`image-manifest=true` and `oci-mediatypes=true` are accepted: that is what img writes).
 package struct CacheExportSpec: Sendable, Equatable {
     /// `mode=`: min keeps the steps whose results make the final image; max every step of every stage built.

@@ -11,14 +11,22 @@ extension CacheImporter {
     package func seedCacheMount(_ id: String, into directory: String, state: StateDirectory) async -> Bool {
         guard let mounts = config.cacheMounts, mounts.version == CacheConfig.CacheMounts.currentVersion,
               let mount = mounts.mounts.first(where: { $0.id == id }) else { return false }
-        do {
-            try await unpack(mount, into: directory, state: state)
-            return true
-        } catch {
-            let line = "warning: \(label): cache mount \(id): \(error); the mount starts empty"
-            if warned.withLock({ $0.insert(line).inserted }) { warn(line) }
-            return false
+        let task = seeding.withLock { running in
+            if let task = running[id] { return task }
+            let task = Task {
+                do {
+                    try await unpack(mount, into: directory, state: state)
+                    return true
+                } catch {
+                    let line = "warning: \(label): cache mount \(id): \(error); the mount starts empty"
+                    if warned.withLock({ $0.insert(line).inserted }) { warn(line) }
+                    return false
+                }
+            }
+            running[id] = task
+            return task
         }
+        return await task.value
     }
 
     private func unpack(_ mount: CacheConfig.CacheMount, into directory: String, state: StateDirectory) async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import ImgOCI
 import Testing
 import ImgTestSupport
 
@@ -102,6 +103,109 @@ import ImgTestSupport
         #expect(try b.file("app", "out") == "none\n")
         // The steps below still came from the cache.
         #expect(BuildFixture.steps(result.stderr).cached.count == 2, "\(result.stderr)")
+    }
+
+    /// Replaces the cache config of the layout at `directory` (tag `latest`) with `change` applied, and the
+    /// manifest and index.json that name it: a cache whose blobs all match their digests.
+    static func rewriteConfig(_ directory: String, _ change: (inout [String: Any]) -> Void) throws {
+        func json(_ path: String) throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(filePath: path))) as? [String: Any])
+        }
+        func store(_ object: Any) throws -> (String, Int) {
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            let digest = Digest.sha256(of: data)
+            try data.write(to: URL(filePath: directory + "/blobs/sha256/" + digest.hex))
+            return (digest.description, data.count)
+        }
+        var index = try json(directory + "/index.json")
+        var entries = try #require(index["manifests"] as? [[String: Any]])
+        let manifestDigest = try #require((entries.last?["digest"] as? String)?.split(separator: ":").last)
+        var manifest = try json(directory + "/blobs/sha256/\(manifestDigest)")
+        var configDescriptor = try #require(manifest["config"] as? [String: Any])
+        let configDigest = try #require((configDescriptor["digest"] as? String)?.split(separator: ":").last)
+        var config = try json(directory + "/blobs/sha256/\(configDigest)")
+        change(&config)
+        (configDescriptor["digest"], configDescriptor["size"]) = try store(config)
+        manifest["config"] = configDescriptor
+        (entries[entries.count - 1]["digest"], entries[entries.count - 1]["size"]) = try store(manifest)
+        index["manifests"] = entries
+        try JSONSerialization.data(withJSONObject: index).write(to: URL(filePath: directory + "/index.json"))
+    }
+
+    @Test func aCacheMountIsCheckedAgainstItsDiffIDAndNothingHalfUnpackedStays() throws {
+        let f = try BuildFixture()
+        try f.write("Dockerfile", Self.writes)
+        let cache = f.dir.url.appending(path: "cache").path
+        #expect(try Machine(f, "a").build(["-t", "app", "--cache-to", "type=local,dest=\(cache),cache-mounts=true"]).status == 0)
+        // The blob is intact (its digest matches) but the config claims another diffID for it.
+        let wrong = "sha256:" + String(repeating: "0", count: 64)
+        try Self.rewriteConfig(cache) { config in
+            var list = config["img.cacheMounts"] as? [String: Any] ?? [:]
+            var mounts = list["mounts"] as? [[String: Any]] ?? []
+            if !mounts.isEmpty { mounts[0]["diffID"] = wrong }
+            list["mounts"] = mounts
+            config["img.cacheMounts"] = list
+        }
+        #expect(try Self.cacheMounts(cache).first?["diffID"] as? String == wrong)
+
+        try f.write("Dockerfile", Self.reads)
+        let b = Machine(f, "b")
+        let result = try b.build(["-t", "app", "--cache-from", "type=local,src=\(cache)"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let warnings = BuildCacheTests.warnings(result.stderr)
+        #expect(warnings.count == 1 && warnings[0].contains("expected diffID \(wrong)"), "\(result.stderr)")
+        #expect(try b.file("app", "out") == "none\n")
+        // The mount was left empty (the RUN's redirection aside), and no unpack directory is left beside it.
+        let mounts = try FileManager.default.contentsOfDirectory(atPath: b.state + "/cache-mounts")
+        #expect(mounts.count == 1 && !mounts[0].hasPrefix("."), "\(mounts)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: b.state + "/cache-mounts/" + mounts[0]).isEmpty)
+    }
+
+    @Test func modeMinExportsOnlyTheMountsOfTheFinalImagesSteps() throws {
+        let f = try BuildFixture()
+        try f.write("Dockerfile", """
+            FROM scratch AS tools
+            COPY busybox /bin/busybox
+            RUN ["/bin/busybox", "--install", "-s", "/bin"]
+
+            FROM tools AS builder
+            RUN --mount=type=cache,target=/deps echo deps > /deps/d && cp /deps/d /artifact
+
+            FROM tools
+            COPY --from=builder /artifact /artifact
+            RUN --mount=type=cache,target=/c,id=final echo final > /c/f
+
+            """)
+        for mode in ["min", "max"] {
+            let cache = f.dir.url.appending(path: "cache-\(mode)").path
+            let built = try Machine(f, "a").build(["-t", "app", "--cache-to", "type=local,dest=\(cache),mode=\(mode),cache-mounts=true"])
+            #expect(built.status == 0, "\(built.stderr)")
+            let ids = try Self.cacheMounts(cache).compactMap { $0["id"] as? String }
+            // A mount without id= is kept by its target.
+            #expect(ids == (mode == "min" ? ["final"] : ["/deps", "final"]), "\(mode): \(ids)")
+        }
+    }
+
+    @Test(.needs(.rootlessTestUsers)) func aRootlessBuildExportsAndSeedsAMountWithItsOwners() throws {
+        try RootlessBuildTests.ensureUser()
+        let f = try BuildFixture()
+        try f.write("Dockerfile", BuildTests.base
+            + "RUN --mount=type=cache,target=/c,id=X echo hello > /c/seen && chown 1000:1000 /c/seen\n")
+        #expect(try SaveLoadTests.shell("chmod 755 '\(f.dir.url.path)' && chown -R \(RootlessBuildTests.user) '\(f.dir.url.path)'").status == 0)
+        let cache = f.dir.url.appending(path: "cache").path
+        func build(_ state: String, _ arguments: String) throws -> ImgBinary.Result {
+            try SaveLoadTests.shell("cd /tmp && runuser -u \(RootlessBuildTests.user) -- '\(ImgBinary.url.path)' -s '\(state)' build --progress plain -t app \(arguments) '\(f.context.path)'")
+        }
+        let cold = try build(f.dir.url.appending(path: "state-a").path, "--cache-to type=local,dest='\(cache)',cache-mounts=true")
+        #expect(cold.status == 0, "\(cold.stderr)")
+        try f.write("Dockerfile", BuildTests.base + "RUN --mount=type=cache,target=/c,id=X stat -c '%u:%g' /c/seen > /out && cat /c/seen >> /out\n")
+        #expect(try SaveLoadTests.shell("chown -R \(RootlessBuildTests.user) '\(f.context.path)'").status == 0)
+        let stateB = f.dir.url.appending(path: "state-b").path
+        let warm = try build(stateB, "--cache-from type=local,src='\(cache)' -o type=tar,dest='\(f.dir.url.path)/out.tar'")
+        #expect(warm.status == 0, "\(warm.stderr)")
+        #expect(BuildCacheTests.warnings(warm.stderr).isEmpty, "\(warm.stderr)")
+        let out = try SaveLoadTests.shell("tar -xOf '\(f.dir.url.path)/out.tar' out")
+        #expect(out.stdout == "1000:1000\nhello\n", "the mount's owners are the container's\n\(out.stdout)\(out.stderr)")
     }
 
     @Test(.needs(.skopeo)) func compressionZstdStoresZstdLayersThatAnotherStateHits() throws {

@@ -90,11 +90,20 @@ extension BuildWorker {
             let id = Self.cacheMountID(mount)!
             let directory = state.layout.cacheMountDirectory(id: id)
             // An empty mount starts from what a `--cache-from` exported for it (`cache-mounts=true`).
+            var seeded = false
             if Self.isMissingOrEmpty(directory) {
-                for source in cacheSources where await source.seedCacheMount(id, into: directory, state: state) { break }
+                for source in cacheSources where await source.seedCacheMount(id, into: directory, state: state) {
+                    seeded = true
+                    break
+                }
             }
-            if !FileManager.default.fileExists(atPath: directory) {
+            let created = !FileManager.default.fileExists(atPath: directory)
+            if created {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            // A new mount, or one unpacked from a cache (whose tar holds its contents, not the directory
+            // itself), gets the mount's mode and owner.
+            if created || seeded {
                 chmod(directory, mode_t(mount.mode ?? 0o755))
                 chown(directory, uid_t(mount.uid ?? 0), gid_t(mount.gid ?? 0))
             }

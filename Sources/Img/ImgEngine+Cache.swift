@@ -79,9 +79,7 @@ extension BuildRun {
                     }))
                 }
                 try await CacheExporter(
-                    destination, compression: spec.compression.map {
-                        CacheCompression(compression: $0, level: spec.compressionLevel, force: spec.forceCompression)
-                    },
+                    destination, compression: Self.cacheCompression(spec),
                     cacheMounts: Self.cacheMountDirectories(mountIDs, state: state),
                     cacheMountOptions: Self.cacheMountOptions(spec, builds: builds)).export(steps, in: context)
             } catch where spec.ignoreError {

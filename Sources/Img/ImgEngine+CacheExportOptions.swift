@@ -15,13 +15,21 @@ extension BuildRun {
         }
     }
 
-    /// How cache mounts are archived: in the cache's `compression=` (else the build's), on every core, times
+    /// `compression=`, `compression-level=`, `force-compression=` of a `--cache-to`; a level or
+    /// force-compression without a compression means gzip, buildx's default. Nil: layers stay as stored.
+    static func cacheCompression(_ spec: CacheExportSpec) -> CacheCompression? {
+        guard let compression = spec.compression ?? (spec.compressionLevel != nil || spec.forceCompression ? .gzip : nil) else {
+            return nil
+        }
+        return CacheCompression(compression: compression, level: spec.compressionLevel, force: spec.forceCompression)
+    }
+
+    /// How cache mounts are archived: in the cache's compression (else the build's), on every core, times
     /// clamped to `SOURCE_DATE_EPOCH` when set.
     static func cacheMountOptions(_ spec: CacheExportSpec, builds: [PlatformBuild]) -> LayerWriteOptions {
         let build = builds.first?.worker.options
-        var options = CacheCompression(
-            compression: spec.compression ?? build?.compression ?? .gzip,
-            level: spec.compression == nil ? build?.compressionLevel : spec.compressionLevel).writeOptions
+        var options = (cacheCompression(spec)
+            ?? CacheCompression(compression: build?.compression ?? .gzip, level: build?.compressionLevel)).writeOptions
         options.sourceDateEpoch = build?.sourceDateEpoch
         return options
     }

@@ -161,6 +161,30 @@ import ImgTestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: b.state + "/cache-mounts/" + mounts[0]).isEmpty)
     }
 
+    @Test(arguments: ["version 2", "another shape"])
+    func aCacheMountListThisImgCannotReadIsIgnoredAndTheRecordsStillHit(change: String) throws {
+        let f = try BuildFixture()
+        try f.write("Dockerfile", Self.writes)
+        let cache = f.dir.url.appending(path: "cache").path
+        #expect(try Machine(f, "a").build(["-t", "app", "--cache-to", "type=local,dest=\(cache),cache-mounts=true"]).status == 0)
+        try Self.rewriteConfig(cache) { config in
+            if change == "version 2" {
+                var list = config["img.cacheMounts"] as? [String: Any] ?? [:]
+                list["version"] = 2
+                config["img.cacheMounts"] = list
+            } else {
+                config["img.cacheMounts"] = ["a newer img's list"]
+            }
+        }
+        try f.write("Dockerfile", Self.reads)
+        let b = Machine(f, "b")
+        let result = try b.build(["-t", "app", "--cache-from", "type=local,src=\(cache)"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(BuildCacheTests.warnings(result.stderr).isEmpty, "\(result.stderr)")
+        #expect(BuildFixture.steps(result.stderr).cached.count == 2, "\(result.stderr)")
+        #expect(try b.file("app", "out") == "none\n")
+    }
+
     @Test func modeMinExportsOnlyTheMountsOfTheFinalImagesSteps() throws {
         let f = try BuildFixture()
         try f.write("Dockerfile", """

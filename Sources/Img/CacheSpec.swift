@@ -1,4 +1,4 @@
-import ImgOCI
+package import ImgOCI
 
 /// Where a build cache lives: a directory (an OCI layout, under a tag) or a registry reference.
 package enum CacheLocation: Sendable, Equatable {
@@ -14,7 +14,8 @@ package enum CacheLocation: Sendable, Equatable {
 }
 
 /// One `--cache-to` of `img build`, as buildx spells it: `type=local,dest=DIR[,tag=T]` or
-/// `type=registry,ref=HOST/REPO:TAG[,registry.insecure=true]`, with `[,mode=min|max][,ignore-error=true]`
+/// `type=registry,ref=HOST/REPO:TAG[,registry.insecure=true]`, with `[,mode=min|max][,ignore-error=true]`,
+/// `[,compression=...][,compression-level=N][,force-compression=true]` and `[,cache-mounts=true]`
 /// (`image-manifest=true` and `oci-mediatypes=true` are accepted: that is what img writes).
 package struct CacheExportSpec: Sendable, Equatable {
     /// `mode=`: min keeps the steps whose results make the final image; max every step of every stage built.
@@ -26,6 +27,14 @@ package struct CacheExportSpec: Sendable, Equatable {
     package var ignoreError = false
     /// `registry.insecure=true`: the registry is reached over plain HTTP or TLS without verification.
     package var insecure = false
+    /// `cache-mounts=true`: the contents of the build's `RUN --mount=type=cache` mounts go into the cache too.
+    package var cacheMounts = false
+    /// `compression=`: the layers as the cache stores them; nil keeps each as the build stored it.
+    package var compression: LayerCompression?
+    /// `compression-level=`: gzip 0–9, zstd 1–22.
+    package var compressionLevel: Int?
+    /// `force-compression=true`: with a level, layers already in the compression are redone at it too.
+    package var forceCompression = false
     /// The spec as given, for messages.
     package var text: String
 
@@ -44,6 +53,16 @@ package struct CacheExportSpec: Sendable, Equatable {
                 mode = parsed
             case (_, "ignore-error"): ignoreError = try fields.bool(value, key)
             case (.registry, "registry.insecure"): insecure = try fields.bool(value, key)
+            case (_, "cache-mounts"): cacheMounts = try fields.bool(value, key)
+            case (_, "compression"):
+                guard let parsed = LayerCompression(rawValue: value) else {
+                    throw fields.error("compression must be gzip, zstd or uncompressed, not \"\(value)\"")
+                }
+                compression = parsed
+            case (_, "compression-level"):
+                guard let level = Int(value) else { throw fields.error("compression-level must be a number, not \"\(value)\"") }
+                compressionLevel = level
+            case (_, "force-compression"): forceCompression = try fields.bool(value, key)
             // What img writes anyway (an OCI image manifest with OCI media types), as buildx command lines
             // often spell it out.
             case (_, "image-manifest"), (_, "oci-mediatypes"):
@@ -54,6 +73,15 @@ package struct CacheExportSpec: Sendable, Equatable {
             }
         }
         location = try fields.location(destination, tag: tag, directoryKey: "dest")
+        if let compressionLevel {
+            // buildx's default compression is gzip.
+            let kind = compression ?? .gzip
+            guard kind != .uncompressed else { throw fields.error("compression-level needs compression=gzip or zstd") }
+            let range = kind == .zstd ? 1...22 : 0...9
+            guard range.contains(compressionLevel) else {
+                throw fields.error("compression-level for \(kind.rawValue) must be in \(range.lowerBound)...\(range.upperBound)")
+            }
+        }
     }
 }
 

@@ -70,10 +70,15 @@ extension BuildRun {
                                     fetcher: blobs)
         for spec in command.cacheTo {
             var steps: [CachedStep] = []
+            var mountIDs: Set<String> = []
             for build in builds {
                 let chain = spec.mode == .min ? Self.targetChain(build.definition) : nil
                 for result in build.worker.produced.all where chain?.contains(result.vertex) ?? true {
                     steps.append(CachedStep(key: result.key, parent: result.parent, manifest: result.manifest))
+                }
+                if spec.cacheMounts {
+                    mountIDs.formUnion(BuildWorker.cacheMountIDs(
+                        build.definition, vertices: chain ?? Set(build.worker.produced.all.map(\.vertex))))
                 }
             }
             do {
@@ -84,7 +89,10 @@ extension BuildRun {
                         try engine.registryClient(insecureHosts: spec.insecure ? spec.location.registryHost.map { [$0] } ?? [] : [])
                     }))
                 }
-                try await CacheExporter(destination).export(steps, in: context)
+                try await CacheExporter(
+                    destination, compression: Self.cacheCompression(spec),
+                    cacheMounts: Self.cacheMountDirectories(mountIDs, state: state),
+                    cacheMountOptions: Self.cacheMountOptions(spec, builds: builds)).export(steps, in: context)
             } catch where spec.ignoreError {
                 engine.warn("warning: --cache-to \(spec.text): \(error) (ignored: ignore-error=true)")
             } catch {

@@ -1,5 +1,6 @@
 import Foundation
-package import ImgContent
+package import ImgArchive
+import ImgContent
 package import ImgOCI
 
 /// One cached step to export: its key, the key of the step it was made on, and the OCI manifest of its
@@ -31,16 +32,29 @@ package struct CacheExporter: Sendable {
     }
 
     package var destination: Destination
+    /// `compression=` (with `compression-level=`, `force-compression=`): the layers as the cache stores them.
+    package var compression: CacheCompression?
+    /// `cache-mounts=true`: the cache mount directories to export as blobs, and how to write them.
+    package var cacheMounts: [CacheMountDirectory]
+    package var cacheMountOptions: LayerWriteOptions
 
-    package init(_ destination: Destination) {
+    package init(_ destination: Destination, compression: CacheCompression? = nil, cacheMounts: [CacheMountDirectory] = [],
+                 cacheMountOptions: LayerWriteOptions = .init()) {
         self.destination = destination
+        self.compression = compression
+        self.cacheMounts = cacheMounts
+        self.cacheMountOptions = cacheMountOptions
     }
 
     /// Writes the cache; returns the cache manifest's descriptor.
     @discardableResult
     package func export(_ steps: [CachedStep], in context: ExportContext) async throws -> Descriptor {
         let content = context.state.content
-        let (config, blobs) = try Self.cacheConfig(steps, content: content)
+        var (config, blobs) = try Self.cacheConfig(steps, content: content)
+        if let compression { try await Self.compress(&config, blobs: &blobs, as: compression, content: content) }
+        if !cacheMounts.isEmpty {
+            try await Self.addCacheMounts(cacheMounts, options: cacheMountOptions, to: &config, blobs: &blobs, content: content)
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let configBytes = try encoder.encode(config)
@@ -48,7 +62,10 @@ package struct CacheExporter: Sendable {
             mediaType: CacheConfig.mediaType, digest: .sha256(of: configBytes), size: Int64(configBytes.count)))
         let manifest = Manifest(mediaType: .ociManifest, config: configDescriptor, layers: blobs)
         let manifestDescriptor = try await content.ingest(try encoder.encode(manifest), mediaType: .ociManifest)
-        let counts = "\(config.records.count) records, \(config.layers.count) layers"
+        var counts = "\(config.records.count) records, \(config.layers.count) layers"
+        if let mounts = config.cacheMounts?.mounts, !mounts.isEmpty {
+            counts += mounts.count == 1 ? ", 1 cache mount" : ", \(mounts.count) cache mounts"
+        }
         switch destination {
         case .directory(let directory, let tag):
             // Layers a lazy import left in a registry are copied into the directory: fetched first.

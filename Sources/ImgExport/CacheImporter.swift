@@ -17,7 +17,9 @@ package final class CacheImporter: Sendable {
     let records: [Digest: CacheConfig.Record]
     /// The cache manifest's blobs by digest.
     let blobs: [Digest: Descriptor]
-    private let warned = Mutex<Set<String>>([])
+    let warned = Mutex<Set<String>>([])
+    /// Cache mounts being unpacked, by id: two steps mounting one id at once share one unpack.
+    let seeding = Mutex<[String: Task<Bool, Never>]>([:])
     private let imported = Mutex(Imported())
 
     /// What a build took from this cache.

@@ -93,17 +93,22 @@ package struct CacheConfig: Sendable, Hashable, Codable {
     package var keyVersion: Int?
     package var layers: [Layer]
     package var records: [Record]
+    /// img's: the contents of `RUN --mount=type=cache` mounts (`cache-mounts=true`, see `CacheMount`).
+    package var cacheMounts: CacheMounts?
 
-    package init(keyVersion: Int? = CacheConfig.currentKeyVersion, layers: [Layer], records: [Record]) {
+    package init(keyVersion: Int? = CacheConfig.currentKeyVersion, layers: [Layer], records: [Record],
+                 cacheMounts: CacheMounts? = nil) {
         self.keyVersion = keyVersion
         self.layers = layers
         self.records = records
+        self.cacheMounts = cacheMounts
     }
 
     enum CodingKeys: String, CodingKey {
         case keyVersion = "img.keyVersion"
         case layers
         case records
+        case cacheMounts = "img.cacheMounts"
     }
 
     package init(from decoder: any Decoder) throws {
@@ -111,6 +116,8 @@ package struct CacheConfig: Sendable, Hashable, Codable {
         keyVersion = try container.decodeIfPresent(Int.self, forKey: .keyVersion)
         layers = try container.decodeIfPresent([Layer].self, forKey: .layers) ?? []
         records = try container.decodeIfPresent([Record].self, forKey: .records) ?? []
+        // A list this img cannot read (another version's shape) is left out, not a broken cache.
+        cacheMounts = try? container.decodeIfPresent(CacheMounts.self, forKey: .cacheMounts)
     }
 
     /// The blobs of the chain whose top is `layers[top]`, bottom first; nil when the parents run out of

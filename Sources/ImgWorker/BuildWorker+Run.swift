@@ -87,10 +87,23 @@ extension BuildWorker {
             if let size = mount.size { tmpfsOptions.append("size=\(size)") }
             mounts.append(.init(destination: target!, kind: .tmpfs(options: tmpfsOptions)))
         case .cache:
-            let id = mount.id ?? target!
-            let directory = state.layout.cacheMountsDirectory + "/" + Digest.sha256(of: Array(id.utf8)).hex
-            if !FileManager.default.fileExists(atPath: directory) {
+            let id = Self.cacheMountID(mount)!
+            let directory = state.layout.cacheMountDirectory(id: id)
+            // An empty mount starts from what a `--cache-from` exported for it (`cache-mounts=true`).
+            var seeded = false
+            if Self.isMissingOrEmpty(directory) {
+                for source in cacheSources where await source.seedCacheMount(id, into: directory, state: state) {
+                    seeded = true
+                    break
+                }
+            }
+            let created = !FileManager.default.fileExists(atPath: directory)
+            if created {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            // A new mount, or one unpacked from a cache (whose tar holds its contents, not the directory
+            // itself), gets the mount's mode and owner.
+            if created || seeded {
                 chmod(directory, mode_t(mount.mode ?? 0o755))
                 chown(directory, uid_t(mount.uid ?? 0), gid_t(mount.gid ?? 0))
             }

@@ -9,6 +9,14 @@ import Synchronization
 package protocol CacheSource: Sendable {
     /// Records the result of `key` in `state`'s cache when this source has it; true if it did.
     func importRecord(_ key: Digest, into state: StateDirectory) async -> Bool
+    /// Fills the cache mount `id`'s `directory` (missing or empty) with what this source holds for it;
+    /// true if it did. A source that cannot warns and leaves the directory as it was.
+    func seedCacheMount(_ id: String, into directory: String, state: StateDirectory) async -> Bool
+}
+
+extension CacheSource {
+    /// A source without cache mounts.
+    package func seedCacheMount(_ id: String, into directory: String, state: StateDirectory) async -> Bool { false }
 }
 
 /// One step's result as the worker produced or found it, for `--cache-to`: its key, the key of the step it

@@ -93,7 +93,7 @@ struct BuildRun {
             let compression = outputs.compactMap(\.compression).first ?? .gzip
             let compressionLevel = outputs.compactMap(\.compressionLevel).first
             let entitlements = command.entitlements
-            let cacheSources = await cacheSources(client: cacheClient)
+            let cacheSources = await cacheSources(client: cacheClient, platforms: plans.map(\.platform))
             let builds = plans.enumerated().map { index, entry in
                 PlatformBuild(
                     platform: entry.platform, definition: BuildDefinition(plan: entry.plan),
@@ -139,8 +139,9 @@ struct BuildRun {
                 do {
                     let results = try await solve.value
                     withExtendedLifetime(signals) {}
-                    try await export(Array(zip(results, builds.map(\.worker))), outputs: outputs, state: state, work: work,
-                                     progress: progress)
+                    let inlineCaches = try await inlineCaches(builds, results: results, outputs: outputs, state: state)
+                    try await export(Array(zip(results, builds.map(\.worker))), inlineCaches: inlineCaches, outputs: outputs,
+                                     state: state, work: work, progress: progress)
                 } catch {
                     // The steps that did finish keep their cache records, as before; the build's error wins.
                     for build in builds { try? await build.worker.records.drain() }

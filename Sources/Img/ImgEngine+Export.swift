@@ -6,9 +6,12 @@ import ImgWorker
 
 extension BuildRun {
     /// Writes the build result (one platform, or several in order) to every requested output.
-    func export(_ results: [(BuildState, BuildWorker)], outputs: [BuildOutput], state: StateDirectory,
+    /// `inlineCaches`: each platform's `--cache-to type=inline` document, or nil.
+    func export(_ results: [(BuildState, BuildWorker)], inlineCaches: [Data?], outputs: [BuildOutput], state: StateDirectory,
                 work: WorkDirectory, progress: any BuildProgress) async throws {
-        let images = results.map { result, worker in Self.exported(finalized(result, worker: worker), worker: worker) }
+        let images = zip(results, inlineCaches).map { result, inlineCache in
+            Self.exported(finalized(result.0, worker: result.1), worker: result.1, inlineCache: inlineCache)
+        }
         let context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: engine.debug)
         for output in outputs {
             try await exporter(for: output, sourceDateEpoch: results[0].1.options.sourceDateEpoch).export(images, in: context)
@@ -40,7 +43,7 @@ extension BuildRun {
     }
 
     /// One platform's result as the exporters take it.
-    static func exported(_ final: BuildState, worker: BuildWorker) -> ExportedImage {
+    static func exported(_ final: BuildState, worker: BuildWorker, inlineCache: Data? = nil) -> ExportedImage {
         ExportedImage(
             platform: final.config.platform,
             store: { types, recompression in
@@ -48,7 +51,7 @@ extension BuildRun {
                 if let recompression {
                     image = try await worker.recompressed(image, compression: recompression.compression, level: recompression.level)
                 }
-                return try await worker.storeImage(image, mediaTypes: types).manifest
+                return try await worker.storeImage(image, mediaTypes: types, inlineCache: inlineCache).manifest
             },
             withFilesystem: { body in try await worker.withFilesystem(of: final) { try await body($0) } })
     }

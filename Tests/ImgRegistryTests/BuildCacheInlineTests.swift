@@ -78,8 +78,19 @@ import ImgTestSupport
             let copied = a.state.file("copied")
             let copy = try HelperProcess.run("skopeo", ["copy", "--src-tls-verify=false", "docker://\(image)", "oci:\(copied):x"])
             #expect(copy.status == 0, "\(String(decoding: copy.stderr, as: UTF8.self))")
+            let parsed = try HelperProcess.run("skopeo", ["inspect", "--tls-verify=false", "--config", "docker://\(image)"])
+            #expect(parsed.status == 0 && String(decoding: parsed.stdout, as: UTF8.self).contains("\"diff_ids\""),
+                    "\(String(decoding: parsed.stderr, as: UTF8.self))")
             let inspected = try a(["inspect", image])
             #expect(inspected.status == 0 && inspected.out.contains("\"architecture\""), "\(inspected.err)")
+            // An image built FROM it does not carry its inline cache on.
+            let child = try TemporaryDirectory("img-inline-child")
+            defer { child.remove() }
+            try Data("FROM \(image)\nENV CHILD=1\n".utf8).write(to: URL(filePath: child.file("Dockerfile")))
+            let childImage = "\(registry.host)/test/child:v1"
+            let built = try a(["build", "--progress", "plain", "-o", "type=image,name=\(childImage),push=true", child.path])
+            #expect(built.status == 0, "\(built.err)")
+            #expect(try Self.config(childImage)["moby.buildkit.cache.v0"] == nil)
 
             // A fresh state: every step comes from the image's inline cache, and the image is the same.
             let b = try Img()

@@ -194,6 +194,19 @@ import ImgTestSupport
             let arm = try c(["build", "--progress", "plain", "--platform", "linux/arm64", "--cache-from", image, context.path])
             #expect(arm.status == 0, "\(arm.err)")
             #expect(Self.steps(arm.err).ran.isEmpty && Self.steps(arm.err).cached.count == 2, "\(arm.err)")
+
+            // A platform the index does not have: one warning naming it; the other platform still hits.
+            let d = try Img()
+            defer { d.remove() }
+            let partial = try d(["build", "--progress", "plain", "--platform", "linux/arm64,linux/s390x", "--cache-from", image,
+                                 "-t", "partial", context.path])
+            #expect(partial.status == 0, "\(partial.err)")
+            let warnings = Self.warnings(partial.err)
+            #expect(warnings.count == 1 && warnings[0].hasPrefix("warning: --cache-from \(image): ")
+                    && warnings[0].hasSuffix("building linux/s390x without it"), "\(partial.err)")
+            let steps = Self.steps(partial.err)
+            #expect(steps.cached.count == 2 && steps.cached.allSatisfy { $0.contains("linux/arm64") }, "\(partial.err)")
+            #expect(steps.ran.count == 2 && steps.ran.allSatisfy { $0.contains("linux/s390x") }, "\(partial.err)")
         }
     }
 }

@@ -17,10 +17,11 @@ extension BuildRun {
             engine.warn("warning: --cache-to \(spec.text): no image is written to carry it (use -t NAME or -o type=image|oci|docker)")
             return none
         }
+        // A record that cannot be written fails the build as it would after the export, not the inline cache.
+        for build in builds { try await build.worker.records.drain() }
         do {
             var documents: [Data?] = []
             for (build, result) in zip(builds, results) {
-                try await build.worker.records.drain()
                 let chain = Self.targetChain(build.definition)
                 let steps = build.worker.produced.all.filter { chain.contains($0.vertex) }.map {
                     CachedStep(key: $0.key, parent: $0.parent, manifest: $0.manifest)

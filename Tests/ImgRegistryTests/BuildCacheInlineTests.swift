@@ -141,6 +141,42 @@ import ImgTestSupport
         }
     }
 
+    /// An inline cache BuildKit wrote (records without img's keys) or one of another img key version: one
+    /// warning naming the reference and the version, and the build goes on without it.
+    @Test(.needs(.dockerRegistry, .python3, .busybox, .tar, .gzip))
+    func anInlineCacheOfAnotherKeyVersionOrBuildKitsIsOneWarning() async throws {
+        try Prerequisite.require(.dockerRegistry, .python3, .busybox, .tar, .gzip)
+        try await withRegistry { registry in
+            let key = "sha256:" + String(repeating: "c", count: 64)
+            let cases = [
+                ("buildkit", "[{\"digest\":\"\(key)\",\"layers\":[{\"layer\":0,\"createdAt\":\"2026-01-01T00:00:00Z\"}]}]", "no img keys"),
+                ("newer", "[{\"digest\":\"\(key)\",\"layers\":[{\"layer\":0}],\"img.keyVersion\":99}]", "img key version 99"),
+            ]
+            for (name, records, _) in cases {
+                let dir = try TemporaryDirectory("img-inline-\(name)")
+                defer { dir.remove() }
+                let image = try TestImage.make(in: dir, inlineCache: Data(records.utf8))
+                try await withClient(settings: registry.settings()) { client in
+                    _ = try await client.pushImage(try registry.reference("test/\(name):v1"), root: image.root) { try image.content($0) }
+                }
+            }
+            let context = try TemporaryDirectory("img-inline-versions")
+            defer { context.remove() }
+            try Data("hello\n".utf8).write(to: URL(filePath: context.file("hello.txt")))
+            try Data("FROM scratch\nCOPY hello.txt /hello.txt\n".utf8).write(to: URL(filePath: context.file("Dockerfile")))
+            let img = try Img()
+            defer { img.remove() }
+            for (name, _, reason) in cases {
+                let reference = "\(registry.host)/test/\(name):v1"
+                let result = try img(["build", "--progress", "plain", "--cache-from", reference, "-t", "x", context.path])
+                #expect(result.status == 0, "\(result.err)")
+                let warnings = Self.warnings(result.err)
+                #expect(warnings.count == 1 && warnings[0].hasPrefix("warning: --cache-from \(reference): ")
+                        && warnings[0].contains(reason) && warnings[0].hasSuffix("building without it"), "\(result.err)")
+            }
+        }
+    }
+
     @Test(.needs(.dockerRegistry, .python3, .busybox, .skopeo))
     func eachPlatformsConfigCarriesItsOwnInlineCache() async throws {
         try Prerequisite.require(.dockerRegistry, .python3, .busybox, .skopeo)

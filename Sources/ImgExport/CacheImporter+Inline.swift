@@ -38,6 +38,7 @@ extension CacheImporter {
         if cache.unusable > 0 {
             warn("warning: \(label): \(cache.unusable) records of the inline cache do not match the image; those steps run")
         }
+        // The importer reads the manifest's blobs only; there is no cache config blob behind an inline cache.
         let manifest = Manifest(mediaType: .ociManifest,
                                 config: Descriptor(mediaType: CacheConfig.mediaType, digest: .sha256(of: Data()), size: 0),
                                 layers: cache.blobs)

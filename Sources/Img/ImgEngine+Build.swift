@@ -139,7 +139,8 @@ struct BuildRun {
                 do {
                     let results = try await solve.value
                     withExtendedLifetime(signals) {}
-                    let inlineCaches = try await inlineCaches(builds, results: results, outputs: outputs, state: state)
+                    let inlineCaches = try await inlineCaches(builds, results: results, outputs: outputs, state: state,
+                                                          progress: progress)
                     try await export(Array(zip(results, builds.map(\.worker))), inlineCaches: inlineCaches, outputs: outputs,
                                      state: state, work: work, progress: progress)
                 } catch {

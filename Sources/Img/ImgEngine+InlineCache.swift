@@ -10,7 +10,7 @@ extension BuildRun {
     /// no output writes an image. The workers' records are drained first, as a step that ran is recorded in
     /// the background. A document that cannot be made is an error unless `ignore-error=true`.
     func inlineCaches(_ builds: [PlatformBuild], results: [BuildState], outputs: [BuildOutput],
-                      state: StateDirectory) async throws -> [Data?] {
+                      state: StateDirectory, progress: any BuildProgress) async throws -> [Data?] {
         let none = [Data?](repeating: nil, count: builds.count)
         guard let spec = command.cacheTo.first(where: { $0.location == .inline }) else { return none }
         guard outputs.contains(where: { [.image, .oci, .docker].contains($0.kind) }) else {
@@ -27,7 +27,8 @@ extension BuildRun {
                     CachedStep(key: $0.key, parent: $0.parent, manifest: $0.manifest)
                 }
                 let records = try InlineCache.records(steps, image: result.config, content: state.content)
-                debug("--cache-to \(spec.text): \(records.count) records in the \(build.platform) image's config")
+                progress.message("--cache-to \(spec.text): \(records.count) records in the image config"
+                                 + (builds.count > 1 ? " (\(build.platform))" : ""))
                 documents.append(records.isEmpty ? nil : try InlineCache.document(records))
             }
             return documents

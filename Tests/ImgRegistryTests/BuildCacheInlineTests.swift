@@ -61,6 +61,7 @@ import ImgTestSupport
                               "-o", "type=image,name=\(image),push=true", context.path])
             #expect(cold.status == 0, "\(cold.err)")
             #expect(cold.err.contains("pushed \(image)@sha256:"), "\(cold.err)")
+            #expect(cold.err.contains("--cache-to type=inline: 4 records in the image config"), "\(cold.err)")
             #expect(Self.warnings(cold.err).isEmpty, "\(cold.err)")
             let made = Self.steps(cold.err).ran
             #expect(made.count == 4, "COPY, RUN, WORKDIR, RUN (ENV is no step)\n\(cold.err)")

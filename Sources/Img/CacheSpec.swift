@@ -5,6 +5,8 @@ package enum CacheLocation: Sendable, Equatable {
     case directory(String, tag: String)
     /// `ref=HOST/REPO:TAG`, as given (checked when the flag is parsed).
     case registry(String)
+    /// `type=inline` (`--cache-to` only): in the config of each image the build writes.
+    case inline
 
     /// The registry host of a registry location.
     var registryHost: String? {
@@ -73,6 +75,9 @@ package struct CacheExportSpec: Sendable, Equatable {
             }
         }
         location = try fields.location(destination, tag: tag, directoryKey: "dest")
+        if location == .inline, mode == .max {
+            throw fields.error("type=inline supports mode=min only (the image carries the steps that made it): use type=registry or type=local for mode=max")
+        }
         if let compressionLevel {
             // buildx's default compression is gzip.
             let kind = compression ?? .gzip
@@ -97,6 +102,9 @@ package struct CacheImportSpec: Sendable, Equatable {
     package init(parsing text: String) throws {
         self.text = text
         let fields = try CacheSpecFields(text, flag: "--cache-from")
+        if fields.type == .inline {
+            throw fields.error("type=inline is written with --cache-to; to read an image's inline cache give its reference (--cache-from HOST/REPO:TAG)")
+        }
         var source: String?
         var tag = "latest"
         for (key, value) in fields.pairs {
@@ -114,7 +122,7 @@ package struct CacheImportSpec: Sendable, Equatable {
 
 /// The `key=value` fields of a cache spec after its `type=`, which must be one img supports.
 struct CacheSpecFields {
-    enum Kind: String { case local, registry }
+    enum Kind: String { case local, registry, inline }
 
     let flag: String
     let type: Kind
@@ -122,8 +130,11 @@ struct CacheSpecFields {
 
     init(_ text: String, flag: String) throws {
         self.flag = flag
+        // A bare reference is `type=registry,ref=REF`, as in buildx (an image's inline cache, or a cache manifest).
         guard text.contains("=") else {
-            throw RequestError("\(flag): \"\(text)\" is an image reference (an inline cache), which img does not read yet: use type=registry,ref=\(text)")
+            type = .registry
+            pairs = [("ref", text)]
+            return
         }
         var type: String?
         for field in text.split(separator: ",", omittingEmptySubsequences: true) {
@@ -134,9 +145,9 @@ struct CacheSpecFields {
         }
         switch type {
         case let name? where Kind(rawValue: name) != nil: self.type = Kind(rawValue: name)!
-        case nil: throw RequestError("\(flag): missing type= (img supports type=local and type=registry)")
-        case "inline", "gha", "s3", "azblob":
-            throw RequestError("\(flag): type=\(type!) is not supported yet (img supports type=local and type=registry)")
+        case nil: throw RequestError("\(flag): missing type= (img supports type=local, type=registry and type=inline)")
+        case "gha", "s3", "azblob":
+            throw RequestError("\(flag): type=\(type!) is not supported yet (img supports type=local, type=registry and type=inline)")
         case let other?: throw RequestError("\(flag): unknown type \"\(other)\"")
         }
     }
@@ -152,6 +163,8 @@ struct CacheSpecFields {
             guard let value, !value.isEmpty else { throw error("type=registry needs ref=HOST/REPO:TAG") }
             do { _ = try Reference(parsing: value) } catch { throw self.error("invalid ref \"\(value)\": \(error)") }
             return .registry(value)
+        case .inline:
+            return .inline
         }
     }
 

@@ -104,7 +104,7 @@ struct BuildRun {
             let compression = outputs.compactMap(\.compression).first ?? .gzip
             let compressionLevel = outputs.compactMap(\.compressionLevel).first
             let entitlements = command.entitlements
-            let cacheSources = await cacheSources(client: cacheClient)
+            let cacheSources = await cacheSources(client: cacheClient, platforms: plans.map(\.platform))
             let builds = plans.enumerated().map { index, entry in
                 PlatformBuild(
                     platform: entry.platform, definition: BuildDefinition(plan: entry.plan),
@@ -151,8 +151,10 @@ struct BuildRun {
                 do {
                     let results = try await solve.value
                     withExtendedLifetime(signals) {}
-                    result = try await export(Array(zip(results, builds.map(\.worker))), outputs: outputs, state: state, work: work,
-                                     blobs: blobs, progress: progress)
+                    let inlineCaches = try await inlineCaches(builds, results: results, outputs: outputs, state: state,
+                                                          progress: progress)
+                    result = try await export(Array(zip(results, builds.map(\.worker))), inlineCaches: inlineCaches,
+                                              outputs: outputs, state: state, work: work, blobs: blobs, progress: progress)
                 } catch {
                     // The steps that did finish keep their cache records, as before; the build's error wins.
                     for build in builds { try? await build.worker.records.drain() }

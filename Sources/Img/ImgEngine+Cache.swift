@@ -18,8 +18,9 @@ extension BuildRun {
     }
 
     /// `--cache-from`: each cache that can be read, in order; one that cannot is one warning line and is
-    /// left out. None with `--no-cache`. Registry caches are read with `client`.
-    func cacheSources(client: RegistryClient?) async -> [CacheImporter] {
+    /// left out. None with `--no-cache`. Registry caches are read with `client`; a registry reference that
+    /// names an image gives the inline cache of each of the build's `platforms`.
+    func cacheSources(client: RegistryClient?, platforms: [Platform]) async -> [CacheImporter] {
         if command.noCache { return [] }
         var sources: [CacheImporter] = []
         for spec in command.cacheFrom {
@@ -30,8 +31,9 @@ extension BuildRun {
                 source = CacheImporter.local(directory: directory, tag: tag, label: label, warn: engine.warn)
             case .registry(let text):
                 guard let client, let reference = try? Reference(parsing: text).withDefaultTag else { continue }
-                source = await CacheImporter.registry(reference, client: client, insecure: spec.insecure, label: label,
-                                                      warn: engine.warn)
+                source = await CacheImporter.registryOrInline(reference, platforms: platforms, client: client,
+                                                              insecure: spec.insecure, label: label, warn: engine.warn)
+            case .inline: continue
             }
             if let source {
                 debug("\(label): \(source.count) records")
@@ -68,7 +70,7 @@ extension BuildRun {
         guard !command.cacheTo.isEmpty else { return }
         let context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: engine.debug,
                                     fetcher: blobs)
-        for spec in command.cacheTo {
+        for spec in command.cacheTo where spec.location != .inline {
             var steps: [CachedStep] = []
             var mountIDs: Set<String> = []
             for build in builds {
@@ -84,6 +86,7 @@ extension BuildRun {
             do {
                 let destination: CacheExporter.Destination = switch spec.location {
                 case .directory(let directory, let tag): .directory(directory, tag: tag)
+                case .inline: preconditionFailure("type=inline is written with the image")
                 case .registry(let text):
                     .registry(try Reference(parsing: text).withDefaultTag, RegistryExporter(makeClient: { [engine] in
                         try engine.registryClient(insecureHosts: spec.insecure ? spec.location.registryHost.map { [$0] } ?? [] : [])

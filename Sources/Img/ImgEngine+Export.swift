@@ -7,9 +7,12 @@ import Synchronization
 
 extension BuildRun {
     /// Writes the build result (one platform, or several in order) to every requested output.
-    func export(_ results: [(BuildState, BuildWorker)], outputs: [BuildOutput], state: StateDirectory,
+    /// `inlineCaches`: each platform's `--cache-to type=inline` document, or nil.
+    func export(_ results: [(BuildState, BuildWorker)], inlineCaches: [Data?], outputs: [BuildOutput], state: StateDirectory,
                 work: WorkDirectory, blobs: (any BlobFetcher)?, progress: any BuildProgress) async throws -> BuildResult? {
-        let images = results.map { result, worker in Self.exported(finalized(result, worker: worker), worker: worker) }
+        let images = zip(results, inlineCaches).map { result, inlineCache in
+            Self.exported(finalized(result.0, worker: result.1), worker: result.1, inlineCache: inlineCache)
+        }
         var context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: engine.debug,
                                     fetcher: blobs)
         let written = Mutex<(Descriptor, [Reference])?>(nil)
@@ -51,7 +54,7 @@ extension BuildRun {
     }
 
     /// One platform's result as the exporters take it.
-    static func exported(_ final: BuildState, worker: BuildWorker) -> ExportedImage {
+    static func exported(_ final: BuildState, worker: BuildWorker, inlineCache: Data? = nil) -> ExportedImage {
         ExportedImage(
             platform: final.config.platform,
             store: { types, recompression in
@@ -59,7 +62,7 @@ extension BuildRun {
                 if let recompression {
                     image = try await worker.recompressed(image, compression: recompression.compression, level: recompression.level)
                 }
-                return try await worker.storeImage(image, mediaTypes: types).manifest
+                return try await worker.storeImage(image, mediaTypes: types, inlineCache: inlineCache).manifest
             },
             withFilesystem: { body in try await worker.withFilesystem(of: final) { try await body($0) } })
     }

@@ -65,10 +65,10 @@ struct Build: AsyncParsableCommand {
     @Option(name: .customLong("allow"), help: ArgumentHelp("Grant an entitlement: security.insecure (RUN --security=insecure) or network.host; repeatable or comma-separated.", valueName: "entitlement"))
     var allow: [String] = []
 
-    @Option(name: .customLong("cache-to"), help: ArgumentHelp("Export the build cache: type=local,dest=DIR[,tag=T] or type=registry,ref=HOST/REPO:TAG, with [,mode=min|max][,ignore-error=true][,compression=gzip|zstd|uncompressed][,compression-level=N][,force-compression=true][,cache-mounts=true]; repeatable.", valueName: "spec"))
+    @Option(name: .customLong("cache-to"), help: ArgumentHelp("Export the build cache: type=local,dest=DIR[,tag=T] or type=registry,ref=HOST/REPO:TAG, with [,mode=min|max][,ignore-error=true][,compression=gzip|zstd|uncompressed][,compression-level=N][,force-compression=true][,cache-mounts=true], or type=inline (in the image's config, mode=min); repeatable.", valueName: "spec"))
     var cacheTo: [String] = []
 
-    @Option(name: .customLong("cache-from"), help: ArgumentHelp("Use a build cache when a step misses the local one: type=local,src=DIR[,tag=T] or type=registry,ref=HOST/REPO:TAG; repeatable, tried in order.", valueName: "spec"))
+    @Option(name: .customLong("cache-from"), help: ArgumentHelp("Use a build cache when a step misses the local one: type=local,src=DIR[,tag=T], type=registry,ref=HOST/REPO:TAG, or HOST/REPO:TAG (a cache manifest or an image's inline cache); repeatable, tried in order.", valueName: "spec"))
     var cacheFrom: [String] = []
 
     @Option(name: .customLong("runtime"), help: ArgumentHelp("OCI runtime for RUN (default: runc).", valueName: "path"))

@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 import ImgContent
 import ImgFrontend
 import ImgGraph
@@ -81,11 +81,13 @@ extension BuildWorker {
         return manifest
     }
 
-    /// Writes the config and manifest of `result` into the content store.
-    package func storeImage(_ result: BuildState, mediaTypes: ImageMediaTypes) async throws -> (manifest: Descriptor, config: Descriptor) {
+    /// Writes the config and manifest of `result` into the content store; `inlineCache` (an
+    /// `InlineCache.document`) goes into the config beside its fields.
+    package func storeImage(_ result: BuildState, mediaTypes: ImageMediaTypes,
+                            inlineCache: Data? = nil) async throws -> (manifest: Descriptor, config: Descriptor) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let configBytes = try encoder.encode(result.config)
+        let configBytes = try encoder.encode(InlineCachedConfig(result.config, cache: inlineCache))
         let config = Descriptor(mediaType: mediaTypes.config, digest: .sha256(of: configBytes), size: Int64(configBytes.count))
         let layers = result.layers.map { layer in
             var descriptor = layer.descriptor

@@ -399,14 +399,20 @@ import ImgTestSupport
             (["--cache-to", "type=local,dest=/tmp/c,mode=all"], "error: --cache-to: mode must be min or max, not \"all\""),
             (["--cache-to", "type=local,dest=/tmp/c,colour=red"], "error: --cache-to: unknown key \"colour\" for type=local"),
             (["--cache-to", "type=local,dest=/tmp/c,ignore-error=maybe"], "error: --cache-to: ignore-error must be true or false"),
-            (["--cache-to", "dest=/tmp/c"], "error: --cache-to: missing type= (img supports type=local and type=registry)"),
+            (["--cache-to", "dest=/tmp/c"], "error: --cache-to: missing type= (img supports type=local, type=registry and type=inline)"),
+            (["--cache-to", "type=inline,mode=max"],
+             "error: --cache-to: type=inline supports mode=min only (the image carries the steps that made it): use type=registry or type=local for mode=max"),
+            (["--cache-to", "type=inline,ref=localhost:5000/c"], "error: --cache-to: unknown key \"ref\" for type=inline"),
+            (["--cache-to", "type=gha"], "error: --cache-to: type=gha is not supported yet (img supports type=local, type=registry and type=inline)"),
+            (["--cache-from", "not a reference"], "error: --cache-from: invalid ref \"not a reference\": invalid reference \"not a reference\": invalid repository name \"not a reference\""),
             (["--cache-to", "type=registry,dest=/tmp/c"], "error: --cache-to: unknown key \"dest\" for type=registry"),
             (["--cache-to", "type=registry"], "error: --cache-to: type=registry needs ref=HOST/REPO:TAG"),
             (["--cache-to", "type=registry,ref=localhost:5000/c,image-manifest=false"],
              "error: --cache-to: image-manifest=false is not supported (img writes the cache as an OCI image manifest)"),
             (["--cache-to", "type=local,dest=/tmp/c,registry.insecure=true"], "error: --cache-to: unknown key \"registry.insecure\" for type=local"),
             (["--cache-from", "type=local"], "error: --cache-from: type=local needs src=DIR"),
-            (["--cache-from", "type=inline"], "error: --cache-from: type=inline is not supported yet (img supports type=local and type=registry)"),
+            (["--cache-from", "type=inline"],
+             "error: --cache-from: type=inline is written with --cache-to; to read an image's inline cache give its reference (--cache-from HOST/REPO:TAG)"),
         ]
         for (arguments, line) in cases {
             let result = try a.build(arguments)

@@ -1,5 +1,5 @@
 // TestImage.swift owns the busybox image the registry tests build themselves, as blobs and as an OCI layout.
-import Foundation
+package import Foundation
 package import ImgOCI
 package import ImgRegistry
 
@@ -34,9 +34,10 @@ package struct TestImage: Sendable {
         return blob.content
     }
 
-    /// Builds the image in `dir`. `padding` bytes of random data are added to the layer to make it larger.
+    /// Builds the image in `dir`. `padding` bytes of random data are added to the layer to make it larger;
+    /// `inlineCache` (the JSON of a records array) goes into each config as an inline build cache.
     package static func make(in dir: TemporaryDirectory, platforms: [Platform] = [Platform(os: "linux", architecture: "amd64")],
-                     padding: Int = 0, mediaTypes docker: Bool = false) throws -> TestImage {
+                     padding: Int = 0, mediaTypes docker: Bool = false, inlineCache: Data? = nil) throws -> TestImage {
         let root = dir.file("rootfs")
         try FileManager.default.createDirectory(atPath: root + "/bin", withIntermediateDirectories: true)
         if !FileManager.default.fileExists(atPath: root + "/bin/busybox") {
@@ -61,7 +62,7 @@ package struct TestImage: Sendable {
             cfg.env = ["PATH=/bin"]
             let config = ImageConfig(platform: platform, config: cfg, rootfs: RootFS(diffIDs: [diffID]),
                                      created: "2026-01-01T00:00:00Z")
-            let configBytes = try encode(config)
+            let configBytes = try encode(InlineCachedConfig(config, cache: inlineCache))
             let configDescriptor = Descriptor(mediaType: docker ? .dockerConfig : .ociConfig,
                                               digest: .sha256(of: configBytes), size: Int64(configBytes.count))
             configs.append(Blob(descriptor: configDescriptor, content: .bytes(configBytes)))

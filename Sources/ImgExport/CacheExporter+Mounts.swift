@@ -28,7 +28,7 @@ extension CacheExporter {
                 digests = try LayerExport.directory(mount.path, to: IngestByteSink(writer), options: options)
             } catch {
                 writer.abort()
-                throw ExportError(.writeFailed, "cannot archive the cache mount \(mount.id): \(error)")
+                throw ExportError(.writeFailed, "cannot archive the cache mount \(mount.id.replacingOccurrences(of: "\u{0}", with: " ")): \(error)")
             }
             var descriptor = try await writer.commit()
             descriptor.annotations = [CacheConfig.uncompressedAnnotation: digests.diffID.description]

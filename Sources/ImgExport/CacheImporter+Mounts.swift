@@ -18,7 +18,7 @@ extension CacheImporter {
                     try await unpack(mount, into: directory, state: state)
                     return true
                 } catch {
-                    let line = "warning: \(label): cache mount \(id): \(error); the mount starts empty"
+                    let line = "warning: \(label): cache mount \(id.replacingOccurrences(of: "\u{0}", with: " ")): \(error); the mount starts empty"
                     if warned.withLock({ $0.insert(line).inserted }) { warn(line) }
                     return false
                 }

@@ -214,7 +214,7 @@ import ImgTestSupport
         try RootlessBuildTests.ensureUser()
         let f = try BuildFixture()
         try f.write("Dockerfile", BuildTests.base
-            + "RUN --mount=type=cache,target=/c,id=X echo hello > /c/seen && chown 1000:1000 /c/seen\n")
+            + "RUN --mount=type=cache,target=/c,id=X,uid=1000,gid=1001,mode=0750 echo hello > /c/seen && chown 1000:1000 /c/seen\n")
         #expect(try SaveLoadTests.shell("chmod 755 '\(f.dir.url.path)' && chown -R \(RootlessBuildTests.user) '\(f.dir.url.path)'").status == 0)
         let cache = f.dir.url.appending(path: "cache").path
         func build(_ state: String, _ arguments: String) throws -> ImgBinary.Result {
@@ -222,7 +222,8 @@ import ImgTestSupport
         }
         let cold = try build(f.dir.url.appending(path: "state-a").path, "--cache-to type=local,dest='\(cache)',cache-mounts=true")
         #expect(cold.status == 0, "\(cold.stderr)")
-        // The mount's own mode and owner come from this RUN's options.
+        // The mount's own mode and owner come from this RUN's options (the same ones: owner and mode are part
+        // of a cache mount's identity, as in BuildKit).
         try f.write("Dockerfile", BuildTests.base + "RUN --mount=type=cache,target=/c,id=X,uid=1000,gid=1001,mode=0750 "
             + "stat -c '%u:%g' /c/seen > /out && stat -c '%u:%g %a' /c >> /out && cat /c/seen >> /out\n")
         #expect(try SaveLoadTests.shell("chown -R \(RootlessBuildTests.user) '\(f.context.path)'").status == 0)

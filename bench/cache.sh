@@ -8,6 +8,7 @@
 # (count-proxy.py), which gives the bytes and layer blob GETs of each B build.
 #
 # Usage: bench/cache.sh [IMG_BINARY] [RUNS]        (run as root; default RUNS 1)
+#        bench/cache.sh --report WORKDIR           (the tables again, from a work directory kept with KEEP=1)
 # Environment:
 #   WORKLOADS  default "small multistage bigcontext debian-apt"
 #   TOOLS      default "img buildah buildkit"; img-rootless (runuser -u ROOTLESS_USER) can be added
@@ -20,6 +21,53 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
+
+# report RESULTS_TSV: the tables, per workload, and img's goal ratios (medians over the runs).
+report() {
+  python3 - "$1" <<'PY'
+import collections, statistics, sys
+path = sys.argv[1]
+rows = collections.defaultdict(list); order = []; tools = []
+for line in open(path):
+    w, tool, run, ph, t, down, up, lgets, lbytes, steps = line.rstrip("\n").split("\t")
+    if w not in order: order.append(w)
+    if tool not in tools: tools.append(tool)
+    rows[(w, tool, ph)].append((t, int(down), int(up), int(lgets), int(lbytes), steps))
+def sec(w, tool, ph):
+    v = [r[0] for r in rows[(w, tool, ph)]]
+    if not v: return None
+    if "fail" in v: return "fail"
+    return statistics.median(float(x) for x in v)
+def field(w, tool, ph, i):
+    v = [r[i] for r in rows[(w, tool, ph)]]
+    return None if not v else statistics.median(v) if isinstance(v[0], int) else v[-1]
+fs = lambda x: "-" if x is None else x if isinstance(x, str) else f"{x:.2f}"
+fc = lambda x: "-" if x is None else f"{x:g}"
+mb = lambda x: "-" if x is None else f"{x / 1e6:.2f}"
+others = [t for t in tools if not t.startswith("img")]
+for w in order:
+    print(f"\n{w}:\n")
+    print("| tool | A cold | A warm | B unchanged | B after edit | MB down (B unch. / edit) | layer blob GETs (B unch. / edit) | steps run (B unch. / edit) | MB up (A cold) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for t in tools:
+        print(f"| {t} | {fs(sec(w, t, 'a-cold'))} | {fs(sec(w, t, 'a-warm'))} | {fs(sec(w, t, 'b-same'))} | {fs(sec(w, t, 'b-edit'))} | "
+              f"{mb(field(w, t, 'b-same', 1))} / {mb(field(w, t, 'b-edit', 1))} | {fc(field(w, t, 'b-same', 3))} / {fc(field(w, t, 'b-edit', 3))} | "
+              f"{field(w, t, 'b-same', 5)} / {field(w, t, 'b-edit', 5)} | {mb(field(w, t, 'a-cold', 2))} |".replace("/ None", "/ -").replace("None /", "- /"))
+    best = [sec(w, t, "b-same") for t in others]; best = [b for b in best if isinstance(b, float)]
+    for t in tools:
+        if not t.startswith("img"): continue
+        b, warm, conf = sec(w, t, "b-same"), sec(w, t, "a-warm"), sec(w, t, "config")
+        def goal(x, limit):
+            return "-" if x is None else f"{x:.2f} ({'PASS' if x <= limit else 'FAIL'})"
+        r1 = b / (warm + conf) if all(isinstance(x, float) for x in (b, warm, conf)) else None
+        r2 = b / min(best) if isinstance(b, float) and best else None
+        print(f"\n{t}: config fetch {conf if conf is None or isinstance(conf, str) else f'{conf:.3f}'} s; B unchanged / (A warm + config fetch) = {goal(r1, 1.5)}, goal <= 1.5; "
+              f"B unchanged / fastest other ({fs(min(best)) if best else '-'} s) = {goal(r2, 0.5)}, goal <= 0.5")
+PY
+}
+if [ "${1:-}" = --report ]; then   # tables again from a kept work directory (KEEP=1)
+  report "${2:?usage: cache.sh --report WORKDIR}/results.tsv"; exit 0
+fi
 IMG=${1:-$here/../.build/release/img}
 RUNS=${2:-1}
 WORKLOADS=${WORKLOADS:-small multistage bigcontext debian-apt}
@@ -113,26 +161,21 @@ PY
 }
 
 # steps LOG TOOL: "RAN/TOTAL" build steps (FROM not counted) in a build's output: img and BuildKit print
-# plain progress (`#N [stage i/n] STEP`, then `#N CACHED` or `#N DONE`), buildah `STEP i/n:` lines
-# followed by `--> Using cache` or `--> Cache pulled from remote` when it did not run the step.
+# plain progress (`#N [stage i/n] STEP`, then `#N CACHED` or `#N DONE`), buildah `STEP i/n:` lines and
+# one `--> Using cache` per step it did not run (after `--> Cache pulled from remote` for a remote hit).
 steps() {
   python3 - "$@" <<'PY'
 import re, sys
 text, tool = open(sys.argv[1], errors="replace").read().splitlines(), sys.argv[2]
 ran = total = 0
 if tool == "buildah":
-    current = None
-    def close():
-        global ran, total
-        if current is not None:
-            total += 1; ran += 0 if current else 1
+    # With --jobs, stages' lines interleave (`[stage/n] STEP i/m:` prefixes, cache lines without one), so
+    # count: each step buildah did not run prints one `--> Using cache`.
     for line in text:
-        m = re.match(r"STEP \d+/\d+: (\w+)", line)
-        if m:
-            close(); current = None if m[1].upper() == "FROM" else False
-        elif current is False and ("Using cache" in line or "Cache pulled from remote" in line):
-            current = True
-    close()
+        m = re.search(r"STEP \d+/\d+: (\w+)", line)
+        if m and m[1].upper() != "FROM": total += 1
+        if line.startswith("--> Using cache"): ran -= 1
+    ran += total
 else:
     titles, state = {}, {}
     for line in text:
@@ -327,45 +370,7 @@ elapsed=$(( $(date +%s) - started ))
 # --- report ------------------------------------------------------------------------------------
 echo
 echo "img $("$IMG" version 2>/dev/null | awk -F': ' '/git commit/ {print $2}')$([[ " $TOOLS " == *" buildah "* ]] && echo ", $(buildah --version | cut -d' ' -f1-3)")$([[ " $TOOLS " == *" buildkit "* ]] && echo ", dockerd $(dockerd --version | cut -d' ' -f3 | tr -d ,) (BuildKit)"); $(nproc) cores; runs $RUNS; bench took ${elapsed}s; $(uptime | sed 's/.*load/load/')"
-python3 - "$results" "$TOOLS" <<'PY'
-import collections, statistics, sys
-path, tools = sys.argv[1], sys.argv[2].split()
-rows = collections.defaultdict(list); order = []
-for line in open(path):
-    w, tool, run, ph, t, down, up, lgets, lbytes, steps = line.rstrip("\n").split("\t")
-    if w not in order: order.append(w)
-    rows[(w, tool, ph)].append((t, int(down), int(up), int(lgets), int(lbytes), steps))
-def sec(w, tool, ph):
-    v = [r[0] for r in rows[(w, tool, ph)]]
-    if not v: return None
-    if "fail" in v: return "fail"
-    return statistics.median(float(x) for x in v)
-def field(w, tool, ph, i):
-    v = [r[i] for r in rows[(w, tool, ph)]]
-    return None if not v else statistics.median(v) if isinstance(v[0], int) else v[-1]
-fs = lambda x: "-" if x is None else x if isinstance(x, str) else f"{x:.2f}"
-fc = lambda x: "-" if x is None else f"{x:g}"
-mb = lambda x: "-" if x is None else f"{x / 1e6:.2f}"
-others = [t for t in tools if not t.startswith("img")]
-for w in order:
-    print(f"\n{w}:\n")
-    print("| tool | A cold | A warm | B unchanged | B after edit | MB down (B unch. / edit) | layer blob GETs (B unch. / edit) | steps run (B unch. / edit) | MB up (A cold) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for t in tools:
-        print(f"| {t} | {fs(sec(w, t, 'a-cold'))} | {fs(sec(w, t, 'a-warm'))} | {fs(sec(w, t, 'b-same'))} | {fs(sec(w, t, 'b-edit'))} | "
-              f"{mb(field(w, t, 'b-same', 1))} / {mb(field(w, t, 'b-edit', 1))} | {fc(field(w, t, 'b-same', 3))} / {fc(field(w, t, 'b-edit', 3))} | "
-              f"{field(w, t, 'b-same', 5)} / {field(w, t, 'b-edit', 5)} | {mb(field(w, t, 'a-cold', 2))} |".replace("/ None", "/ -").replace("None /", "- /"))
-    best = [sec(w, t, "b-same") for t in others]; best = [b for b in best if isinstance(b, float)]
-    for t in tools:
-        if not t.startswith("img"): continue
-        b, warm, conf = sec(w, t, "b-same"), sec(w, t, "a-warm"), sec(w, t, "config")
-        def goal(x, limit):
-            return "-" if x is None else f"{x:.2f} ({'PASS' if x <= limit else 'FAIL'})"
-        r1 = b / (warm + conf) if all(isinstance(x, float) for x in (b, warm, conf)) else None
-        r2 = b / min(best) if isinstance(b, float) and best else None
-        print(f"\n{t}: config fetch {fs(conf)} s; B unchanged / (A warm + config fetch) = {goal(r1, 1.5)}, goal <= 1.5; "
-              f"B unchanged / fastest other ({fs(min(best)) if best else '-'} s) = {goal(r2, 0.5)}, goal <= 0.5")
-PY
+report "$results"
 if grep -q FAILED "$work"/logs/*.log 2>/dev/null; then
   echo; echo "failures (command and last lines of output):"
   for f in "$work"/logs/*.log; do

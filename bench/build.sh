@@ -41,87 +41,13 @@ cleanup() {
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-say() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
 # --- registry and base images -------------------------------------------------------------------
 reg=$(start_registry "$work/registry")
 say "registry at $reg"
 
-# oci_layout LAYER_TAR CONFIG_JSON_FRAGMENT DEST: a one-layer OCI layout (tag latest) around LAYER_TAR.
-oci_layout() {
-  local tarball=$1 conf=$2 dest=$3
-  rm -rf "$dest"; mkdir -p "$dest/blobs/sha256"
-  gzip -n -6 -c "$tarball" > "$dest/layer.gz"
-  python3 - "$tarball" "$dest" "$conf" <<'PY'
-import hashlib, json, os, sys
-tarball, dest, conf = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-blobs = os.path.join(dest, "blobs", "sha256")
-def digest(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
-    return h.hexdigest()
-def put(data):
-    d = hashlib.sha256(data).hexdigest(); open(os.path.join(blobs, d), "wb").write(data); return d, len(data)
-diff = digest(tarball)
-gz = os.path.join(dest, "layer.gz"); gzd = digest(gz); gzsize = os.path.getsize(gz)
-os.rename(gz, os.path.join(blobs, gzd))
-config = {"architecture": "amd64", "os": "linux", "created": "2024-06-01T00:00:00Z", "config": conf,
-          "rootfs": {"type": "layers", "diff_ids": ["sha256:" + diff]},
-          "history": [{"created": "2024-06-01T00:00:00Z", "created_by": "img bench base image"}]}
-cd, cs = put(json.dumps(config).encode())
-manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + cd, "size": cs},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + gzd, "size": gzsize}]}
-md, ms = put(json.dumps(manifest).encode())
-json.dump({"schemaVersion": 2, "manifests": [{"mediaType": manifest["mediaType"], "digest": "sha256:" + md, "size": ms,
-           "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}, open(os.path.join(dest, "index.json"), "w"))
-open(os.path.join(dest, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
-PY
-}
-
-# Layer tar of a staged root: sorted, numeric owners, no "./" prefix, fixed mtime-independent order.
-stage_tar() { (cd "$1" && tar --sort=name --numeric-owner -cf "$2" $(ls -A)); }
-
-busybox_layout=$CACHE/base-busybox
-if [ ! -f "$busybox_layout/index.json" ]; then
-  say "assembling busybox:latest"
-  st=$CACHE/stage-busybox; rm -rf "$st"; mkdir -p "$st/bin" "$st/etc" "$st/tmp" "$st/root"
-  cp /bin/busybox "$st/bin/busybox"         # Debian's busybox-static
-  # What `busybox --install -s /bin` does inside the image; run on the host it would link to the host's
-  # resolved path (/usr/bin/busybox on merged-/usr), which the image lacks.
-  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s /bin/busybox "$st/bin/$a"; done
-  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$st/etc/passwd"
-  printf 'root:x:0:\nnogroup:x:65534:\n' > "$st/etc/group"
-  chmod 1777 "$st/tmp"; chmod 700 "$st/root"
-  stage_tar "$st" "$CACHE/busybox.tar"
-  oci_layout "$CACHE/busybox.tar" '{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]}' "$busybox_layout"
-  rm -rf "$st" "$CACHE/busybox.tar"
-fi
-
-debian_layout=$CACHE/base-debian
-if [[ " $WORKLOADS " == *" debian-apt "* ]] && [ ! -f "$debian_layout/index.json" ]; then
-  tree=$CACHE/bookworm-minbase
-  if [ ! -d "$tree" ]; then
-    mirror=$(awk '/^URIs:/ {print $2; exit} /^deb / {print $2; exit}' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | head -1)
-    say "debootstrap --variant=minbase bookworm from ${mirror:-http://deb.debian.org/debian} (cached in $tree)"
-    rm -rf "$tree.tmp"
-    debootstrap --variant=minbase bookworm "$tree.tmp" "${mirror:-http://deb.debian.org/debian}" > "$CACHE/debootstrap.log" 2>&1
-    mv "$tree.tmp" "$tree"
-  fi
-  say "assembling debian:bookworm (slim)"
-  st=$CACHE/stage-debian; rm -rf "$st"; cp -a "$tree" "$st"
-  # Like the -slim images: no docs, man pages, locales, apt lists/caches or logs; empty /dev
-  # (device nodes cannot be created by rootless unpackers).
-  rm -rf "$st"/usr/share/doc/* "$st"/usr/share/man/* "$st"/usr/share/info/* "$st"/usr/share/locale/* \
-         "$st"/usr/share/lintian "$st"/var/cache/apt/* "$st"/var/lib/apt/lists/* "$st"/var/log/* \
-         "$st"/var/cache/debconf/*-old "$st"/dev/* "$st"/proc/* "$st"/sys/* "$st"/run/* "$st"/tmp/*
-  stage_tar "$st" "$CACHE/debian.tar"
-  oci_layout "$CACHE/debian.tar" '{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["bash"]}' "$debian_layout"
-  rm -rf "$st" "$CACHE/debian.tar"
-fi
-skopeo copy -q --dest-tls-verify=false "oci:$busybox_layout:latest" "docker://$reg/busybox:latest"
-[ -f "$debian_layout/index.json" ] && skopeo copy -q --dest-tls-verify=false "oci:$debian_layout:latest" "docker://$reg/debian:bookworm"
+base_layouts "$CACHE" "$WORKLOADS"
+push_bases "$CACHE" "$reg"
 
 # --- contexts and tool configuration -----------------------------------------------------------
 "$WORKLOAD_SRC/gen.sh" "$work/ctx" > "$work/gen.log"

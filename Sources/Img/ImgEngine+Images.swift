@@ -106,8 +106,15 @@ extension ImgEngine {
     /// The filesystem of the stored image `name` (its `platform` image) in `directory`, which must be new or
     /// empty: the layers go into the snapshot store (kept for builds and later unpacks), then the merged
     /// tree is copied out. Nothing is left half-written when it fails. Returns the image's name.
-    package func unpack(_ name: String, platform: String?, into directory: String) async throws -> Reference {
+    /// An image the store does not have is pulled first, as `docker run` does (`pulling` runs then).
+    package func unpack(_ name: String, platform: String?, into directory: String,
+                        pulling: @Sendable (Reference) -> Void = { _ in }) async throws -> Reference {
         let state = try self.state()
+        let reference = try Reference(parsing: name).withDefaultTag
+        if try await state.images.find(reference) == nil {
+            pulling(reference)
+            _ = try await pull(reference, platform: try Platform(parsing: platform ?? BuildPlatform.host.description))
+        }
         let image = try await StoredImage.load(name, platform: platform, state: state)
         let target = URL(filePath: directory, directoryHint: .isDirectory).standardizedFileURL.path
         let fm = FileManager.default

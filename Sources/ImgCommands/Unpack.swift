@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Img
+import ImgOCI
 import ImgSystem
 
 /// `img unpack IMAGE [-o DIR]`: the image's filesystem, layers applied in order with whiteouts, as a
@@ -28,7 +29,9 @@ struct Unpack: AsyncParsableCommand {
                 // Without a subuid range the owners cannot all be kept; unpack anyway, owners best effort.
                 log.debug("not entering a user namespace (\(error)); file owners will be the caller's")
             }
-            let name = try await options.engine(log: log).unpack(image, platform: platform, into: output)
+            let name = try await options.engine(log: log).unpack(image, platform: platform, into: output) { reference in
+                StandardError.print("Unable to find image '\(reference.familiar)' in the store: pulling it")
+            }
             print("Unpacked \(name.familiar) to \(output)")
         }
     }

@@ -21,6 +21,7 @@ package final class CacheImporter: Sendable {
     /// Cache mounts being unpacked, by id: two steps mounting one id at once share one unpack.
     let seeding = Mutex<[String: Task<Bool, Never>]>([:])
     private let imported = Mutex(Imported())
+    let prefetch: ConfigPrefetch
 
     /// What a build took from this cache.
     package struct Imported: Sendable, Hashable {
@@ -50,6 +51,7 @@ package final class CacheImporter: Sendable {
         var blobs: [Digest: Descriptor] = [:]
         for blob in manifest.layers { blobs[blob.digest] = blob }
         self.blobs = blobs
+        prefetch = ConfigPrefetch(config)
     }
 
     /// The cache directory `directory` (tag `tag`), or nil after one warning line when it cannot be used.
@@ -98,6 +100,7 @@ package final class CacheImporter: Sendable {
         guard let record = records[key] else { return false }
         do {
             try await copy(record, into: state)
+            prefetch.after(key, records: config.records, blobs: blobs, store: store)
             return true
         } catch {
             let line = "warning: \(label): \(error); the step runs"
@@ -118,7 +121,8 @@ package final class CacheImporter: Sendable {
             }
             chain = found
         }
-        let configData = try await store.bytes(configBlob)
+        let configData: Data
+        if let ahead = await prefetch.bytes(configDigest) { configData = ahead } else { configData = try await store.bytes(configBlob) }
         guard let image = try? JSONDecoder().decode(ImageConfig.self, from: configData) else {
             throw invalid("the image config \(configDigest) is invalid")
         }

@@ -50,11 +50,17 @@ extension BuildWorker {
             rememberKey(step, key)
             progress.started(vertex, title: step.title)
             progress.cached(vertex)
-            // The history before this step is the parent's: keys leave out history texts that do not change
-            // the files (an ARG's value), so the record may carry older ones.
+            // The history texts before this step are the parent's: keys leave out texts that do not change
+            // the files (an ARG's value), so the record may carry older ones. The times stay the record's, so
+            // an unchanged rebuild (or another machine's) makes the same image.
             let before = parent.config.history ?? []
-            if let recorded = found.state.config.history, recorded.count >= before.count {
-                found.state.config.history = before + recorded.dropFirst(before.count)
+            if var recorded = found.state.config.history, recorded.count >= before.count {
+                for (index, entry) in before.enumerated() {
+                    let created = recorded[index].created
+                    recorded[index] = entry
+                    recorded[index].created = created
+                }
+                found.state.config.history = recorded
             }
             return found.state
         }

@@ -133,6 +133,23 @@ import ImgTestSupport
         #expect(BuildFixture.steps(local.stderr).ran.isEmpty, "\(local.stderr)")
     }
 
+    /// A config-only step before the first layer (an ARG, with its history entry) takes its time from the
+    /// build; a later rebuild, or another machine's build from the cache, still makes the very same image.
+    @Test func aHistoryEntryBeforeTheFirstLayerKeepsRebuildsIdentical() throws {
+        let f = try BuildFixture()
+        try f.write("Dockerfile", "FROM scratch\nARG VERSION=1\nCOPY Dockerfile /Dockerfile\nENV V=$VERSION\n")
+        let cache = f.dir.url.appending(path: "cache").path
+        let a = Machine(f, "a"), b = Machine(f, "b")
+        #expect(try a.build(["-t", "app", "--cache-to", "type=local,dest=\(cache),mode=max"]).status == 0)
+        let first = try a.digest("app")
+        Thread.sleep(forTimeInterval: 1.1)
+        #expect(try a.build(["-t", "app"]).status == 0)
+        #expect(try a.digest("app") == first, "an unchanged rebuild is the same image")
+        let warm = try b.build(["-t", "app", "--cache-from", "type=local,src=\(cache)"])
+        #expect(BuildFixture.steps(warm.stderr).ran.isEmpty, "\(warm.stderr)")
+        #expect(try b.digest("app") == first, "and so is the other machine's")
+    }
+
     /// BuildKit refuses a cache config over 1 MiB; img has no such limit. A cache whose config holds 6,000
     /// records (the real ones, plus records of other keys made from them, as a 1,000-step mode=max cache of
     /// several builds would be) imports and hits.

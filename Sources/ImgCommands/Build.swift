@@ -153,7 +153,7 @@ struct Build: AsyncParsableCommand {
         }
     }
 
-    /// `--iidfile`, `--metadata-file` and `-q`: each file written whole (a temporary name, then renamed).
+    /// `--iidfile`, `--metadata-file` and `-q`: each file written whole.
     private func writeResult(_ result: BuildResult?) throws {
         guard iidfile != nil || metadataFile != nil || quiet else { return }
         guard let result else {
@@ -164,15 +164,20 @@ struct Build: AsyncParsableCommand {
         if quiet { print(result.descriptor.digest.description) }
     }
 
+    /// Through `OutputFile`: a regular file is replaced whole, a device or FIFO (`/dev/null`, `/dev/stdout`)
+    /// written into, never replaced.
     static func writeWhole(_ data: Data, to path: String, flag: String) throws {
-        let url = URL(filePath: path)
-        let temporary = url.deletingLastPathComponent().appending(path: ".\(url.lastPathComponent).img-\(getpid())")
         do {
-            try data.write(to: temporary)
-            guard rename(temporary.path, path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            let file = try OutputFile(path)
+            do {
+                try data.withUnsafeBytes { try file.write($0) }
+                try file.commit()
+            } catch {
+                file.abandon()
+                throw error
+            }
         } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw CommandError("\(flag) \(path): cannot write: \(error.localizedDescription)")
+            throw CommandError("\(flag) \(path): cannot write: \(error)")
         }
     }
 

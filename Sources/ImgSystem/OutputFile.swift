@@ -37,6 +37,19 @@ package final class OutputFile {
         replacing = (partial, target)
     }
 
+    /// Writes all of `bytes` (small outputs: an `--iidfile`, a metadata file; archives stream through a sink).
+    package func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw SystemError.errno("write \(path)")
+            }
+            offset += written
+        }
+    }
+
     /// True when the output is a device, FIFO or socket written in place.
     package var isInPlace: Bool { replacing == nil }
 

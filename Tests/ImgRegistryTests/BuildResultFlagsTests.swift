@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import ImgOCI
 import ImgRegistry
 import Testing
@@ -55,6 +56,12 @@ import ImgTestSupport
             let inspect = try HelperProcess.run("skopeo", ["inspect", "--tls-verify=false", "--format", "{{.Digest}}", "docker://\(target)"])
             #expect(String(decoding: inspect.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == digest,
                     "--push pushed the image: \(String(decoding: inspect.stderr, as: UTF8.self))")
+
+            // A device named as the file is written into, never replaced (as root, replacing /dev/null breaks the host).
+            let toDevice = try img(["build", "-q", "-t", target, "--iidfile", "/dev/null", context.path])
+            #expect(toDevice.status == 0, "\(toDevice.err)")
+            var status = stat()
+            #expect(stat("/dev/null", &status) == 0 && status.st_mode & S_IFMT == S_IFCHR, "/dev/null is still a device")
 
             // A newer base under the same tag: the stored one is used without --pull, the newer with it.
             try await Self.push(try TestImage.make(in: new, padding: 64), as: base, registry: registry)

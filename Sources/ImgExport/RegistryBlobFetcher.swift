@@ -48,12 +48,8 @@ package final class RegistryBlobFetcher: BlobFetcher {
             let reference = Reference(domain: location.registry, path: location.repository)
             do {
                 let client = try client(insecure: location.insecure ? location.registry : nil)
-                let writer = try await state.content.beginIngest(expected: descriptor)
-                if writer.isComplete { return }
-                let resumedAt = writer.offset
-                var sink = IngestSink(writer: writer)
-                try await client.fetchBlob(descriptor, from: reference, into: &sink)
-                let bytes = descriptor.size - resumedAt
+                let bytes = try await RegistryCacheStore(reference: reference, client: client).ingest(descriptor, into: state)
+                guard bytes > 0 else { return }
                 counts.withLock {
                     $0.blobs += 1
                     $0.bytes += bytes

@@ -55,6 +55,41 @@ package struct RunStep: Sendable, Hashable {
         }
     }
 
+    /// An `--add-host` entry: a line `IP NAME` in the step's `/etc/hosts`.
+    package struct ExtraHost: Sendable, Hashable {
+        package var name: String
+        package var address: String
+
+        package init(name: String, address: String) {
+            self.name = name
+            self.address = address
+        }
+    }
+
+    /// A `--ulimit` entry: `process.rlimits` of the step (`RLIMIT_` + the upper-cased docker name).
+    package struct Ulimit: Sendable, Hashable {
+        /// Docker's name (`nofile`, `nproc`, ...).
+        package var name: String
+        package var soft: UInt64
+        package var hard: UInt64
+
+        package init(name: String, soft: UInt64, hard: UInt64) {
+            self.name = name
+            self.soft = soft
+            self.hard = hard
+        }
+
+        /// Docker's names, each with its kernel `RLIMIT_` number.
+        package static let names: [String: Int32] = [
+            "cpu": 0, "fsize": 1, "data": 2, "stack": 3, "core": 4, "rss": 5, "nproc": 6, "nofile": 7,
+            "memlock": 8, "as": 9, "locks": 10, "sigpending": 11, "msgqueue": 12, "nice": 13, "rtprio": 14,
+            "rttime": 15,
+        ]
+
+        /// The OCI type, `RLIMIT_NOFILE`.
+        package var type: String { "RLIMIT_" + name.uppercased() }
+    }
+
     /// Absolute host path of the root filesystem the step runs in, writable.
     package var rootfs: String
     package var command: Command
@@ -69,6 +104,12 @@ package struct RunStep: Sendable, Hashable {
     package var network: Network
     package var security: Security
     package var mounts: [Mount]
+    /// `--add-host`: extra `/etc/hosts` lines; none keeps the host's file as it is.
+    package var extraHosts: [ExtraHost] = []
+    /// `--shm-size` in bytes; nil is docker's 64 MiB.
+    package var shmSize: Int64?
+    /// `--ulimit`: resource limits of the step's processes; none inherits img's.
+    package var ulimits: [Ulimit] = []
 
     package init(
         rootfs: String, command: Command, environment: [String] = [], workingDirectory: String = "/",

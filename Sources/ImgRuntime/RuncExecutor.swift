@@ -109,15 +109,25 @@ package struct RuncExecutor: Sendable {
             }
             user.additionalGids = []
         }
+        if rootless { try Self.checkRaisable(step.ulimits) }
         let hostFiles = RuntimeSpec.hostFiles.filter { access($0, R_OK) == 0 }
-        let spec = RuntimeSpec(step: step, user: user, rootless: rootless, hostFiles: hostFiles, isolation: isolation)
+        let bundle = try makeBundle()
+        defer { removeBundle(bundle) }
+        var hostsFile: String?
+        if !step.extraHosts.isEmpty {
+            hostsFile = bundle + "/hosts"
+            do { try SmallTextFile.write(Array(Self.hosts(adding: step.extraHosts).utf8), to: hostsFile!) } catch {
+                throw RuntimeError(.system, "cannot write \(hostsFile!): \(error)")
+            }
+        }
+        let spec = RuntimeSpec(step: step, user: user, rootless: rootless, hostFiles: hostFiles, isolation: isolation,
+                               hostsFile: hostsFile)
         let mountpoints = RootfsMountpoints(
             rootfs: step.rootfs,
-            paths: ["/proc", "/dev", "/sys"] + hostFiles + step.mounts.map(\.destination))
+            paths: ["/proc", "/dev", "/sys"] + Set(hostFiles + (hostsFile == nil ? [] : ["/etc/hosts"])).sorted()
+                + step.mounts.map(\.destination))
         defer { mountpoints.removeCreated() }
-
-        let bundle = try makeBundle(spec)
-        defer { removeBundle(bundle) }
+        try writeConfig(spec, into: bundle)
         let id = "img-" + bundle.split(separator: "/").last!.dropFirst("step-".count)
 
         let control = ContainerControl()
@@ -195,27 +205,54 @@ package struct RuncExecutor: Sendable {
         _ = try? ChildProcess.collect(executable: runtimePath, arguments: ["--root", runcRoot] + arguments)
     }
 
-    /// A fresh `step-<token>-XXXXXX` directory with `config.json`.
-    private func makeBundle(_ spec: RuntimeSpec) throws(RuntimeError) -> String {
+    /// A fresh `step-<token>-XXXXXX` directory.
+    private func makeBundle() throws(RuntimeError) -> String {
         var template = Array((bundleDirectory + "/step-\(ProcessOwners.token)-XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard made != nil else { throw RuntimeError(.system, "\(SystemError.errno("create a bundle in \(bundleDirectory)"))") }
-        let bundle = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The bundle's `config.json`.
+    private func writeConfig(_ spec: RuntimeSpec, into bundle: String) throws(RuntimeError) {
         do {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let data = try encoder.encode(spec)
             try SmallTextFile.write(Array(data), to: bundle + "/config.json")
         } catch {
-            removeBundle(bundle)
             throw RuntimeError(.system, "cannot write \(bundle)/config.json: \(error)")
         }
-        return bundle
     }
 
     private func removeBundle(_ bundle: String) {
-        for name in ["config.json", "runc.log"] { unlink(bundle + "/" + name) }
+        for name in ["config.json", "runc.log", "hosts"] { unlink(bundle + "/" + name) }
         rmdir(bundle)
+    }
+
+    /// The step's `/etc/hosts` with `--add-host` entries: the host's file (what steps see without them), or
+    /// BuildKit's localhost lines if it has none, then one `IP NAME` line each.
+    static func hosts(adding extra: [RunStep.ExtraHost], base: String = "/etc/hosts") -> String {
+        var text = (try? SmallTextFile.read(base)) ?? "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
+        for host in extra { text += "\(host.address)\t\(host.name)\n" }
+        return text
+    }
+
+    /// Rootless: the kernel lets no one in img's user namespace raise a hard limit above img's own, and runc
+    /// would fail with a bare EPERM; say which `--ulimit` it is instead.
+    static func checkRaisable(_ ulimits: [RunStep.Ulimit]) throws(RuntimeError) {
+        for limit in ulimits {
+            guard let resource = RunStep.Ulimit.names[limit.name] else { continue }
+            var current = rlimit()
+            guard getrlimit(__rlimit_resource_t(UInt32(resource)), &current) == 0 else { continue }
+            let ownHard = UInt64(current.rlim_max)
+            if limit.hard > ownHard {
+                let shown = ownHard == UInt64.max ? "unlimited" : String(ownHard)
+                let wanted = limit.hard == UInt64.max ? "unlimited" : String(limit.hard)
+                throw RuntimeError(.runtimeFailed, "--ulimit \(limit.name): hard limit \(wanted) is above img's own (\(shown)), which rootless img cannot raise; lower it or build as root")
+            }
+        }
     }
 
     /// runc's own last error from its JSON log, if it logged one (then a non-zero exit is runc's, not the

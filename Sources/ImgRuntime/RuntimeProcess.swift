@@ -7,6 +7,7 @@ package struct RuntimeProcess: Sendable, Hashable, Codable {
     package var cwd: String
     package var capabilities: RuntimeCapabilities?
     package var noNewPrivileges: Bool?
+    package var rlimits: [RuntimeRlimit]?
 
     package init(user: RuntimeUser, args: [String], env: [String], cwd: String, capabilities: RuntimeCapabilities?) {
         self.user = user
@@ -51,4 +52,17 @@ package struct RuntimeCapabilities: Sendable, Hashable, Codable {
 
     /// Docker's default set, which Dockerfile RUN steps are written against.
     package static let dockerDefault = RuntimeCapabilities(Capability.dockerDefault)
+}
+
+/// `process.rlimits`: one resource limit (`RLIMIT_NOFILE`, ...).
+package struct RuntimeRlimit: Sendable, Hashable, Codable {
+    package var type: String
+    package var soft: UInt64
+    package var hard: UInt64
+
+    package init(type: String, soft: UInt64, hard: UInt64) {
+        self.type = type
+        self.soft = soft
+        self.hard = hard
+    }
 }

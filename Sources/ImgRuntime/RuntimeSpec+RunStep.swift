@@ -13,8 +13,9 @@ extension RuntimeSpec {
     /// the same path (the executor passes those of `RuntimeSpec.hostFiles` that exist). A sandboxed step gets
     /// docker's default capabilities and seccomp filter, an insecure one every capability and no filter.
     /// `isolation` says what the place img runs in allows (see `StepIsolation`).
+    /// `hostsFile` (a file made for `--add-host`) is bound on `/etc/hosts` in place of the host's.
     package init(step: RunStep, user: ContainerUser, rootless: Bool, hostFiles: [String] = RuntimeSpec.hostFiles,
-                 isolation: StepIsolation = StepIsolation()) {
+                 isolation: StepIsolation = StepIsolation(), hostsFile: String? = nil) {
         var environment = step.environment
         if !environment.contains(where: { $0.hasPrefix("PATH=") }) { environment.insert("PATH=\(Self.defaultPath)", at: 0) }
         if !environment.contains(where: { $0.hasPrefix("HOME=") }) { environment.append("HOME=\(user.home)") }
@@ -22,10 +23,13 @@ extension RuntimeSpec {
         // Insecure is what BuildKit grants `security.insecure`: every capability img has, and no filter.
         let capabilities = step.security == .insecure ? Capability.bounding : Capability.dockerDefault
         let seccomp = step.security == .insecure ? nil : SeccompProfile.dockerDefault(capabilities: capabilities)
-        let process = RuntimeProcess(
+        var process = RuntimeProcess(
             user: RuntimeUser(uid: user.uid, gid: user.gid, additionalGids: user.additionalGids.isEmpty ? nil : user.additionalGids),
             args: step.command.arguments, env: environment, cwd: step.workingDirectory,
             capabilities: RuntimeCapabilities(capabilities))
+        if !step.ulimits.isEmpty {
+            process.rlimits = step.ulimits.map { RuntimeRlimit(type: $0.type, soft: $0.soft, hard: $0.hard) }
+        }
 
         let hardened = ["nosuid", "noexec", "nodev"]
         let proc = isolation.ownProcesses
@@ -41,7 +45,7 @@ extension RuntimeSpec {
             RuntimeMount(
                 destination: "/dev/pts", type: "devpts", source: "devpts",
                 options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"] + ptsGroup),
-            RuntimeMount(destination: "/dev/shm", type: "tmpfs", source: "shm", options: hardened + ["mode=1777", "size=65536k"]),
+            RuntimeMount(destination: "/dev/shm", type: "tmpfs", source: "shm", options: hardened + ["mode=1777", "size=\(step.shmSize.map(String.init) ?? "65536k")"]),
             RuntimeMount(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: hardened),
         ]
         if rootless {
@@ -49,9 +53,10 @@ extension RuntimeSpec {
         } else {
             mounts.append(RuntimeMount(destination: "/sys", type: "sysfs", source: "sysfs", options: hardened + ["ro"]))
         }
-        for file in hostFiles {
+        for file in hostFiles where !(file == "/etc/hosts" && hostsFile != nil) {
             mounts.append(.bind(file, on: file, readOnly: true))
         }
+        if let hostsFile { mounts.append(.bind(hostsFile, on: "/etc/hosts", readOnly: true)) }
         for extra in step.mounts {
             switch extra.kind {
             case .bind(let source, let readOnly):

@@ -1,3 +1,5 @@
+package import ImgOCI
+package import ImgRuntime
 package import ImgWorker
 
 /// Everything one `img build` asks for, as the engine takes it: the command line maps its flags onto this.
@@ -34,6 +36,19 @@ package struct BuildRequest: Sendable {
     package var push = false
     /// `--pull`: base images are resolved against their registry even when stored.
     package var pull = false
+
+    /// `--network`: the network of RUN steps that name none.
+    package var network: RunStep.Network = .host
+    /// `--add-host`: extra `/etc/hosts` lines of RUN steps.
+    package var extraHosts: [RunStep.ExtraHost] = []
+    /// `--shm-size` in bytes; nil is 64 MiB.
+    package var shmSize: Int64?
+    /// `--ulimit`: resource limits of RUN steps.
+    package var ulimits: [RunStep.Ulimit] = []
+    /// `--annotation`: for the manifests, index and descriptors the outputs write.
+    package var annotations = ImageAnnotations()
+    /// `--no-cache-filter`: stage names whose steps run again.
+    package var noCacheStages: [String] = []
 
     package init(context: String) { self.context = context }
 }

@@ -87,6 +87,7 @@ struct BuildRun {
                                                          file: source.displayName, images: images, platform: platform)
                 plans.append((platform, plan))
             }
+            try checkRunFlags(plans[0].plan, platforms: plans.count)
             for stage in plans[0].plan.allStages where !stage.isReachable {
                 debug("stage \(stage.displayName) is not needed for the target: skipped")
             }
@@ -118,7 +119,9 @@ struct BuildRun {
                             compression: compression, compressionLevel: compressionLevel,
                             sourceDateEpoch: LayerWriteOptions.sourceDateEpoch(from: ProcessInfo.processInfo.environment),
                             secrets: secrets, sshAgents: sshAgents.sockets,
-                            entitlements: entitlements),
+                            entitlements: entitlements, network: command.network, extraHosts: command.extraHosts,
+                            shmSize: command.shmSize, ulimits: command.ulimits,
+                            noCacheStages: Set(command.noCacheStages)),
                         cacheSources: cacheSources, blobFetcher: blobs))
             }
 
@@ -167,6 +170,19 @@ struct BuildRun {
             }
             progress.message("Built in \((ContinuousClock.now - started).fixed(1))s")
             return result
+        }
+    }
+
+    /// `--no-cache-filter` names stages of the Dockerfile; index annotations need an index (several
+    /// platforms: a single-platform image is its manifest alone, as BuildKit refuses them there too).
+    private func checkRunFlags(_ plan: BuildPlan, platforms: Int) throws {
+        let names = plan.allStages.compactMap(\.name)
+        for name in command.noCacheStages where !names.contains(name) {
+            let known = names.isEmpty ? "the Dockerfile names no stage" : "stages: " + names.joined(separator: ", ")
+            throw RequestError("--no-cache-filter \(name): no such stage (\(known))")
+        }
+        if platforms == 1, let entry = command.annotations.entries.first(where: { $0.level == .index || $0.level == .indexDescriptor }) {
+            throw RequestError("--annotation \(entry.level.rawValue):\(entry.key): a single-platform image has no index (build several platforms, or use manifest:)")
         }
     }
 

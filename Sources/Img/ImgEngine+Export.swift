@@ -11,11 +11,13 @@ extension BuildRun {
     func export(_ results: [(BuildState, BuildWorker)], inlineCaches: [Data?], outputs: [BuildOutput], state: StateDirectory,
                 work: WorkDirectory, blobs: (any BlobFetcher)?, progress: any BuildProgress) async throws -> BuildResult? {
         let images = zip(results, inlineCaches).map { result, inlineCache in
-            Self.exported(finalized(result.0, worker: result.1), worker: result.1, inlineCache: inlineCache)
+            Self.exported(finalized(result.0, worker: result.1), worker: result.1, inlineCache: inlineCache,
+                          annotations: command.annotations)
         }
         var context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: engine.debug,
                                     fetcher: blobs)
         let written = Mutex<(Descriptor, [Reference])?>(nil)
+        context.annotations = command.annotations
         context.imageWritten = { root, names in written.withLock { if $0 == nil { $0 = (root, names) } } }
         for output in outputs {
             try await exporter(for: output, sourceDateEpoch: results[0].1.options.sourceDateEpoch).export(images, in: context)
@@ -54,15 +56,18 @@ extension BuildRun {
     }
 
     /// One platform's result as the exporters take it.
-    static func exported(_ final: BuildState, worker: BuildWorker, inlineCache: Data? = nil) -> ExportedImage {
-        ExportedImage(
+    static func exported(_ final: BuildState, worker: BuildWorker, inlineCache: Data? = nil,
+                         annotations: ImageAnnotations = ImageAnnotations()) -> ExportedImage {
+        let manifestAnnotations = annotations.values(.manifest, platform: final.config.platform)
+        return ExportedImage(
             platform: final.config.platform,
             store: { types, recompression in
                 var image = final
                 if let recompression {
                     image = try await worker.recompressed(image, compression: recompression.compression, level: recompression.level)
                 }
-                return try await worker.storeImage(image, mediaTypes: types, inlineCache: inlineCache).manifest
+                return try await worker.storeImage(image, mediaTypes: types, inlineCache: inlineCache,
+                                                   annotations: manifestAnnotations).manifest
             },
             withFilesystem: { body in try await worker.withFilesystem(of: final) { try await body($0) } })
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Glibc
 import Img
+import ImgOCI
 import ImgRuntime
 import ImgSystem
 import ImgWorker
@@ -73,6 +74,24 @@ struct Build: AsyncParsableCommand {
 
     @Option(name: .customLong("runtime"), help: ArgumentHelp("OCI runtime for RUN (default: runc).", valueName: "path"))
     var runtime: String?
+
+    @Option(help: ArgumentHelp("Network of RUN steps that set none: default (the host's), none (loopback only) or host; a RUN's own --network wins.", valueName: "mode"))
+    var network: String?
+
+    @Option(name: .customLong("add-host"), help: ArgumentHelp("Add a line to /etc/hosts of RUN steps (HOST:IP or HOST=IP, IPv6 allowed); repeatable.", valueName: "host:ip"))
+    var addHosts: [String] = []
+
+    @Option(name: .customLong("shm-size"), help: ArgumentHelp("Size of /dev/shm in RUN steps (bytes, or with k, m, g: 128m; default 64m).", valueName: "size"))
+    var shmSize: String?
+
+    @Option(name: .customLong("ulimit"), help: ArgumentHelp("Resource limit of RUN steps (TYPE=SOFT[:HARD], TYPE one of docker's: nofile, nproc, core, memlock, stack, cpu, fsize, ...; -1 is unlimited); repeatable.", valueName: "type=soft[:hard]"))
+    var ulimits: [String] = []
+
+    @Option(name: .customLong("annotation"), help: ArgumentHelp("Add an OCI annotation to the image: [TYPE[[os/arch]]:]KEY=VALUE, TYPE manifest (default), index, manifest-descriptor or index-descriptor (the last three need several platforms, except manifest-descriptor for type=oci); repeatable.", valueName: "annotation"))
+    var annotations: [String] = []
+
+    @Option(name: .customLong("no-cache-filter"), help: ArgumentHelp("Do not use the build cache for the steps of these stages; repeatable or comma-separated.", valueName: "stage"))
+    var noCacheFilter: [String] = []
 
     @Flag(help: "Push the image to its registry (shorthand for -o type=image,push=true with the -t names).")
     var push = false
@@ -200,6 +219,12 @@ struct Build: AsyncParsableCommand {
         request.cacheFrom = try cacheFrom.map { try CacheImportSpec(parsing: $0) }
         request.push = push
         request.pull = pull
+        if let network { request.network = try BuildRequest.network(parsing: network) }
+        request.extraHosts = try addHosts.map(BuildRequest.extraHost(parsing:))
+        request.shmSize = try shmSize.map(BuildRequest.shmSize(parsing:))
+        request.ulimits = try ulimits.map(BuildRequest.ulimit(parsing:))
+        request.annotations = ImageAnnotations(try annotations.flatMap(BuildRequest.annotation(parsing:)))
+        request.noCacheStages = try BuildRequest.noCacheStages(parsing: noCacheFilter)
         return request
     }
 

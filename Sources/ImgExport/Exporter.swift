@@ -49,6 +49,8 @@ package struct ExportContext: Sendable {
     package var debug: @Sendable (String) -> Void
     /// Fetches the blobs a lazy cache import left in a registry, for exports that read them.
     package var fetcher: (any BlobFetcher)?
+    /// `--annotation`s for the index and the descriptors (the manifests' own are in `ExportedImage.store`).
+    package var annotations = ImageAnnotations()
     /// Told of each image an output wrote (its root and names), for `--iidfile` and `--metadata-file`.
     package var imageWritten: @Sendable (Descriptor, [Reference]) -> Void = { _, _ in }
 
@@ -77,9 +79,12 @@ extension Exporter {
         for image in images {
             var manifest = try await image.store(types, recompression)
             manifest.platform = image.platform
+            manifest.annotations = context.annotations.merged(.manifestDescriptor, platform: image.platform,
+                                                              into: manifest.annotations)
             manifests.append(manifest)
         }
-        let list = Index(mediaType: types == .oci ? .ociIndex : .dockerManifestList, manifests: manifests)
+        let list = Index(mediaType: types == .oci ? .ociIndex : .dockerManifestList, manifests: manifests,
+                         annotations: context.annotations.values(.index))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try await context.state.content.ingest(try encoder.encode(list), mediaType: list.mediaType!)
@@ -171,10 +176,15 @@ package struct ImageArchiveExporter: Exporter {
         let root = try await Self.storeRoot(images, types: mediaTypes, recompression: recompression, in: context)
         try await context.state.content.fetchMissing(of: [root], with: context.fetcher)
         context.imageWritten(root, names)
+        // The layout's index.json entry: the index's descriptor, or the only manifest's.
+        var entry = root
+        entry.annotations = root.mediaType.isIndex
+            ? context.annotations.merged(.indexDescriptor, into: root.annotations)
+            : context.annotations.merged(.manifestDescriptor, platform: images.first?.platform, into: root.annotations)
         let tree = try context.work.newDirectory("archive")
         switch format {
         case .oci:
-            try ImageArchive.writeOCI([OCILayout.Image(descriptor: root, name: names.first)], state: context.state, into: tree)
+            try ImageArchive.writeOCI([OCILayout.Image(descriptor: entry, name: names.first)], state: context.state, into: tree)
         case .docker:
             let manifest = try JSONDecoder().decode(Manifest.self, from: context.state.content.data(for: root.digest))
             try DockerArchive.write([.init(manifest: manifest, names: names)], state: context.state, into: tree)

@@ -72,7 +72,12 @@ extension BuildDefinition {
                 mode: mount.mode, uid: mount.uid, gid: mount.gid, required: mount.required, size: mount.size,
                 env: mount.env)
         }
-        return ExecOp(command: command, mounts: mounts, network: run.network == NetworkMode.none ? .none : .host,
+        let network: ExecOp.Network = switch run.network {
+        case NetworkMode.none?: ExecOp.Network.none
+        case .host?: .host
+        case .default?, nil: .default
+        }
+        return ExecOp(command: command, mounts: mounts, network: network,
                       security: run.security == .insecure ? .insecure : .sandbox)
     }
 

@@ -45,7 +45,7 @@ extension BuildWorker {
                       _ body: (inout BuildState) async throws -> Void) async throws -> BuildState {
         let cacheKey = key.finish()
         let parentKey = parent.cacheKey == cacheKey ? nil : parent.cacheKey
-        if var found = try await cachedState(cacheKey) {
+        if !ignoresCache(step), var found = try await cachedState(cacheKey) {
             produced.add(ProducedResult(vertex: vertex, key: cacheKey, parent: parentKey, manifest: found.manifest))
             rememberKey(step, key)
             progress.started(vertex, title: step.title)
@@ -80,6 +80,13 @@ extension BuildWorker {
         }
     }
 
+    /// `--no-cache-filter`: the step belongs to a stage named there, so it runs again (its result still
+    /// replaces the record, as a `--no-cache` build's does).
+    func ignoresCache(_ step: BuildStep) -> Bool {
+        guard !options.noCacheStages.isEmpty, let name = step.stageName else { return false }
+        return options.noCacheStages.contains(name.lowercased())
+    }
+
     /// Records `result` as the outcome of its key; returns the record's manifest.
     func remember(_ result: BuildState) async throws -> Descriptor {
         let (manifest, _) = try await storeImage(result, mediaTypes: .oci)
@@ -88,9 +95,10 @@ extension BuildWorker {
     }
 
     /// Writes the config and manifest of `result` into the content store; `inlineCache` (an
-    /// `InlineCache.document`) goes into the config beside its fields.
-    package func storeImage(_ result: BuildState, mediaTypes: ImageMediaTypes,
-                            inlineCache: Data? = nil) async throws -> (manifest: Descriptor, config: Descriptor) {
+    /// `InlineCache.document`) goes into the config beside its fields, `annotations` (`--annotation`) into
+    /// the manifest.
+    package func storeImage(_ result: BuildState, mediaTypes: ImageMediaTypes, inlineCache: Data? = nil,
+                            annotations: [String: String]? = nil) async throws -> (manifest: Descriptor, config: Descriptor) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let configBytes = try encoder.encode(InlineCachedConfig(result.config, cache: inlineCache))
@@ -100,7 +108,7 @@ extension BuildWorker {
             descriptor.mediaType = mediaTypes.layer(descriptor.mediaType)
             return descriptor
         }
-        let manifest = Manifest(mediaType: mediaTypes.manifest, config: config, layers: layers)
+        let manifest = Manifest(mediaType: mediaTypes.manifest, config: config, layers: layers, annotations: annotations)
         let manifestBytes = try encoder.encode(manifest)
         // Both blobs at once (each waits for its own fsyncs); nothing names the manifest before both are in.
         async let storedConfig = state.content.ingest(configBytes, expected: config)

@@ -12,6 +12,8 @@ extension BuildWorker {
         let reason: String
         if options.noCache {
             reason = "--no-cache"
+        } else if ignoresCache(step) {
+            reason = "--no-cache-filter \(step.stageName ?? "")"
         } else if let data = FileManager.default.contents(atPath: explanationPath(step)),
                   let previous = try? JSONDecoder().decode([String: String].self, from: data) {
             reason = Self.describe(CacheKeyBuilder.changedFields(previous, key.components))
@@ -58,6 +60,9 @@ extension BuildWorker {
             "workdir": "WORKDIR changed",
             "user": "USER changed",
             "network": "--network changed",
+            "add-host": "--add-host changed",
+            "shm-size": "--shm-size changed",
+            "ulimit": "--ulimit changed",
             "mount": "its --mount options changed",
             "platform": "the platform changed",
             "manifest": "the base image changed",

@@ -18,6 +18,9 @@ extension BuildWorker {
         }
         let environment = Self.environment(image: container.env ?? [], args: step.args)
         let workdir = container.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
+        // A RUN's own --network wins; `default` (or none given) is the build's --network.
+        var exec = exec
+        if exec.network == .default { exec.network = options.network == .none ? .none : .host }
         let network: RunStep.Network = exec.network == .none ? .none : .host
         // Refused before the cache is asked, so a cached result never stands in for a missing grant.
         let security: RunStep.Security = exec.security == .insecure ? .insecure : .sandbox
@@ -27,7 +30,9 @@ extension BuildWorker {
         let key = exec.cacheKey(.init(
             parent: parent.cacheKey, platform: options.platform, arguments: command.arguments, environment: environment,
             workingDirectory: workdir, user: container.user ?? "",
-            stageInputs: step.stageInputs.map { inputs[$0.inputPosition].cacheKey }))
+            stageInputs: step.stageInputs.map { inputs[$0.inputPosition].cacheKey },
+            extraHostNames: options.extraHosts.map(\.name), shmSize: options.shmSize,
+            ulimits: options.ulimits.map { "\($0.name)=\($0.soft):\($0.hard)" }))
         let createdBy = exec.createdBy(shell: container.shell)
 
         return try await throughCache(vertex, step, key: key, parent: parent) { result in
@@ -41,10 +46,13 @@ extension BuildWorker {
                     try await prepareMount(mount, step: step, inputs: inputs, into: &mounts, environment: &stepEnvironment,
                                            cleanups: &cleanups, sshCount: &sshCount)
                 }
-                let runStep = RunStep(
+                var runStep = RunStep(
                     rootfs: workspace.rootfs, command: command, environment: stepEnvironment,
                     workingDirectory: workdir, user: container.user, network: network, security: security,
                     mounts: mounts)
+                runStep.extraHosts = options.extraHosts
+                runStep.shmSize = options.shmSize
+                runStep.ulimits = options.ulimits
                 // WORKDIR may name a directory no step created yet (docker creates it for RUN).
                 Self.makeDirectory(workdir, in: workspace.rootfs)
                 // The end of the output, to recognise a program the kernel could not execute.

@@ -1,4 +1,5 @@
 package import ImgOCI
+package import ImgRuntime
 
 /// What one build asked for that changes how steps run.
 package struct WorkerOptions: Sendable {
@@ -18,11 +19,28 @@ package struct WorkerOptions: Sendable {
     package var sshAgents: [String: String]
     /// `--allow`: what the build may do beyond the default sandbox.
     package var entitlements: Set<Entitlement>
+    /// `--network`: the network of a RUN that names none (or `default`).
+    package var network: RunStep.Network = .host
+    /// `--add-host`: extra `/etc/hosts` lines of every RUN.
+    package var extraHosts: [RunStep.ExtraHost] = []
+    /// `--shm-size` in bytes; nil is 64 MiB.
+    package var shmSize: Int64?
+    /// `--ulimit`: resource limits of every RUN.
+    package var ulimits: [RunStep.Ulimit] = []
+    /// `--no-cache-filter`: the stages (by name, or index as a string) whose steps never take a cached result.
+    package var noCacheStages: Set<String> = []
 
     package init(platform: Platform, dockerfileName: String = "Dockerfile", noCache: Bool = false,
                  compression: LayerCompression = .gzip, compressionLevel: Int? = nil, sourceDateEpoch: Int64? = nil,
                  secrets: [String: String] = [:], sshAgents: [String: String] = [:],
-                 entitlements: Set<Entitlement> = []) {
+                 entitlements: Set<Entitlement> = [], network: RunStep.Network = .host,
+                 extraHosts: [RunStep.ExtraHost] = [], shmSize: Int64? = nil, ulimits: [RunStep.Ulimit] = [],
+                 noCacheStages: Set<String> = []) {
+        self.network = network
+        self.extraHosts = extraHosts
+        self.shmSize = shmSize
+        self.ulimits = ulimits
+        self.noCacheStages = noCacheStages
         self.entitlements = entitlements
         self.compressionLevel = compressionLevel
         self.sshAgents = sshAgents

@@ -11,15 +11,16 @@ package struct ExecOp: Sendable, Hashable {
     package var network: Network
     package var security: Security
 
+    /// `default`: the build's `--network` (the worker resolves it before keying the step).
     package enum Network: String, Sendable, Hashable {
-        case host, none
+        case `default`, host, none
     }
 
     package enum Security: String, Sendable, Hashable {
         case sandbox, insecure
     }
 
-    package init(command: CommandForm, mounts: [Mount] = [], network: Network = .host, security: Security = .sandbox) {
+    package init(command: CommandForm, mounts: [Mount] = [], network: Network = .default, security: Security = .sandbox) {
         self.command = command
         self.mounts = mounts
         self.network = network
@@ -92,9 +93,19 @@ package struct ExecOp: Sendable, Hashable {
         package var user: String
         /// The keys of the stages the step mounts, in the vertex's input order.
         package var stageInputs: [Digest]
+        /// `--add-host` names (not addresses: as BuildKit, an address that differs between machines does not
+        /// split the cache), `--shm-size` and `--ulimit` (`nofile=1024:2048`); keyed only when set, so other
+        /// steps keep their keys.
+        package var extraHostNames: [String] = []
+        package var shmSize: Int64?
+        package var ulimits: [String] = []
 
         package init(parent: Digest, platform: Platform, arguments: [String], environment: [String],
-                     workingDirectory: String, user: String, stageInputs: [Digest]) {
+                     workingDirectory: String, user: String, stageInputs: [Digest], extraHostNames: [String] = [],
+                     shmSize: Int64? = nil, ulimits: [String] = []) {
+            self.extraHostNames = extraHostNames
+            self.shmSize = shmSize
+            self.ulimits = ulimits
             self.parent = parent
             self.platform = platform
             self.arguments = arguments
@@ -114,11 +125,15 @@ package struct ExecOp: Sendable, Hashable {
         key.add("env", inputs.environment)
         key.add("workdir", inputs.workingDirectory)
         key.add("user", inputs.user)
-        key.add("network", network.rawValue)
+        // `default` never reaches here resolved as such; were it to, it is keyed as the host's network it means.
+        key.add("network", network == .none ? "none" : "host")
         // Only when insecure, so the keys of sandboxed steps stay those of earlier builds.
         if security == .insecure { key.add("security", security.rawValue) }
         for mount in mounts { key.add("mount", mount.keyFields) }
         for stage in inputs.stageInputs { key.add("stage-input", stage) }
+        if !inputs.extraHostNames.isEmpty { key.add("add-host", inputs.extraHostNames) }
+        if let size = inputs.shmSize { key.add("shm-size", String(size)) }
+        if !inputs.ulimits.isEmpty { key.add("ulimit", inputs.ulimits) }
         return key
     }
 

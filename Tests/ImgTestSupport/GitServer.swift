@@ -136,10 +136,10 @@ package final class GitServer {
 
     package var httpLog: String { dir.file("http-requests.log") }
 
-    /// The logged requests for upload-pack (fetches, not ref listings) so far.
+    /// The fetches (upload-pack requests that are not ref listings) logged so far.
     package var uploadPackRequests: Int {
         ((try? String(contentsOfFile: httpLog, encoding: .utf8)) ?? "").split(separator: "\n")
-            .filter { $0.hasPrefix("POST ") && $0.contains("git-upload-pack") }.count
+            .filter { $0.hasPrefix("POST ") && $0.contains("git-upload-pack") && $0.hasSuffix(" fetch") }.count
     }
 
     /// `git daemon` on a free port: `git://127.0.0.1:PORT/NAME.git`.
@@ -235,8 +235,12 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         scheme, _, value = auth.partition(" ")
         authorized = (scheme.lower() + " " + value) in accepted
+        length = int(self.headers.get("Content-Length", "0") or "0")
+        data = self.rfile.read(length) if length else b""
+        # Protocol v2 lists refs with a POST too: only a fetch counts as one.
+        kind = "ls-refs" if b"command=ls-refs" in data else "fetch" if self.command == "POST" else "get"
         with open(log, "a") as f:
-            f.write("%s %s %s\n" % (self.command, path, "authorized" if authorized else "anonymous"))
+            f.write("%s %s %s %s\n" % (self.command, path, "authorized" if authorized else "anonymous", kind))
         if path.startswith("/private/") and not authorized:
             body = b"authentication required\n"
             self.send_response(401)
@@ -245,8 +249,6 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
-        length = int(self.headers.get("Content-Length", "0") or "0")
-        data = self.rfile.read(length) if length else b""
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_PROJECT_ROOT": root, "GIT_HTTP_EXPORT_ALL": "1",
                "PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": self.command,
                "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(data)),

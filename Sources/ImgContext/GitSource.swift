@@ -206,6 +206,12 @@ package struct GitFetcher: Sendable {
         }
         _ = try git(["-c", "advice.detachedHead=false", "checkout", "-q", "--detach", commit], "cannot check out \(commit)")
         _ = try? git(["update-ref", "-d", "refs/img/fetched"], "")
+        if keepGitDir {
+            // What is kept names the remote without a password, as BuildKit leaves it, and no fetch state.
+            _ = try? git(["remote", "set-url", "origin", GitAddress.redacted(address.remote)], "")
+            _ = try? git(["reflog", "expire", "--all", "--expire=now"], "")
+            try? FileManager.default.removeItem(atPath: directory + "/.git/FETCH_HEAD")
+        }
         _ = try git(["submodule", "update", "--init", "--recursive", "-q"], "cannot fetch its submodules")
         let seconds = try git(["show", "-s", "--format=%ct", commit], "cannot read the commit time")
         let time = Int(seconds.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0

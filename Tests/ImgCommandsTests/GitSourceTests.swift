@@ -98,6 +98,11 @@ import ImgTestSupport
         let line = refused.stderr.split(separator: "\n").first { $0.contains("Dockerfile:2") }.map(String.init) ?? ""
         #expect(line.contains("ADD \(url): cannot list its refs: authentication required"), "\(refused.stderr)")
 
+        try f.dir.write("wrong", "not-the-token")
+        let wrong = try f.build(["-t", "git-private", "--secret", "id=GIT_AUTH_TOKEN,src=\(f.dir.file("wrong"))"])
+        #expect(wrong.status != 0)
+        #expect(wrong.stderr.contains("Dockerfile:2: ADD \(url): cannot list its refs: authentication failed"), "\(wrong.stderr)")
+
         try f.dir.write("token", token)
         let built = try f.build(["-t", "git-private", "--secret", "id=GIT_AUTH_TOKEN,src=\(f.dir.file("token"))"])
         #expect(built.status == 0, "\(built.stderr)")
@@ -105,6 +110,11 @@ import ImgTestSupport
         // The host-scoped secret name works too (and the token is not in the key: --no-cache to fetch again).
         let scoped = try f.build(["-t", "git-private", "--no-cache", "--secret", "id=GIT_AUTH_TOKEN.127.0.0.1,src=\(f.dir.file("token"))"])
         #expect(scoped.status == 0, "\(scoped.stderr)")
+        // GIT_AUTH_HEADER: the whole Authorization value, here a bearer token.
+        try f.dir.write("header", "bearer \(token)")
+        let header = try f.build(["-t", "git-private", "--no-cache", "--secret", "id=GIT_AUTH_HEADER,src=\(f.dir.file("header"))"])
+        #expect(header.status == 0, "\(header.stderr)")
+        #expect(!header.stderr.contains(token))
         let log = try String(contentsOfFile: server.httpLog, encoding: .utf8)
         #expect(log.contains("git-upload-pack authorized fetch"))
 

@@ -64,9 +64,18 @@ struct BuildRun {
                      cacheClient: RegistryClient?, blobs: RegistryBlobFetcher,
                      started: ContinuousClock.Instant) async throws -> BuildResult? {
         try await WorkDirectory.with(state, "build") { work in
-            // The context: a directory, or a tar on stdin unpacked into the work directory.
+            let secrets = try secretFiles(in: work)
+            let sshAgents = try SSHAgents(command.ssh)
+            defer { sshAgents.stop() }
+            // The context: a directory, a git repository cloned into the work directory, or a tar on stdin
+            // unpacked there.
             var contextDirectory = command.context
-            if command.context == "-" {
+            var gitContext: GitAddress?
+            if let address = try Self.gitContext(command.context) {
+                gitContext = address
+                contextDirectory = try cloneContext(address, into: work.file("git-context"), secrets: secrets,
+                                                    sshAgents: sshAgents.sockets, progress: progress)
+            } else if command.context == "-" {
                 contextDirectory = work.file("context")
                 try FileManager.default.createDirectory(atPath: contextDirectory, withIntermediateDirectories: false)
                 let archive = work.file("context.tar")
@@ -75,7 +84,20 @@ struct BuildRun {
                 }
                 _ = try TreeArchive.extract(from: archive, into: contextDirectory)
             }
-            let source = try DockerfileSource.load(file: command.dockerfile, context: contextDirectory)
+            let source: DockerfileSource
+            let dockerfilePath: String?
+            if let gitContext, command.dockerfile != "-" {
+                // `-f` names a file in the repository's context directory, as buildx reads it for a git context.
+                let name = command.dockerfile ?? "Dockerfile"
+                dockerfilePath = contextDirectory + "/" + name
+                guard let data = FileManager.default.contents(atPath: contextDirectory + "/" + name) else {
+                    throw RequestError("failed to read Dockerfile: \(name) not found in \(gitContext.display)")
+                }
+                source = DockerfileSource(bytes: Array(data), displayName: name)
+            } else {
+                source = try DockerfileSource.load(file: command.dockerfile, context: contextDirectory)
+                dockerfilePath = command.dockerfile == "-" ? nil : source.displayName
+            }
             let targets = try targetPlatforms()
             let images = StoreImageResolver(state: state, alwaysPull: command.pull, debug: engine.debug)
             // One plan per target platform (TARGETPLATFORM and friends differ); a single --platform, or none,
@@ -94,14 +116,10 @@ struct BuildRun {
 
             let snapshots = try engine.snapshots()
             let executor = try engine.executor(runtime: command.runtime)
-            let dockerfilePath = command.dockerfile == "-" ? nil : source.displayName
             let context = try SourceTree.context(
                 URL(filePath: contextDirectory).standardizedFileURL.path,
                 dockerfilePath: dockerfilePath.map { URL(filePath: $0).standardizedFileURL.path })
             let checksums = try engine.contextChecksums()
-            let secrets = try secretFiles(in: work)
-            let sshAgents = try SSHAgents(command.ssh)
-            defer { sshAgents.stop() }
             let compression = outputs.compactMap(\.compression).first ?? .gzip
             let compressionLevel = outputs.compactMap(\.compressionLevel).first
             let entitlements = command.entitlements
@@ -183,6 +201,39 @@ struct BuildRun {
         }
         if platforms == 1, let entry = command.annotations.entries.first(where: { $0.level == .index || $0.level == .indexDescriptor }) {
             throw RequestError("--annotation \(entry.level.rawValue):\(entry.key): a single-platform image has no index (build several platforms, or use manifest:)")
+        }
+    }
+
+    /// The context as a git address (`https://host/repo.git#ref:dir`, `git@host:repo.git`, `ssh://`, `git://`),
+    /// or nil for a directory or `-`. Another http(s) URL is refused: only git remotes are fetched.
+    static func gitContext(_ context: String) throws -> GitAddress? {
+        guard context.contains("://") || context.hasPrefix("git@") else { return nil }
+        if FileManager.default.fileExists(atPath: context) { return nil }
+        guard let address = GitAddress.parse(context),
+              address.transport != .http || address.remote.hasSuffix(".git") || context.contains("#")
+        else {
+            throw RequestError("unable to prepare context: \(context) is not a git repository URL (remote contexts other than git are not supported)")
+        }
+        return address
+    }
+
+    /// Clones the git context (its ref, or the remote HEAD) into `directory` without `.git`, as BuildKit
+    /// does; returns the directory the build uses (the fragment's subdirectory, when given).
+    private func cloneContext(_ address: GitAddress, into directory: String, secrets: [String: String],
+                              sshAgents: [String: String], progress: any BuildProgress) throws -> String {
+        let credentials = GitCredentials.lookup(for: address, sshAgents: sshAgents) { id in
+            secrets[id].flatMap { FileManager.default.contents(atPath: $0) }.map { String(decoding: $0, as: UTF8.self) }
+        }
+        do {
+            let fetcher = try GitFetcher()
+            let (commit, ref) = try fetcher.resolve(address, credentials: credentials)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+            try fetcher.checkout(address, commit: commit, ref: ref, into: directory, keepGitDir: false,
+                                 credentials: credentials)
+            progress.message("git context \(address.display) at \(commit)")
+            return try GitFetcher.contextRoot(address, checkout: directory)
+        } catch let error as GitError {
+            throw RequestError("unable to prepare context: \(error)")
         }
     }
 

@@ -14,7 +14,8 @@ struct Build: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build", abstract: "Build an image from a Dockerfile.",
         discussion: """
-            PATH is the build context directory (or - for a tar archive on stdin); the Dockerfile defaults to \
+            PATH is the build context directory (or - for a tar archive on stdin, or a git URL such as \
+            https://host/repo.git#ref:dir); the Dockerfile defaults to \
             PATH/Dockerfile. With -t the image is stored under each name (see img ls). With --check, img \
             parses the Dockerfile, resolves its stages and prints each lint finding as FILE:LINE: \
             warning|error: Rule: message, without building.
@@ -108,7 +109,7 @@ struct Build: AsyncParsableCommand {
     @Option(name: .customLong("metadata-file"), help: ArgumentHelp("Write the build result's metadata (buildx's JSON keys) to the file.", valueName: "file"))
     var metadataFile: String?
 
-    @Argument(help: ArgumentHelp("Build context directory, or - for a tar archive on stdin.", valueName: "PATH"))
+    @Argument(help: ArgumentHelp("Build context directory, - for a tar archive on stdin, or a git URL.", valueName: "PATH"))
     var context: String
 
     enum ProgressMode: String, ExpressibleByArgument, CaseIterable { case auto, tty, plain }

@@ -93,7 +93,7 @@ extension BuildDefinition {
             switch source {
             case .path(let path):
                 written.append(path)
-                if keyword == "ADD", path.hasPrefix("git@") || path.hasSuffix(".git") || path.contains(".git#") {
+                if keyword == "ADD", Self.isGitAddress(path) {
                     git.append(path)
                 } else if keyword == "ADD", path.hasPrefix("http://") || path.hasPrefix("https://") {
                     urls.append(path)
@@ -110,8 +110,17 @@ extension BuildDefinition {
         }
         let op = CopyOp(keyword: keyword, paths: paths, from: from, urls: urls, gitSources: git, inline: inline,
                         written: written, destination: copy.destination, chown: copy.chown, chmod: copy.chmod,
-                        excludes: copy.excludes, parents: copy.parents, link: copy.link, checksum: copy.checksum)
+                        excludes: copy.excludes, parents: copy.parents, link: copy.link, checksum: copy.checksum,
+                        keepGitDir: copy.keepGitDir ?? false)
         return copy.link ? .merge(MergeOp(copy: op)) : .file(.copy(op))
+    }
+
+    /// BuildKit's test for a git source: an scp-like `git@host:...`, a `git://` or `ssh://` URL, or an
+    /// http(s) URL whose path ends in `.git` (before a `#ref:subdir` fragment).
+    static func isGitAddress(_ path: String) -> Bool {
+        if path.hasPrefix("git@") || path.hasPrefix("git://") || path.hasPrefix("ssh://") { return true }
+        let remote = path.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        return remote.hasSuffix(".git") && (remote.hasPrefix("https://") || remote.hasPrefix("http://"))
     }
 
     static func healthcheck(_ options: HealthcheckOptions) -> ImgOCI.Healthcheck {

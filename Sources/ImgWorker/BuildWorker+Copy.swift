@@ -78,12 +78,14 @@ extension BuildWorker {
         }
         let key = copy.cacheKey(.init(
             parent: parent.cacheKey, platform: options.platform, destination: destination, chown: chown,
-            inline: sources.inline, fetched: sources.remote?.files, content: sources.content))
+            inline: sources.inline, fetched: sources.remote?.files, git: sources.git.map(\.keyEntry),
+            content: sources.content))
         let copyOptions = CopyOptions(chown: chown, chmod: copy.chmod, isAdd: copy.isAdd, parents: copy.parents,
                                       link: copy.link)
         let write: (Workspace) async throws -> Bool = { workspace in
             do {
-                try await writeFiles(copy, sources, into: workspace.rootfs, destination: destination, options: copyOptions)
+                try await writeFiles(copy, sources, step, into: workspace.rootfs, destination: destination,
+                                     options: copyOptions)
             } catch let failure as ContextError {
                 throw self.error(step, failure.reported(as: copy.keyword).description)
             }
@@ -94,8 +96,8 @@ extension BuildWorker {
 
     /// Writes the resolved sources under `destination` in `rootfs`: path sources, then downloads, then
     /// inline files.
-    private func writeFiles(_ copy: CopyOp, _ sources: ResolvedSources, into rootfs: String, destination: String,
-                            options copyOptions: CopyOptions) async throws {
+    private func writeFiles(_ copy: CopyOp, _ sources: ResolvedSources, _ step: BuildStep, into rootfs: String,
+                            destination: String, options copyOptions: CopyOptions) async throws {
         switch sources.origin {
         case .nothing:
             break
@@ -113,6 +115,21 @@ extension BuildWorker {
         if let remote = sources.remote {
             let selection = try CopySelection.select(remote.files.map(\.name), in: .directory(remote.directory))
             try CopyOperation.copy(selection, into: rootfs, destination: destination, options: copyOptions)
+        }
+        for git in sources.git {
+            let checkout = try await checkout(git, keepGitDir: copy.keepGitDir, step: step)
+            defer { try? FileManager.default.removeItem(atPath: checkout) }
+            let root: String
+            do { root = try GitFetcher.contextRoot(git.address, checkout: checkout) } catch {
+                throw self.error(step, "ADD \(error)")
+            }
+            // Like a context directory (owners 0:0 unless --chown), but a tar file in the repository is
+            // copied, not extracted: BuildKit copies the git snapshot as it is.
+            var gitOptions = copyOptions
+            gitOptions.isAdd = false
+            let selection = try CopySelection.select(["."], in: SourceTree(root: root, ignore: nil, keepsOwnership: false),
+                                                     excludes: copy.excludes)
+            try CopyOperation.copy(selection, into: rootfs, destination: destination, options: gitOptions)
         }
         for file in sources.inline {
             try CopyOperation.writeHeredoc(name: file.name, content: file.content, into: rootfs,

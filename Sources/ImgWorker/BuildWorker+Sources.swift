@@ -23,9 +23,23 @@ extension BuildWorker {
         var origin: Origin
         var content: CopyOp.ContentKey
         var remote: RemoteSources?
+        /// Git sources with their commits; checked out only when the step runs (a hit never clones).
+        var git: [GitSource] = []
         var inline: [InlineFile]
 
         func removeDownloads() { remote?.remove() }
+    }
+
+    /// One git source of an ADD, resolved to a commit.
+    struct GitSource {
+        var address: GitAddress
+        var commit: String
+        /// The remote ref that named the commit (nil: given as a commit).
+        var ref: String?
+        var credentials: GitCredentials
+
+        /// What stands for it in the key: the address without credentials, and the commit.
+        var keyEntry: String { "\(address.display)@\(commit)" }
     }
 
     /// URLs of one ADD, downloaded.
@@ -48,19 +62,21 @@ extension BuildWorker {
                 throw self.error(step, "\(keyword) <<\(file.name): \(error)")
             }
         }
-        if let git = copy.gitSources.first {
-            throw error(step, "ADD \(git): git sources are not supported yet; clone in a RUN step")
+        if copy.from != nil, !copy.gitSources.isEmpty { throw error(step, "ADD --from cannot take git sources") }
+        if copy.checksum != nil, !copy.gitSources.isEmpty, !copy.urls.isEmpty {
+            throw error(step, "ADD --checksum needs exactly one URL or git source")
         }
+        let git = try await resolveGit(copy, step)
         var remote: RemoteSources?
         if !copy.urls.isEmpty {
             if copy.from != nil { throw error(step, "ADD --from cannot take URLs") }
             remote = try await fetch(copy.urls, step: step, checksum: copy.checksum)
-        } else if copy.checksum != nil {
-            throw error(step, copy.isAdd ? "ADD --checksum only applies to URL sources" : "COPY does not take --checksum")
+        } else if copy.checksum != nil, copy.gitSources.isEmpty {
+            throw error(step, copy.isAdd ? "ADD --checksum only applies to URL and git sources" : "COPY does not take --checksum")
         }
         do {
             let (origin, content) = try await resolveOrigin(copy, step, inputs: inputs)
-            return ResolvedSources(origin: origin, content: content, remote: remote, inline: inline)
+            return ResolvedSources(origin: origin, content: content, remote: remote, git: git, inline: inline)
         } catch {
             remote?.remove()
             throw error
@@ -140,6 +156,66 @@ extension BuildWorker {
             throw error
         }
         return RemoteSources(directory: directory, files: files)
+    }
+
+    /// The git source: each address's ref resolved to a commit with `git ls-remote` (credentials from the
+    /// `GIT_AUTH_TOKEN` / `GIT_AUTH_HEADER` secrets, ssh through the `--ssh` agent), `--checksum` checked
+    /// against it.
+    func resolveGit(_ copy: CopyOp, _ step: BuildStep) async throws -> [GitSource] {
+        guard !copy.gitSources.isEmpty else { return [] }
+        if copy.checksum != nil, copy.gitSources.count != 1 { throw error(step, "ADD --checksum needs exactly one git source") }
+        let fetcher: GitFetcher
+        do { fetcher = try GitFetcher() } catch { throw self.error(step, "ADD \(copy.gitSources[0]): \(error)") }
+        var sources: [GitSource] = []
+        for text in copy.gitSources {
+            guard let address = GitAddress.parse(text) else {
+                throw error(step, "ADD \(text): not a git address (expected https://host/repo.git#ref:dir, git@host:repo.git, ssh:// or git://)")
+            }
+            let credentials = GitCredentials.lookup(for: address, sshAgents: options.sshAgents) { id in
+                options.secrets[id].flatMap { FileManager.default.contents(atPath: $0) }.map { String(decoding: $0, as: UTF8.self) }
+            }
+            let resolved: (commit: String, ref: String?)
+            do { resolved = try await Self.offThread { try fetcher.resolve(address, credentials: credentials) } } catch {
+                throw self.error(step, "ADD \(error)")
+            }
+            if let checksum = copy.checksum {
+                let wanted = checksum.lowercased()
+                guard wanted.count >= 7, wanted.allSatisfy(\.isHexDigit) else {
+                    throw error(step, "ADD --checksum=\(checksum): expected a commit id for a git source")
+                }
+                guard resolved.commit.hasPrefix(wanted) else {
+                    throw error(step, "ADD \(address.display): checksum mismatch: expected commit \(checksum), got \(resolved.commit)")
+                }
+            }
+            sources.append(GitSource(address: address, commit: resolved.commit, ref: resolved.ref, credentials: credentials))
+        }
+        return sources
+    }
+
+    /// Checks `source` out into a new directory under the state directory (removed by the caller).
+    func checkout(_ source: GitSource, keepGitDir: Bool, step: BuildStep) async throws -> String {
+        let directory = state.layout.root + "/tmp/git-\(ProcessOwners.token)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do {
+            let fetcher = try GitFetcher()
+            try await Self.offThread {
+                try fetcher.checkout(source.address, commit: source.commit, ref: source.ref, into: directory,
+                                     keepGitDir: keepGitDir, credentials: source.credentials)
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw self.error(step, "ADD \(error)")
+        }
+        return directory
+    }
+
+    /// Runs blocking work (a git child process) on a thread of its own, not on the cooperative pool.
+    static func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                do { continuation.resume(returning: try work()) } catch { continuation.resume(throwing: error) }
+            }
+        }
     }
 
     static func sha256(file: String) throws -> Digest {

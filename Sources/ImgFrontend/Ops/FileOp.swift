@@ -27,8 +27,11 @@ package struct CopyOp: Sendable, Hashable {
     package var from: CopyFrom?
     /// ADD's http(s) sources, fetched when the step runs (the http source op).
     package var urls: [String]
-    /// ADD's git sources: not fetched yet, refused when the step runs.
+    /// ADD's git sources (`https://host/repo.git#ref:subdir`, `git@host:repo.git`), fetched when the step
+    /// runs (the git source op).
     package var gitSources: [String]
+    /// ADD `--keep-git-dir`: the git sources keep their `.git`.
+    package var keepGitDir: Bool
     /// Inline files (`COPY <<EOF /dest`).
     package var inline: [InlineFile]
     /// The sources as written, for the history line (`<<EOF` for inline files).
@@ -41,13 +44,14 @@ package struct CopyOp: Sendable, Hashable {
     package var parents: Bool
     /// `--link`: made on an empty filesystem (see `BuildOp.merge`).
     package var link: Bool
-    /// ADD `--checksum` of a URL source.
+    /// ADD `--checksum` of a URL source (a digest) or a git source (a commit).
     package var checksum: String?
 
     package init(keyword: String, paths: [String], from: CopyFrom? = nil, urls: [String] = [], gitSources: [String] = [],
                  inline: [InlineFile] = [], written: [String], destination: String, chown: String? = nil,
                  chmod: String? = nil, excludes: [String] = [], parents: Bool = false, link: Bool = false,
-                 checksum: String? = nil) {
+                 checksum: String? = nil, keepGitDir: Bool = false) {
+        self.keepGitDir = keepGitDir
         self.keyword = keyword
         self.paths = paths
         self.from = from
@@ -116,10 +120,13 @@ package struct CopyOp: Sendable, Hashable {
         /// Inline files with their bodies expanded.
         package var inline: [InlineFile]
         package var fetched: [Fetched]?
+        /// The git sources: each address (no credentials) with the commit it resolved to.
+        package var git: [String]
         package var content: ContentKey
 
         package init(parent: Digest, platform: Platform, destination: String, chown: String?, inline: [InlineFile],
-                     fetched: [Fetched]?, content: ContentKey) {
+                     fetched: [Fetched]?, git: [String] = [], content: ContentKey) {
+            self.git = git
             self.parent = parent
             self.platform = platform
             self.destination = destination
@@ -148,6 +155,10 @@ package struct CopyOp: Sendable, Hashable {
         key.add("link", link)
         for file in inputs.inline { key.add("heredoc", [file.name, file.content]) }
         if let fetched = inputs.fetched { key.add("remote", fetched.flatMap { [$0.url, $0.name, $0.digest.description] }) }
+        if !inputs.git.isEmpty {
+            key.add("git", inputs.git)
+            key.add("keep-git-dir", keepGitDir)
+        }
         switch inputs.content {
         case .nothing: break
         case .context(let checksum): key.add("checksum", checksum)

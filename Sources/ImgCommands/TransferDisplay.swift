@@ -1,8 +1,8 @@
 import Foundation
 import Glibc
 import Img
-import ImgOCI
-import ImgRegistry
+package import ImgOCI
+package import ImgRegistry
 import Synchronization
 
 /// Sizes, speeds and bars as the transfer views show them: decimal units as docker prints them (`12.3MB`).
@@ -50,7 +50,7 @@ struct TransferEntry {
 /// `plainStep` bytes of a big one, so a long pull in a CI log shows it is moving.
 // @unchecked Sendable: the timer is set up in init and only cancelled afterwards; all other state is behind
 // the mutex.
-final class TransferDisplay: TransferObserver, @unchecked Sendable {
+package final class TransferDisplay: TransferObserver, @unchecked Sendable {
     private struct State {
         var order: [Digest] = []
         var entries: [Digest: TransferEntry] = [:]
@@ -60,7 +60,7 @@ final class TransferDisplay: TransferObserver, @unchecked Sendable {
         var stopped = false
     }
 
-    static let plainStep: Int64 = 64 << 20
+    package static let plainStep: Int64 = 64 << 20
 
     let tty: Bool
     private let state = Mutex(State())
@@ -69,7 +69,7 @@ final class TransferDisplay: TransferObserver, @unchecked Sendable {
 
     /// `tty`: redraw in place (by default when stdout is a terminal). `write` puts text on stdout, through
     /// stdio so it keeps its place among the command's `print`s.
-    init(tty: Bool = isatty(1) != 0, write: @escaping @Sendable (String) -> Void = { text in
+    package init(tty: Bool = isatty(1) != 0, write: @escaping @Sendable (String) -> Void = { text in
         print(text, terminator: "")
         fflush(nil)   // every stream: stdout's C global is not concurrency-safe to name
     }) {
@@ -89,13 +89,13 @@ final class TransferDisplay: TransferObserver, @unchecked Sendable {
     deinit { timer?.cancel() }
 
     /// Draws the last frame; nothing more is drawn after it.
-    func stop() {
+    package func stop() {
         timer?.cancel()
-        draw()
+        if tty { draw() }
         state.withLock { $0.stopped = true }
     }
 
-    func transferStarted(_ blob: Descriptor, _ direction: TransferDirection, done: Int64) {
+    package func transferStarted(_ blob: Descriptor, _ direction: TransferDirection, done: Int64) {
         guard blob.mediaType.isLayer else { return }
         let entry = TransferEntry(blob: blob, direction: direction, started: .now, startDone: done, done: done)
         state.withLock { state in
@@ -109,7 +109,7 @@ final class TransferDisplay: TransferObserver, @unchecked Sendable {
         }
     }
 
-    func transferProgress(_ blob: Descriptor, _ direction: TransferDirection, done: Int64) {
+    package func transferProgress(_ blob: Descriptor, _ direction: TransferDirection, done: Int64) {
         guard blob.mediaType.isLayer else { return }
         let line = state.withLock { state -> String? in
             guard var entry = state.entries[blob.digest] else { return nil }
@@ -123,7 +123,7 @@ final class TransferDisplay: TransferObserver, @unchecked Sendable {
         if let line { write(line) }
     }
 
-    func transferFinished(_ blob: Descriptor, _ direction: TransferDirection) {
+    package func transferFinished(_ blob: Descriptor, _ direction: TransferDirection) {
         guard blob.mediaType.isLayer else { return }
         let line = state.withLock { state -> String? in
             guard var entry = state.entries[blob.digest] else { return nil }
@@ -138,7 +138,7 @@ final class TransferDisplay: TransferObserver, @unchecked Sendable {
     }
 
     /// A layer's final word that no transfer told (`Layer already exists`, `Mounted from x`, `Pushed`).
-    func status(_ blob: Descriptor, _ text: String) {
+    package func status(_ blob: Descriptor, _ text: String) {
         guard blob.mediaType.isLayer else { return }
         let id = String(blob.digest.hex.prefix(12))
         guard tty else { write("\(id): \(text)\n"); return }

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Img
 import ImgOCI
+import ImgRegistry
 import ImgRuntime
 import ImgSystem
 import ImgWorker
@@ -165,7 +166,11 @@ struct Build: AsyncParsableCommand {
                 else if useTTY { TTYProgress(debug: options.debug) } else { PlainProgress(debug: options.debug) }
             defer { display.stop() }
             let result: BuildResult?
-            do { result = try await engine.build(request, progress: display) } catch {
+            do {
+                result = try await TransferProgress.$observer.withValue(BuildTransfers(display)) {
+                    try await engine.build(request, progress: display)
+                }
+            } catch {
                 if quiet { FileHandle.standardError.write(Data(held.text.utf8)) }
                 throw error
             }

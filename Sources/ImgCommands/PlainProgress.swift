@@ -1,5 +1,6 @@
 import Foundation
 import Img
+import ImgOCI
 import ImgWorker
 import Synchronization
 
@@ -8,6 +9,9 @@ import Synchronization
 /// A progress view the build command owns: it is stopped (final frame drawn) when the build ends.
 protocol ProgressDisplay: BuildProgress {
     func stop()
+    /// A blob's transfer (`BuildTransfers`): a terminal shows the latest `text` per blob, plain output
+    /// prints the `milestone`s.
+    func transfer(_ blob: Digest, _ text: String, milestone: Bool)
 }
 
 final class PlainProgress: ProgressDisplay {
@@ -94,6 +98,10 @@ final class PlainProgress: ProgressDisplay {
     }
 
     func message(_ text: String) { write(text + "\n") }
+
+    func transfer(_ blob: Digest, _ text: String, milestone: Bool) {
+        if milestone { write(text + "\n") }
+    }
 
     func stop() {}
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Img
 import ImgDockerfile
 import ImgOCI
+import ImgRegistry
 
 /// `img pull NAME[:TAG|@DIGEST]`: fetch an image into the store. A multi-platform index is kept, with the
 /// chosen platform's manifest, config and layers.
@@ -21,8 +22,12 @@ struct Pull: AsyncParsableCommand {
         try await reportingErrors {
             let reference = try parseReference(image).withDefaultTag
             let platform = try Platform(parsing: self.platform ?? BuildPlatform.host.description)
-            let pulled = try await options.engine().pull(reference, platform: platform) {
-                print("Pulling \(reference.familiar)")
+            let display = TransferDisplay()
+            let pulled = try await TransferProgress.$observer.withValue(display) {
+                defer { display.stop() }
+                return try await options.engine().pull(reference, platform: platform) {
+                    print("Pulling \(reference.familiar)")
+                }
             }
             print("Digest: \(pulled.root.descriptor.digest)")
             print("Pulled: \(reference.familiar)")

@@ -19,21 +19,23 @@ struct Push: AsyncParsableCommand {
         let options = root.global.merged(with: global)
         try await reportingErrors {
             let reference = try parseReference(image).withDefaultTag
-            let (record, digest) = try await options.engine().push(reference, insecure: insecureRegistry, started: {
-                print("The push refers to repository [\(reference.name)]")
-            }, onBlob: Self.report)
+            let display = TransferDisplay()
+            let (record, digest) = try await TransferProgress.$observer.withValue(display) {
+                defer { display.stop() }
+                return try await options.engine().push(reference, insecure: insecureRegistry, started: {
+                    print("The push refers to repository [\(reference.name)]")
+                }, onBlob: { display.status($0, Self.word(for: $1)) })
+            }
             print("\(reference.tag ?? "latest"): digest: \(digest) size: \(record.descriptor.size)")
         }
     }
 
-    /// One line per layer, as docker prints them.
-    @Sendable static func report(_ blob: Descriptor, _ outcome: BlobPushOutcome) {
-        guard blob.mediaType.isLayer else { return }
-        let what = switch outcome {
+    /// A layer's last word, as docker prints it.
+    static func word(for outcome: BlobPushOutcome) -> String {
+        switch outcome {
         case .existed: "Layer already exists"
         case .mounted(let from): "Mounted from \(from)"
         case .uploaded: "Pushed"
         }
-        print("\(blob.digest.hex.prefix(12)): \(what)")
     }
 }

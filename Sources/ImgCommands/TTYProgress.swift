@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import ImgOCI
 import Synchronization
 
 /// The live view BuildKit users know: `[+] Building 4.2s (3/8)`, one line per step with its time or
@@ -21,6 +22,8 @@ final class TTYProgress: ProgressDisplay, @unchecked Sendable {
         var order: [Int] = []
         var steps: [Int: Step] = [:]
         var messages: [String] = []
+        /// Base-image downloads and pushes, latest line per blob, in the order they started.
+        var transfers: [(blob: Digest, text: String)] = []
         var drawnLines = 0
         var stopped = false
     }
@@ -94,6 +97,13 @@ final class TTYProgress: ProgressDisplay, @unchecked Sendable {
 
     func message(_ text: String) { state.withLock { $0.messages.append(text) } }
 
+    func transfer(_ blob: Digest, _ text: String, milestone: Bool) {
+        state.withLock { state in
+            if let i = state.transfers.firstIndex(where: { $0.blob == blob }) { state.transfers[i].text = text }
+            else { state.transfers.append((blob, text)) }
+        }
+    }
+
     private func draw(final: Bool) {
         let width = Self.terminalWidth()
         let text = state.withLock { state -> String in
@@ -111,6 +121,7 @@ final class TTYProgress: ProgressDisplay, @unchecked Sendable {
                     for line in step.tail { lines.append(Self.fit(" => => # " + line, right: "", width: width)) }
                 }
             }
+            lines += state.transfers.map { Self.fit(" => => " + $0.text, right: "", width: width) }
             lines += state.messages.map { Self.fit(" => " + $0, right: "", width: width) }
             // Move to where the last frame started and clear below it, then draw the new frame.
             var out = state.drawnLines > 0 ? "\u{1B}[\(state.drawnLines)A\r\u{1B}[J" : ""

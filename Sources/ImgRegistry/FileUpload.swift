@@ -22,8 +22,9 @@ extension RegistryClient {
         -> HTTPClientResponse
     {
         let eventLoop = http.eventLoopGroup.next()
+        let meter = TransferProgress.upload
         let body = HTTPClient.Body.stream(contentLength: range.upperBound - range.lowerBound) { writer in
-            eventLoop.makeFutureWithTask { try await Self.stream(path, range: range, to: writer) }
+            eventLoop.makeFutureWithTask { try await Self.stream(path, range: range, to: writer, meter: meter) }
         }
         let upload = try HTTPClient.Request(url: request.url, method: request.method, headers: request.headers, body: body,
                                             tlsConfiguration: request.tlsConfiguration)
@@ -39,11 +40,15 @@ extension RegistryClient {
     }
 
     /// Reads the next chunk while the previous one is being sent, and never more.
-    private static func stream(_ path: String, range: Range<Int64>, to writer: HTTPClient.Body.StreamWriter) async throws {
+    private static func stream(_ path: String, range: Range<Int64>, to writer: HTTPClient.Body.StreamWriter,
+                               meter: SharedTransferMeter?) async throws {
         var reader = try FileRangeReader(path: path, range: range)
         var sending: EventLoopFuture<Void>?
+        var sent = range.lowerBound
         while let chunk = try reader.next() {
             try await sending?.get()
+            meter?.advance(to: sent)
+            sent += Int64(chunk.readableBytes)
             sending = writer.write(.byteBuffer(chunk))
         }
         try await sending?.get()

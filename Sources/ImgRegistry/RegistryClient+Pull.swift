@@ -28,11 +28,13 @@ extension RegistryClient {
                 try await sink.commit(descriptor)
                 return
             }
+            var meter = TransferMeter(descriptor, .download, done: sink.offset)
             let endpoints = settings.endpoints(for: reference, pull: true)
             for (i, endpoint) in endpoints.enumerated() {
                 do {
-                    try await fetchBlob(descriptor, from: reference, on: endpoint, into: &sink)
+                    try await fetchBlob(descriptor, from: reference, on: endpoint, into: &sink, meter: &meter)
                     try await sink.commit(descriptor)
+                    meter?.finish()
                     return
                 } catch let e as RegistryError where i < endpoints.count - 1 && e.code != .digestMismatch && e.code != .sizeMismatch {
                     // The next endpoint carries on from what this one delivered: content is addressed by digest.
@@ -66,7 +68,7 @@ extension RegistryClient {
     }
 
     private func fetchBlob(_ descriptor: Descriptor, from reference: Reference, on endpoint: RegistryEndpoint,
-                           into sink: inout some BlobSink) async throws {
+                           into sink: inout some BlobSink, meter: inout TransferMeter?) async throws {
         let subject = "blob \(descriptor.digest) from \(reference.name)"
         var budget = RetryBudget(options.retry)
         while true {
@@ -97,6 +99,7 @@ extension RegistryClient {
                         throw RegistryError(.sizeMismatch, "\(subject) is larger than the \(descriptor.size) bytes its descriptor says")
                     }
                     do { try buffer.withUnsafeReadableBytes { try sink.write($0) } } catch { throw LocalWriteFailure(error: error) }
+                    meter?.advance(to: sink.offset)
                 }
             } catch let e as RegistryError {
                 throw e

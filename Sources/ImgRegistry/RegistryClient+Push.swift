@@ -55,13 +55,17 @@ extension RegistryClient {
         }
         let session = resolveLocation(location, on: endpoint)
         let content = try await contentWhenUploading()
-        if descriptor.size > options.chunkedUploadThreshold {
-            try await uploadChunked(descriptor, content: content, session: session, reference: reference,
-                                    endpoint: endpoint, subject: subject)
-        } else {
-            try await uploadMonolithic(descriptor, content: content, session: session, reference: reference,
-                                       endpoint: endpoint, subject: subject)
+        let meter = TransferMeter(descriptor, .upload).map(SharedTransferMeter.init)
+        try await TransferProgress.$upload.withValue(meter) {
+            if descriptor.size > options.chunkedUploadThreshold {
+                try await uploadChunked(descriptor, content: content, session: session, reference: reference,
+                                        endpoint: endpoint, subject: subject)
+            } else {
+                try await uploadMonolithic(descriptor, content: content, session: session, reference: reference,
+                                           endpoint: endpoint, subject: subject)
+            }
         }
+        meter?.finish()
         return .uploaded
     }
 

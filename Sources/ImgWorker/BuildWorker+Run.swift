@@ -208,7 +208,21 @@ extension BuildWorker {
     static func emulationHint(output: [UInt8], platform: Platform) -> String {
         let host = Platform.host
         guard !host.matches(platform), String(decoding: output, as: UTF8.self).contains("exec format error") else { return "" }
-        return " (RUN for \(platform) on this \(host) host needs an emulator registered with binfmt_misc, e.g."
-            + " Debian's qemu-user-static)"
+        return " (RUN for \(platform) on this \(host) host needs an emulator registered with binfmt_misc:"
+            + " install Debian's qemu-user-static and binfmt-support; as root, mount binfmt_misc if"
+            + " /proc/sys/fs/binfmt_misc is empty (mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc)"
+            + " and register it (update-binfmts --enable \(qemuHandler(platform.architecture))))"
+    }
+
+    /// The name Debian's qemu-user-static registers its binfmt_misc handler for `architecture` under.
+    static func qemuHandler(_ architecture: String) -> String {
+        switch architecture {
+        case "arm64": "qemu-aarch64"
+        case "amd64": "qemu-x86_64"
+        case "386": "qemu-i386"
+        case "mips64le": "qemu-mips64el"
+        case "mipsle": "qemu-mipsel"
+        default: "qemu-\(architecture)"
+        }
     }
 }

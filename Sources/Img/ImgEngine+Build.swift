@@ -98,6 +98,7 @@ struct BuildRun {
                 URL(filePath: contextDirectory).standardizedFileURL.path,
                 dockerfilePath: dockerfilePath.map { URL(filePath: $0).standardizedFileURL.path })
             let checksums = try engine.contextChecksums()
+            let namedTrees = try namedContextTrees()
             let secrets = try secretFiles(in: work)
             let sshAgents = try SSHAgents(command.ssh)
             defer { sshAgents.stop() }
@@ -119,7 +120,7 @@ struct BuildRun {
                             sourceDateEpoch: LayerWriteOptions.sourceDateEpoch(from: ProcessInfo.processInfo.environment),
                             secrets: secrets, sshAgents: sshAgents.sockets,
                             entitlements: entitlements),
-                        cacheSources: cacheSources, blobFetcher: blobs))
+                        cacheSources: cacheSources, blobFetcher: blobs, namedContexts: namedTrees))
             }
 
             let result = try await state.content.withLease { _ -> BuildResult? in
@@ -189,7 +190,8 @@ struct BuildRun {
         let args = try BuildArguments.parse(command.buildArgs)
         let plan = try BuildPlanner.plan(
             String(decoding: source.bytes, as: UTF8.self), file: source.displayName,
-            options: BuildOptions(target: command.target, buildArgs: args, targetPlatform: targetPlatform))
+            options: BuildOptions(target: command.target, buildArgs: args, targetPlatform: targetPlatform,
+                                  namedContexts: try namedContexts()))
         if warn, !plan.unusedBuildArgs.isEmpty {
             engine.warn("warning: build-args [\(plan.unusedBuildArgs.joined(separator: ", "))] were not consumed")
         }
@@ -221,6 +223,26 @@ struct BuildRun {
             debug("\(name): running its \(added.count) ONBUILD trigger(s) after FROM")
         }
         return plan
+    }
+
+    /// `--build-context` names and what each stands for (a name given twice: the last one, as buildx).
+    private func namedContexts() throws -> [String: NamedContext] {
+        var contexts: [String: NamedContext] = [:]
+        for spec in command.buildContexts { contexts[spec.name] = spec.context }
+        return contexts
+    }
+
+    /// `--build-context` directories as sources, each with its own `.dockerignore` (as BuildKit applies
+    /// the ignore file of a named local context).
+    private func namedContextTrees() throws -> [String: SourceTree] {
+        var trees: [String: SourceTree] = [:]
+        for spec in command.buildContexts {
+            guard let directory = spec.directory else { trees[spec.name] = nil; continue }
+            do { trees[spec.name] = try SourceTree.context(directory, dockerfilePath: nil) } catch {
+                throw RequestError("--build-context \(spec.name)=\(directory): \(error)")
+            }
+        }
+        return trees
     }
 
     /// `-o` values, plus `type=image` for `-t` names when no image output was asked for.

@@ -89,6 +89,9 @@ struct Build: AsyncParsableCommand {
     @Option(name: .customLong("metadata-file"), help: ArgumentHelp("Write the build result's metadata (buildx's JSON keys) to the file.", valueName: "file"))
     var metadataFile: String?
 
+    @Option(name: .customLong("build-context"), help: ArgumentHelp("Additional build context NAME=VALUE, used by FROM NAME, COPY --from=NAME and RUN --mount=from=NAME, replacing a stage or image of that name: a directory (its own .dockerignore applies), docker-image://REF[@DIGEST] or oci-layout://PATH[:TAG|@DIGEST]; repeatable.", valueName: "name=value"))
+    var buildContexts: [String] = []
+
     @Argument(help: ArgumentHelp("Build context directory, or - for a tar archive on stdin.", valueName: "PATH"))
     var context: String
 
@@ -198,6 +201,7 @@ struct Build: AsyncParsableCommand {
         request.runtime = runtime
         request.cacheTo = try cacheTo.map { try CacheExportSpec(parsing: $0) }
         request.cacheFrom = try cacheFrom.map { try CacheImportSpec(parsing: $0) }
+        request.buildContexts = try buildContexts.map { try BuildContextSpec(parsing: $0) }
         request.push = push
         request.pull = pull
         return request

@@ -237,7 +237,11 @@ struct BuildRun {
     private func namedContextTrees() throws -> [String: SourceTree] {
         var trees: [String: SourceTree] = [:]
         for spec in command.buildContexts {
-            guard let directory = spec.directory else { trees[spec.name] = nil; continue }
+            // A later value for the same name wins, also over an earlier directory.
+            guard let directory = spec.directory else {
+                trees[spec.name] = nil
+                continue
+            }
             do { trees[spec.name] = try SourceTree.context(directory, dockerfilePath: nil) } catch {
                 throw RequestError("--build-context \(spec.name)=\(directory): \(error)")
             }

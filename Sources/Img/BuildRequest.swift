@@ -32,6 +32,9 @@ package struct BuildRequest: Sendable {
     /// `--cache-from`: caches asked, in order, when a step misses the local cache.
     package var cacheFrom: [CacheImportSpec] = []
 
+    /// `--build-context NAME=VALUE`, parsed.
+    package var buildContexts: [BuildContextSpec] = []
+
     /// `--push`: the image output (made from `-t` if there is none) is pushed too, as `push=true` does.
     package var push = false
     /// `--pull`: base images are resolved against their registry even when stored.

@@ -120,6 +120,7 @@ struct BuildRun {
                 URL(filePath: contextDirectory).standardizedFileURL.path,
                 dockerfilePath: dockerfilePath.map { URL(filePath: $0).standardizedFileURL.path })
             let checksums = try engine.contextChecksums()
+            let namedTrees = try namedContextTrees()
             let compression = outputs.compactMap(\.compression).first ?? .gzip
             let compressionLevel = outputs.compactMap(\.compressionLevel).first
             let entitlements = command.entitlements
@@ -140,7 +141,7 @@ struct BuildRun {
                             entitlements: entitlements, network: command.network, extraHosts: command.extraHosts,
                             shmSize: command.shmSize, ulimits: command.ulimits,
                             noCacheStages: Set(command.noCacheStages)),
-                        cacheSources: cacheSources, blobFetcher: blobs))
+                        cacheSources: cacheSources, blobFetcher: blobs, namedContexts: namedTrees))
             }
 
             let result = try await state.content.withLease { _ -> BuildResult? in
@@ -256,7 +257,8 @@ struct BuildRun {
         let args = try BuildArguments.parse(command.buildArgs)
         let plan = try BuildPlanner.plan(
             String(decoding: source.bytes, as: UTF8.self), file: source.displayName,
-            options: BuildOptions(target: command.target, buildArgs: args, targetPlatform: targetPlatform))
+            options: BuildOptions(target: command.target, buildArgs: args, targetPlatform: targetPlatform,
+                                  namedContexts: try namedContexts()))
         if warn, !plan.unusedBuildArgs.isEmpty {
             engine.warn("warning: build-args [\(plan.unusedBuildArgs.joined(separator: ", "))] were not consumed")
         }
@@ -288,6 +290,30 @@ struct BuildRun {
             debug("\(name): running its \(added.count) ONBUILD trigger(s) after FROM")
         }
         return plan
+    }
+
+    /// `--build-context` names and what each stands for (a name given twice: the last one, as buildx).
+    private func namedContexts() throws -> [String: NamedContext] {
+        var contexts: [String: NamedContext] = [:]
+        for spec in command.buildContexts { contexts[spec.name] = spec.context }
+        return contexts
+    }
+
+    /// `--build-context` directories as sources, each with its own `.dockerignore` (as BuildKit applies
+    /// the ignore file of a named local context).
+    private func namedContextTrees() throws -> [String: SourceTree] {
+        var trees: [String: SourceTree] = [:]
+        for spec in command.buildContexts {
+            // A later value for the same name wins, also over an earlier directory.
+            guard let directory = spec.directory else {
+                trees[spec.name] = nil
+                continue
+            }
+            do { trees[spec.name] = try SourceTree.context(directory, dockerfilePath: nil) } catch {
+                throw RequestError("--build-context \(spec.name)=\(directory): \(error)")
+            }
+        }
+        return trees
     }
 
     /// `-o` values, plus `type=image` for `-t` names when no image output was asked for.

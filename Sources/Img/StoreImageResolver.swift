@@ -35,6 +35,7 @@ package final class StoreImageResolver: BaseImageResolver {
     }
 
     private func load(_ name: String, platform: Platform) async throws -> BaseImage {
+        if name.hasPrefix(BuildContextSpec.ociLayoutScheme) { return try await layout(name, platform: platform) }
         let reference = try Reference(parsing: name).withDefaultTag
         var storedPlatform: Platform?
         if alwaysPull {
@@ -70,6 +71,33 @@ package final class StoreImageResolver: BaseImageResolver {
             throw RequestError("image \(reference.familiar) is \(other), not \(platform)")
         case .incomplete:
             throw RequestError("image \(reference.familiar): the pulled \(platform) image is incomplete in the store; pull it again")
+        }
+    }
+
+    /// `--build-context NAME=oci-layout://...` (see `BuildContextSpec`): `oci-layout://PATH@DIGEST`. The
+    /// layout's blobs are read into the store (verified, under the build's lease), no name is recorded.
+    private func layout(_ name: String, platform: Platform) async throws -> BaseImage {
+        let address = name.dropFirst(BuildContextSpec.ociLayoutScheme.count)
+        guard let at = address.lastIndex(of: "@") else { throw RequestError("invalid OCI layout address \(name)") }
+        let path = String(address[..<at])
+        let digest = try Digest(parsing: String(address[address.index(after: at)...]))
+        let entries = try await OCILayout.read(from: path, into: state.content)
+        var root = entries.first { $0.descriptor.digest == digest }?.descriptor
+        if root == nil {
+            // A manifest inside one of the layout's indexes.
+            for entry in entries where entry.descriptor.mediaType.isIndex {
+                if let child = try state.content.children(of: entry.descriptor).first(where: { $0.digest == digest }) {
+                    root = child
+                    break
+                }
+            }
+        }
+        guard let root else { throw RequestError("OCI layout \(path) has no image \(digest)") }
+        debug("oci-layout \(path): using \(digest)")
+        switch try await local(root, platform: platform) {
+        case .found(let image): return image
+        case .otherPlatform(let other): throw RequestError("the image in the OCI layout \(path) is \(other), not \(platform)")
+        case .incomplete: throw RequestError("the OCI layout \(path) has no complete \(platform) image")
         }
     }
 

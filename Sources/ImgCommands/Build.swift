@@ -110,6 +110,9 @@ struct Build: AsyncParsableCommand {
     @Option(name: .customLong("metadata-file"), help: ArgumentHelp("Write the build result's metadata (buildx's JSON keys) to the file.", valueName: "file"))
     var metadataFile: String?
 
+    @Option(name: .customLong("build-context"), help: ArgumentHelp("Additional build context NAME=VALUE, used by FROM NAME, COPY --from=NAME and RUN --mount=from=NAME, replacing a stage or image of that name: a directory (its own .dockerignore applies), docker-image://REF[@DIGEST] or oci-layout://PATH[:TAG|@DIGEST]; repeatable.", valueName: "name=value"))
+    var buildContexts: [String] = []
+
     @Argument(help: ArgumentHelp("Build context directory, - for a tar archive on stdin, or a git URL.", valueName: "PATH"))
     var context: String
 
@@ -223,6 +226,7 @@ struct Build: AsyncParsableCommand {
         request.runtime = runtime
         request.cacheTo = try cacheTo.map { try CacheExportSpec(parsing: $0) }
         request.cacheFrom = try cacheFrom.map { try CacheImportSpec(parsing: $0) }
+        request.buildContexts = try buildContexts.map { try BuildContextSpec(parsing: $0) }
         request.push = push
         request.pull = pull
         if let network { request.network = try BuildRequest.network(parsing: network) }

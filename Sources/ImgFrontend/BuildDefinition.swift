@@ -19,7 +19,8 @@ package struct BuildDefinition: Sendable {
         var finals: [Int: Int] = [:]
         // The plan lists stages in file order, and a stage only refers to earlier ones, so every stage a
         // vertex needs already has its final vertex.
-        for stage in plan.stages {
+        // Stages made from `--build-context` come after the file's own but depend on nothing: first.
+        for stage in plan.stages.filter({ $0.namedContext != nil }) + plan.stages.filter({ $0.namedContext == nil }) {
             let count = stage.instructions.count + 1
             var inputs: [Int] = []
             if case .stage(let parent) = stage.base, let parentFinal = finals[parent] { inputs = [parentFinal] }
@@ -42,6 +43,11 @@ package struct BuildDefinition: Sendable {
                     inputs.append(final)
                 }
                 var op = Self.op(instruction.command, stageInputs: stageInputs)
+                // A directory context's stage is its files copied onto scratch, read from that directory.
+                if let name = stage.namedContext, case .file(.copy(var copy)) = op {
+                    copy.from = .context(name)
+                    op = .file(.copy(copy))
+                }
                 if case .arg(let declarations) = instruction.command {
                     var declared: [DeclaredArg] = []
                     for declaration in declarations {
@@ -74,7 +80,8 @@ package struct BuildDefinition: Sendable {
             if let from = copy.from { return from }
         case .run(let run):
             for mount in run.mounts {
-                if let from = mount.from, from.lowercased() == named.name || from == String(stage) { return from }
+                if let from = mount.from, from.lowercased() == named.name || from == String(stage)
+                    || (named.namedContext != nil && NamedContext.key(from) == named.name) { return from }
             }
         default: break
         }

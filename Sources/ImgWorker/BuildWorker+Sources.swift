@@ -100,16 +100,25 @@ extension BuildWorker {
             }
             let state = BuildState(cacheKey: image.manifestDigest, layers: layers, config: image.config)
             return (.filesystem(state), .image(image.manifestDigest))
+        case .context(let name):
+            guard let tree = namedContexts[name] else { throw error(step, "build context \(name) was not given") }
+            return try select(copy, step, in: tree)
         case nil:
             guard !copy.paths.isEmpty else { return (.nothing, .nothing) }
-            do {
-                // A source that is a symlink is copied as what it points to, as BuildKit does.
-                let selection = try CopySelection.select(copy.paths, in: context, excludes: copy.excludes,
-                                                         parents: copy.parents, followRootSymlinks: true)
-                return (.context(selection), .context(try selection.checksum(cache: checksums)))
-            } catch {
-                throw self.error(step, error.reported(as: copy.keyword).description)
-            }
+            return try select(copy, step, in: context)
+        }
+    }
+
+    /// The path sources in a context directory and the checksum of what they select.
+    private func select(_ copy: CopyOp, _ step: BuildStep,
+                        in context: SourceTree) throws -> (ResolvedSources.Origin, CopyOp.ContentKey) {
+        do {
+            // A source that is a symlink is copied as what it points to, as BuildKit does.
+            let selection = try CopySelection.select(copy.paths, in: context, excludes: copy.excludes,
+                                                     parents: copy.parents, followRootSymlinks: true)
+            return (.context(selection), .context(try selection.checksum(cache: checksums)))
+        } catch {
+            throw self.error(step, error.reported(as: copy.keyword).description)
         }
     }
 

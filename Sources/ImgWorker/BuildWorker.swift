@@ -14,6 +14,8 @@ package struct BuildWorker: Sendable {
     package let snapshots: SnapshotStore
     package let executor: RuncExecutor
     package let context: SourceTree
+    /// `--build-context` directories by name, each with its own `.dockerignore`.
+    package let namedContexts: [String: SourceTree]
     package let checksums: ChecksumCache?
     package let images: any BaseImageResolver
     package let fetcher: (any RemoteFetcher)?
@@ -31,7 +33,8 @@ package struct BuildWorker: Sendable {
     package init(state: StateDirectory, snapshots: SnapshotStore, executor: RuncExecutor, context: SourceTree,
                  checksums: ChecksumCache?, images: any BaseImageResolver, fetcher: (any RemoteFetcher)? = nil,
                  progress: any BuildProgress, options: WorkerOptions, cacheSources: [any CacheSource] = [],
-                 blobFetcher: (any BlobFetcher)? = nil) {
+                 blobFetcher: (any BlobFetcher)? = nil, namedContexts: [String: SourceTree] = [:]) {
+        self.namedContexts = namedContexts
         self.cacheSources = cacheSources
         self.blobFetcher = blobFetcher
         self.fetcher = fetcher

@@ -5,10 +5,13 @@ package struct BuildOptions: Sendable, Hashable {
     package var buildArgs: [String: String]
     package var buildPlatform: BuildPlatform
     package var targetPlatform: BuildPlatform
+    /// `--build-context`: by `NamedContext.key`, what replaces the stage or image of that name.
+    package var namedContexts: [String: NamedContext]
 
     package init(target: String? = nil, buildArgs: [String: String] = [:], buildPlatform: BuildPlatform = .host,
-                 targetPlatform: BuildPlatform? = nil) {
+                 targetPlatform: BuildPlatform? = nil, namedContexts: [String: NamedContext] = [:]) {
         self.target = target
+        self.namedContexts = namedContexts
         self.buildArgs = buildArgs
         self.buildPlatform = buildPlatform
         self.targetPlatform = targetPlatform ?? buildPlatform
@@ -79,6 +82,8 @@ package struct Stage: Sendable, Hashable {
     package var isReachable: Bool
     package var startLine: Int
     package var endLine: Int
+    /// For the stage a `--build-context` became (after the file's own stages): the context's name.
+    package var namedContext: String? = nil
 
     /// `name` or, for an unnamed stage, its index: how messages refer to it.
     package var displayName: String { nameAsWritten ?? "stage \(index)" }

@@ -73,8 +73,21 @@ struct PlanState {
             if case .from(let from) = group.first?.command { return from.stageName?.lowercased() }
             return nil
         }
-        let targetIndex = try selectTarget(names, groups: groups)
+        var targetIndex = try selectTarget(names, groups: groups)
         let targetStageName = names[targetIndex] ?? "default"
+        // `--build-context` names become stages after the file's own (indexes of those stay as written);
+        // every reference to such a name, stage or image, goes to them instead.
+        var contextStages: [Stage] = []
+        var contextIndexes: [String: Int] = [:]
+        for key in options.namedContexts.keys.sorted() {
+            let index = groups.count + contextStages.count
+            contextStages.append(try Stage.namedContext(key, options.namedContexts[key]!, index: index, line: 1, file: file))
+            contextIndexes[key] = index
+        }
+        // A replaced stage is not built, even as the target: the context stands for it.
+        if let name = names[targetIndex], let replacement = contextIndexes[NamedContext.key(name)] {
+            targetIndex = replacement
+        }
         let platformValues = PredefinedArgs.platformValues(options, targetStage: targetStageName)
 
         // Global scope: predefined platform ARGs, then the declared ones.
@@ -109,10 +122,10 @@ struct PlanState {
         for (index, group) in groups.enumerated() {
             var builder = StageBuilder(index: index, group: group, names: names, stageLines: stageLines, state: self,
                                        globalArgs: globalArgs, globalEnv: globalEnv, defaultsEnv: defaultsEnv,
-                                       platformValues: platformValues)
+                                       platformValues: platformValues, contextStages: contextIndexes)
             try builder.resolveFrom()
             var parent: Stage?
-            if case .stage(let j) = builder.stage.base { parent = stages[j] }
+            if case .stage(let j) = builder.stage.base, j < stages.count { parent = stages[j] }
             do {
                 try builder.dispatch(parent: parent)
             } catch {
@@ -123,6 +136,21 @@ struct PlanState {
             stages.append(builder.stage)
         }
 
+        for var context in contextStages {
+            // Its steps point at the first line that names it.
+            let first = stages.flatMap(\.dependencies).filter { $0.stage == context.index }.map(\.line).min()
+            if let first {
+                context.startLine = first
+                context.endLine = first
+                context.from.startLine = first
+                context.from.endLine = first
+                for position in context.instructions.indices {
+                    context.instructions[position].startLine = first
+                    context.instructions[position].endLine = first
+                }
+            }
+            stages.append(context)
+        }
         try checkCycles(stages)
         let reachable = reachableStages(from: targetIndex, in: stages)
         for index in reachable.sorted() {

@@ -12,6 +12,8 @@ struct StageBuilder {
     let globalEnv: ShellEnvironment
     let defaultsEnv: ShellEnvironment
     let platformValues: [String: String]
+    /// `--build-context` keys and the index of the stage each became.
+    let contextStages: [String: Int]
     var stage: Stage
     /// ARGs declared in this stage so far, in order.
     private var args: [ArgValue] = []
@@ -22,8 +24,10 @@ struct StageBuilder {
     private var envIndex: [String: Int] = [:]
 
     init(index: Int, group: ArraySlice<Instruction>, names: [String?], stageLines: [Int], state: PlanState, globalArgs: [ArgValue],
-         globalEnv: ShellEnvironment, defaultsEnv: ShellEnvironment, platformValues: [String: String]) {
+         globalEnv: ShellEnvironment, defaultsEnv: ShellEnvironment, platformValues: [String: String],
+         contextStages: [String: Int] = [:]) {
         self.index = index
+        self.contextStages = contextStages
         self.group = group
         self.names = names
         self.stageLines = stageLines
@@ -68,8 +72,12 @@ struct StageBuilder {
         guard !base.isEmpty else {
             throw state.error("base name (\(fromInstruction.node.arguments.first ?? "")) should not be blank", line: line)
         }
-        // BuildKit looks FROM names up among earlier stages only; `FROM alpine AS alpine` is the image.
-        if let earlier = names[..<index].lastIndex(of: base) {
+        // A named context replaces a stage or image of its name (BuildKit's order); stages are looked up
+        // among earlier stages only; `FROM alpine AS alpine` is the image.
+        if let context = contextStages[NamedContext.key(from.image)] {
+            stage.base = .stage(context)
+            stage.dependencies.append(StageReference(stage: context, line: line, kind: .from))
+        } else if let earlier = names[..<index].lastIndex(of: base) {
             stage.base = .stage(earlier)
             stage.dependencies.append(StageReference(stage: earlier, line: line, kind: .from))
         } else if let later = names[(index + 1)...].firstIndex(of: base) {
@@ -299,7 +307,9 @@ struct StageBuilder {
     private mutating func reference(_ value: String, line: Int, kind: StageReference.Kind) throws(DockerfileError) {
         let key = value.lowercased()
         var target: Int?
-        if let named = names.lastIndex(of: key) {  // a duplicated name means the last stage, as in BuildKit
+        if let context = contextStages[NamedContext.key(value)] {
+            target = context
+        } else if let named = names.lastIndex(of: key) {  // a duplicated name means the last stage, as in BuildKit
             target = named
         } else if let number = Int(value) {
             guard names.indices.contains(number) else {

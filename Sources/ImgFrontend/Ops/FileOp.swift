@@ -74,11 +74,13 @@ package struct CopyOp: Sendable, Hashable {
     package enum CopyFrom: Sendable, Hashable {
         case stage(StageInput)
         case image(String)
+        /// A `--build-context` directory, by its name: read as the main context is (its own ignore file).
+        case context(String)
 
         package var name: String {
             switch self {
             case .stage(let input): input.name
-            case .image(let reference): reference
+            case .image(let reference), .context(let reference): reference
             }
         }
     }

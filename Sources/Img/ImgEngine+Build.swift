@@ -99,6 +99,10 @@ struct BuildRun {
                 dockerfilePath = command.dockerfile == "-" ? nil : source.displayName
             }
             let targets = try targetPlatforms()
+            // The caches' manifests and configs are read while the plans resolve their base images and the
+            // snapshotter starts: on a fresh runner these are round trips to registries, one after another.
+            let platforms = try targets.map { try Platform(parsing: ($0 ?? BuildPlatform.host).description) }
+            async let loadedCacheSources = cacheSources(client: cacheClient, platforms: platforms)
             let images = StoreImageResolver(state: state, alwaysPull: command.pull, debug: engine.debug)
             // One plan per target platform (TARGETPLATFORM and friends differ); a single --platform, or none,
             // is the plain build.
@@ -124,7 +128,7 @@ struct BuildRun {
             let compression = outputs.compactMap(\.compression).first ?? .gzip
             let compressionLevel = outputs.compactMap(\.compressionLevel).first
             let entitlements = command.entitlements
-            let cacheSources = await cacheSources(client: cacheClient, platforms: plans.map(\.platform))
+            let cacheSources = await loadedCacheSources
             let builds = plans.enumerated().map { index, entry in
                 PlatformBuild(
                     platform: entry.platform, definition: BuildDefinition(plan: entry.plan),

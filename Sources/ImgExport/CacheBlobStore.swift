@@ -61,8 +61,9 @@ package struct RegistryCacheStore: CacheBlobStore {
 
     /// The cache manifest under the reference and its cache config, checked as `CacheImporter.cacheConfig`
     /// checks them.
-    package func read() async throws -> (Manifest, CacheConfig) {
-        let fetched = try await client.fetchManifest(reference)
+    /// The cache manifest (`fetched`, when the caller has it already: one round trip less) and its config.
+    package func read(fetched: FetchedManifest? = nil) async throws -> (Manifest, CacheConfig) {
+        let fetched = if let fetched { fetched } else { try await client.fetchManifest(reference) }
         guard !fetched.isIndex, let manifest = try? fetched.decodeManifest() else {
             throw ExportError(.invalidCache, "\(reference.familiar) is not a cache manifest (\(fetched.descriptor.mediaType))")
         }

@@ -13,7 +13,7 @@ extension CacheImporter {
         do {
             let root = try await client.fetchManifest(reference)
             if !root.isIndex, let manifest = try? root.decodeManifest(), manifest.config.mediaType == CacheConfig.mediaType {
-                return await registry(reference, client: client, insecure: insecure, label: label, warn: warn)
+                return await registry(reference, client: client, insecure: insecure, label: label, fetched: root, warn: warn)
             }
             return try await inline(reference, platforms: platforms, client: client, insecure: insecure, label: label,
                                     warn: warn)

@@ -27,6 +27,17 @@ final class ConfigPrefetch: Sendable {
         self.indexByKey = indexByKey
     }
 
+    /// At load: the configs of the records made on no other record (each stage's first cached step), which
+    /// are the first a build asks for; the rest follow `after` as steps hit.
+    func roots(records: [CacheConfig.Record], blobs: [Digest: Descriptor], store: any CacheBlobStore) {
+        var picked: [Descriptor] = []
+        for (index, record) in records.enumerated() where record.inputs.allSatisfy(\.isEmpty) && picked.count < Self.limit {
+            guard started.withLock({ $0.insert(index).inserted }) else { continue }
+            if let digest = record.config, let blob = blobs[digest] { picked.append(blob) }
+        }
+        fetchAhead(picked, store: store)
+    }
+
     /// After `key` hit: starts fetching the configs of the records made on it, and on those, breadth first.
     func after(_ key: Digest, records: [CacheConfig.Record], blobs: [Digest: Descriptor], store: any CacheBlobStore) {
         guard let start = indexByKey[key] else { return }
@@ -38,6 +49,10 @@ final class ConfigPrefetch: Sendable {
             if let digest = records[next].config, let blob = blobs[digest] { picked.append(blob) }
             queue += children[next] ?? []
         }
+        fetchAhead(picked, store: store)
+    }
+
+    private func fetchAhead(_ picked: [Descriptor], store: any CacheBlobStore) {
         fetched.withLock { tasks in
             for blob in picked where tasks[blob.digest] == nil {
                 tasks[blob.digest] = Task { try await store.bytes(blob) }

@@ -52,6 +52,7 @@ package final class CacheImporter: Sendable {
         for blob in manifest.layers { blobs[blob.digest] = blob }
         self.blobs = blobs
         prefetch = ConfigPrefetch(config)
+        prefetch.roots(records: config.records, blobs: blobs, store: store)
     }
 
     /// The cache directory `directory` (tag `tag`), or nil after one warning line when it cannot be used.
@@ -69,10 +70,11 @@ package final class CacheImporter: Sendable {
 
     /// The cache in the registry under `reference`, or nil after one warning line when it cannot be used.
     package static func registry(_ reference: Reference, client: RegistryClient, insecure: Bool = false, label: String,
+                                 fetched: FetchedManifest? = nil,
                                  warn: @escaping @Sendable (String) -> Void) async -> CacheImporter? {
         let store = RegistryCacheStore(reference: reference, client: client, insecure: insecure)
         do {
-            let (manifest, config) = try await store.read()
+            let (manifest, config) = try await store.read(fetched: fetched)
             return CacheImporter(manifest: manifest, config: config, store: store, label: label, warn: warn)
         } catch {
             warn("warning: \(label): \(error); building without it")
@@ -144,7 +146,10 @@ package final class CacheImporter: Sendable {
         // What this record copied in, by blob: two steps (or two platforms) sharing a blob count it once.
         var copied: [Digest: Int64] = [:]
         if !state.content.exists(configDigest) { copied[configDigest] = config.size }
-        _ = try await state.content.ingest(configData, expected: config)
+        // The config and the manifest are stored side by side (each waits on its own fsyncs); the record
+        // is written once both are.
+        let content = state.content
+        async let configStored = content.ingest(configData, expected: config)
         var left: [Digest: Int64] = [:]
         for layer in layers where !state.content.exists(layer.digest) {
             if try await store.leave(layer, in: state) {
@@ -157,7 +162,9 @@ package final class CacheImporter: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let manifest = try encoder.encode(Manifest(mediaType: .ociManifest, config: config, layers: layers))
-        let stored = try await state.content.ingest(manifest, mediaType: .ociManifest)
+        async let manifestStored = content.ingest(manifest, mediaType: .ociManifest)
+        _ = try await configStored
+        let stored = try await manifestStored
         try await state.cache.put(key: record.digest, result: stored)
         imported.withLock { taken in
             taken.records += 1

@@ -65,3 +65,35 @@ import ImgTestSupport
         #expect(duration.fixed(places) == expected)
     }
 }
+
+/// Shell completion (ArgumentParser's scripts, `img --generate-completion-script SHELL`) offers every long
+/// flag `img build --help` lists, so a flag added to the command is completed without more work.
+@Suite struct CompletionTests {
+    @Test(arguments: ["bash", "zsh", "fish"])
+    func completionOffersEveryBuildFlag(_ shell: String) throws {
+        let help = try ImgBinary.run(["build", "--help"])
+        #expect(help.status == 0)
+        var flags = Set<String>()
+        // The option column of each option line (before the description, which mentions Dockerfile flags).
+        for line in help.stdout.split(separator: "\n") {
+            guard line.hasPrefix("  -") else { continue }   // wrapped description lines are indented further
+            let option = line.drop { $0 == " " }
+            let column = option.components(separatedBy: "  ").first ?? ""
+            for word in column.split(whereSeparator: { " ,<>=[]".contains($0) }) where word.hasPrefix("--") && word.count > 2 {
+                flags.insert(String(word))
+            }
+        }
+        for flag in ["--build-context", "--add-host", "--network", "--shm-size", "--ulimit", "--annotation",
+                     "--no-cache-filter", "--iidfile", "--metadata-file", "--push", "--pull", "--cache-to", "--cache-from"] {
+            #expect(flags.contains(flag), "img build --help lists \(flag)")
+        }
+        let script = try ImgBinary.run(["--generate-completion-script", shell])
+        #expect(script.status == 0, "\(script.stderr)")
+        // fish spells a long option as `-l name`; bash and zsh as `--name`.
+        for flag in flags.subtracting(["--help", "--version"]) {
+            let name = String(flag.dropFirst(2))
+            #expect(script.stdout.contains(flag) || script.stdout.contains("-l '\(name)'") || script.stdout.contains("-l \(name)"),
+                    "the \(shell) completion offers \(flag)")
+        }
+    }
+}

@@ -103,6 +103,11 @@ struct BuildRun {
             // snapshotter starts: on a fresh runner these are round trips to registries, one after another.
             let platforms = try targets.map { try Platform(parsing: ($0 ?? BuildPlatform.host).description) }
             async let loadedCacheSources = cacheSources(client: cacheClient, platforms: platforms)
+            // So do the snapshotter (a fresh state directory probes what the kernel mounts) and the context
+            // checksum database (created on first use).
+            let engine = self.engine
+            async let openedSnapshots = onOwnThread { try engine.snapshots() }
+            async let openedChecksums = onOwnThread { try engine.contextChecksums() }
             let images = StoreImageResolver(state: state, alwaysPull: command.pull, debug: engine.debug)
             // One plan per target platform (TARGETPLATFORM and friends differ); a single --platform, or none,
             // is the plain build.
@@ -118,12 +123,12 @@ struct BuildRun {
                 debug("stage \(stage.displayName) is not needed for the target: skipped")
             }
 
-            let snapshots = try engine.snapshots()
+            let snapshots = try await openedSnapshots
             let executor = try engine.executor(runtime: command.runtime)
             let context = try SourceTree.context(
                 URL(filePath: contextDirectory).standardizedFileURL.path,
                 dockerfilePath: dockerfilePath.map { URL(filePath: $0).standardizedFileURL.path })
-            let checksums = try engine.contextChecksums()
+            let checksums = try await openedChecksums
             let namedTrees = try namedContextTrees()
             let compression = outputs.compactMap(\.compression).first ?? .gzip
             let compressionLevel = outputs.compactMap(\.compressionLevel).first

@@ -184,7 +184,7 @@ extension BuildWorker {
                 options.secrets[id].flatMap { FileManager.default.contents(atPath: $0) }.map { String(decoding: $0, as: UTF8.self) }
             }
             let resolved: (commit: String, ref: String?)
-            do { resolved = try await Self.offThread { try fetcher.resolve(address, credentials: credentials) } } catch {
+            do { resolved = try await onOwnThread { try fetcher.resolve(address, credentials: credentials) } } catch {
                 throw self.error(step, "ADD \(error)")
             }
             if let checksum = copy.checksum {
@@ -207,7 +207,7 @@ extension BuildWorker {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         do {
             let fetcher = try GitFetcher()
-            try await Self.offThread {
+            try await onOwnThread {
                 try fetcher.checkout(source.address, commit: source.commit, ref: source.ref, into: directory,
                                      keepGitDir: keepGitDir, credentials: source.credentials)
             }
@@ -216,15 +216,6 @@ extension BuildWorker {
             throw self.error(step, "ADD \(error)")
         }
         return directory
-    }
-
-    /// Runs blocking work (a git child process) on a thread of its own, not on the cooperative pool.
-    static func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                do { continuation.resume(returning: try work()) } catch { continuation.resume(throwing: error) }
-            }
-        }
     }
 
     static func sha256(file: String) throws -> Digest {

@@ -189,9 +189,11 @@ struct BuildRun {
                 } catch {
                     // The steps that did finish keep their cache records, as before; the build's error wins.
                     for build in builds { try? await build.worker.records.drain() }
+                    for source in cacheSources { await source.settle() }
                     throw error
                 }
                 for build in builds { try await build.worker.records.drain() }
+                for source in cacheSources { await source.settle() }
                 reportImports(cacheSources, fetched: blobs.fetched, progress: progress)
                 try await exportCache(builds, state: state, work: work, blobs: blobs, progress: progress)
                 return result

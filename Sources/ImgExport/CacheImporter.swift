@@ -22,6 +22,8 @@ package final class CacheImporter: Sendable {
     let seeding = Mutex<[String: Task<Bool, Never>]>([:])
     private let imported = Mutex(Imported())
     let prefetch: ConfigPrefetch
+    /// Records being prepared ahead of their steps, by key (`prepareAhead`).
+    let ahead = Mutex<[Digest: Task<Prepared, any Error>]>([:])
 
     /// What a build took from this cache.
     package struct Imported: Sendable, Hashable {
@@ -101,8 +103,11 @@ package final class CacheImporter: Sendable {
     package func importRecord(_ key: Digest, into state: StateDirectory) async -> Bool {
         guard let record = records[key] else { return false }
         do {
-            try await copy(record, into: state)
+            let prepared = if let task = ahead.withLock({ $0.removeValue(forKey: key) }) { try await task.value }
+                else { try await prepare(record, into: state) }
+            try await finish(prepared, into: state)
             prefetch.after(key, records: config.records, blobs: blobs, store: store)
+            prepareAhead(after: key, into: state)
             return true
         } catch {
             let line = "warning: \(label): \(error); the step runs"
@@ -111,7 +116,39 @@ package final class CacheImporter: Sendable {
         }
     }
 
-    private func copy(_ record: CacheConfig.Record, into state: StateDirectory) async throws {
+    /// A record's image config and manifest, stored; what `finish` needs to record it.
+    struct Prepared: Sendable {
+        var record: CacheConfig.Record
+        var layers: [Descriptor]
+        var manifest: Descriptor
+        /// Blobs this record copied in (not there before), by digest.
+        var copied: [Digest: Int64]
+    }
+
+    /// After `key` hit, the records made directly on it are prepared (their configs and manifests stored)
+    /// side by side, so the steps that ask next find only the record to write: on a cold runner each is
+    /// otherwise a round trip and two synced files, one step after another. A prepared record nobody asks
+    /// for leaves only its two small blobs, unreferenced, for GC.
+    private func prepareAhead(after key: Digest, into state: StateDirectory) {
+        guard let index = prefetch.indexByKey[key] else { return }
+        let next = (prefetch.children[index] ?? []).prefix(Self.aheadLimit).map { config.records[$0] }
+        ahead.withLock { tasks in
+            for record in next where tasks[record.digest] == nil && self.records[record.digest] == record {
+                tasks[record.digest] = Task { try await self.prepare(record, into: state) }
+            }
+        }
+    }
+
+    static let aheadLimit = 8
+
+    /// Waits for the records still being prepared ahead (none is recorded), so the build leaves no ingest
+    /// half-written behind when it ends.
+    package func settle() async {
+        let tasks = ahead.withLock { tasks in defer { tasks = [:] }; return Array(tasks.values) }
+        for task in tasks { _ = try? await task.value }
+    }
+
+    private func prepare(_ record: CacheConfig.Record, into state: StateDirectory) async throws -> Prepared {
         func invalid(_ message: String) -> ExportError { ExportError(.invalidCache, message) }
         guard let configDigest = record.config, let configBlob = blobs[configDigest] else {
             throw invalid("the record of \(record.digest) has no image config")
@@ -146,12 +183,22 @@ package final class CacheImporter: Sendable {
         // What this record copied in, by blob: two steps (or two platforms) sharing a blob count it once.
         var copied: [Digest: Int64] = [:]
         if !state.content.exists(configDigest) { copied[configDigest] = config.size }
-        // The config and the manifest are stored side by side (each waits on its own fsyncs); the record
-        // is written once both are.
+        // The config and the manifest are stored side by side (each waits on its own fsyncs).
         let content = state.content
         async let configStored = content.ingest(configData, expected: config)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let manifest = try encoder.encode(Manifest(mediaType: .ociManifest, config: config, layers: layers))
+        async let manifestStored = content.ingest(manifest, mediaType: .ociManifest)
+        _ = try await configStored
+        return Prepared(record: record, layers: layers, manifest: try await manifestStored, copied: copied)
+    }
+
+    /// Notes (or copies) the record's layers and writes the record: its step is a hit from here on.
+    private func finish(_ prepared: Prepared, into state: StateDirectory) async throws {
+        var copied = prepared.copied
         var left: [Digest: Int64] = [:]
-        for layer in layers where !state.content.exists(layer.digest) {
+        for layer in prepared.layers where !state.content.exists(layer.digest) {
             if try await store.leave(layer, in: state) {
                 left[layer.digest] = layer.size
                 continue
@@ -159,13 +206,7 @@ package final class CacheImporter: Sendable {
             let bytes = try await store.ingest(layer, into: state)
             if bytes > 0 { copied[layer.digest] = bytes }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let manifest = try encoder.encode(Manifest(mediaType: .ociManifest, config: config, layers: layers))
-        async let manifestStored = content.ingest(manifest, mediaType: .ociManifest)
-        _ = try await configStored
-        let stored = try await manifestStored
-        try await state.cache.put(key: record.digest, result: stored)
+        try await state.cache.put(key: prepared.record.digest, result: prepared.manifest)
         imported.withLock { taken in
             taken.records += 1
             for (digest, bytes) in copied where taken.copied.insert(digest).inserted {

@@ -59,6 +59,9 @@ import ImgTestSupport
             #expect(!fetched.isEmpty, "the cache config at least")
             #expect(Set(fetched).isDisjoint(with: layers), "no layer downloaded for a fully cached build: \(fetched)")
             #expect(try Self.layers(b, "app") == layers, "B's image names the cached blobs")
+            // Records prepared ahead of their steps are settled before the build ends: no ingest is left.
+            let ingests = (try? FileManager.default.contentsOfDirectory(atPath: b.state.file("content/ingest"))) ?? []
+            #expect(ingests.isEmpty, "\(ingests)")
 
             // A push to the same registry mounts the layers from the cache's repository: none downloaded.
             let pushed = "\(proxy.host)/test/app:v1"

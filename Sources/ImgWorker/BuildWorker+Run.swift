@@ -211,18 +211,6 @@ extension BuildWorker {
         return " (RUN for \(platform) on this \(host) host needs an emulator registered with binfmt_misc:"
             + " install Debian's qemu-user-static and binfmt-support; as root, mount binfmt_misc if"
             + " /proc/sys/fs/binfmt_misc is empty (mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc)"
-            + " and register it (update-binfmts --enable \(qemuHandler(platform.architecture))))"
-    }
-
-    /// The name Debian's qemu-user-static registers its binfmt_misc handler for `architecture` under.
-    static func qemuHandler(_ architecture: String) -> String {
-        switch architecture {
-        case "arm64": "qemu-aarch64"
-        case "amd64": "qemu-x86_64"
-        case "386": "qemu-i386"
-        case "mips64le": "qemu-mips64el"
-        case "mipsle": "qemu-mipsel"
-        default: "qemu-\(architecture)"
-        }
+            + " and register it (update-binfmts --enable \(Platform.qemuHandler(architecture: platform.architecture))))"
     }
 }

@@ -2,6 +2,7 @@
 // registered (or switched off) for one test, and the host's previous state put back after.
 import Foundation
 import Glibc
+import ImgOCI
 import ImgSystem
 
 /// binfmt_misc for a test. The handlers are the kernel's, shared by every process on the machine, so each
@@ -15,14 +16,7 @@ package enum Binfmt {
 
     /// The qemu handler that runs `architecture`'s programs (img's names: arm64, arm, ...).
     package static func handler(for architecture: String) -> String {
-        switch architecture {
-        case "arm64": "qemu-aarch64"
-        case "amd64": "qemu-x86_64"
-        case "386": "qemu-i386"
-        case "mips64le": "qemu-mips64el"
-        case "mipsle": "qemu-mipsel"
-        default: "qemu-\(architecture)"
-        }
+        Platform.qemuHandler(architecture: architecture)
     }
 
     /// Runs `body` with `handlers` (e.g. `qemu-aarch64`) registered and enabled: mounts binfmt_misc if it is

@@ -1,4 +1,5 @@
 import Foundation
+import ImgDockerfile
 package import ImgOCI
 package import ImgRuntime
 
@@ -38,26 +39,13 @@ extension BuildRequest {
         return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
     }
 
-    /// `--shm-size`: docker's sizes, bytes or a number with `b`, `k`, `m`, `g`, `t` (powers of 1024; `kb`,
-    /// `KiB` and so on read the same). Must be more than 0.
+    /// `--shm-size`: docker's sizes, read as a `RUN --mount=type=tmpfs,size=` is (bytes, or `k`, `m`, `g`,
+    /// `t` as powers of 1024; `kb`, `KiB` and so on read the same). Must be more than 0.
     package static func shmSize(parsing text: String) throws -> Int64 {
-        guard let bytes = size(text), bytes > 0 else {
+        guard let bytes = RunMount.parseSize(text), bytes > 0 else {
             throw RequestError("--shm-size \(text): expected a size such as 64m, 1g or a number of bytes")
         }
         return bytes
-    }
-
-    static func size(_ text: String) -> Int64? {
-        let lower = text.trimmingCharacters(in: .whitespaces).lowercased()
-        let number = lower.prefix { $0.isNumber || $0 == "." }
-        var unit = lower.dropFirst(number.count)
-        guard let value = Double(number), value >= 0 else { return nil }
-        if unit.hasSuffix("ib") { unit = unit.dropLast(2) } else if unit.count == 2, unit.hasSuffix("b") { unit = unit.dropLast() }
-        let shifts: [Substring: Double] = ["": 0, "b": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50]
-        guard let shift = shifts[unit] else { return nil }
-        let bytes = value * pow(2, shift)
-        guard bytes < Double(Int64.max) else { return nil }
-        return Int64(bytes)
     }
 
     /// `--ulimit NAME=SOFT[:HARD]`: docker's names; `-1` or `unlimited` is no limit; HARD defaults to SOFT.

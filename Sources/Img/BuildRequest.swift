@@ -52,6 +52,10 @@ package struct BuildRequest: Sendable {
     package var annotations = ImageAnnotations()
     /// `--no-cache-filter`: stage names whose steps run again.
     package var noCacheStages: [String] = []
+    /// `--provenance`, `--sbom`, `--attest`.
+    package var attestations = AttestationOptions()
+    /// The img building, named in provenance.
+    package var builder = BuilderIdentity.unknown
 
     package init(context: String) { self.context = context }
 }

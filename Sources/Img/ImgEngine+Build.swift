@@ -71,10 +71,11 @@ struct BuildRun {
             // unpacked there.
             var contextDirectory = command.context
             var gitContext: GitAddress?
+            var gitContextCommit: String?
             if let address = try Self.gitContext(command.context) {
                 gitContext = address
-                contextDirectory = try cloneContext(address, into: work.file("git-context"), secrets: secrets,
-                                                    sshAgents: sshAgents.sockets, progress: progress)
+                (contextDirectory, gitContextCommit) = try cloneContext(address, into: work.file("git-context"), secrets: secrets,
+                                                                        sshAgents: sshAgents.sockets, progress: progress)
             } else if command.context == "-" {
                 contextDirectory = work.file("context")
                 try FileManager.default.createDirectory(atPath: contextDirectory, withIntermediateDirectories: false)
@@ -98,6 +99,10 @@ struct BuildRun {
                 source = try DockerfileSource.load(file: command.dockerfile, context: contextDirectory)
                 dockerfilePath = command.dockerfile == "-" ? nil : source.displayName
             }
+            let provenance = try provenanceInputs(
+                source: source, dockerfilePath: dockerfilePath, contextDirectory: contextDirectory,
+                gitContext: gitContext.flatMap { address in gitContextCommit.map { (address, $0) } },
+                outputs: outputs, started: Date())
             let targets = try targetPlatforms()
             // The caches' manifests and configs are read while the plans resolve their base images and the
             // snapshotter starts: on a fresh runner these are round trips to registries, one after another.
@@ -185,7 +190,8 @@ struct BuildRun {
                     let inlineCaches = try await inlineCaches(builds, results: results, outputs: outputs, state: state,
                                                           progress: progress)
                     result = try await export(Array(zip(results, builds.map(\.worker))), inlineCaches: inlineCaches,
-                                              outputs: outputs, state: state, work: work, blobs: blobs, progress: progress)
+                                              outputs: outputs, provenance: provenance, state: state, work: work,
+                                              blobs: blobs, progress: progress)
                 } catch {
                     // The steps that did finish keep their cache records, as before; the build's error wins.
                     for build in builds { try? await build.worker.records.drain() }
@@ -232,7 +238,7 @@ struct BuildRun {
     /// Clones the git context (its ref, or the remote HEAD) into `directory` without `.git`, as BuildKit
     /// does; returns the directory the build uses (the fragment's subdirectory, when given).
     private func cloneContext(_ address: GitAddress, into directory: String, secrets: [String: String],
-                              sshAgents: [String: String], progress: any BuildProgress) throws -> String {
+                              sshAgents: [String: String], progress: any BuildProgress) throws -> (directory: String, commit: String) {
         let credentials = GitCredentials.lookup(for: address, sshAgents: sshAgents) { id in
             secrets[id].flatMap { FileManager.default.contents(atPath: $0) }.map { String(decoding: $0, as: UTF8.self) }
         }
@@ -243,7 +249,7 @@ struct BuildRun {
             try fetcher.checkout(address, commit: commit, ref: ref, into: directory, keepGitDir: false,
                                  credentials: credentials)
             progress.message("git context \(address.display) at \(commit)")
-            return try GitFetcher.contextRoot(address, checkout: directory)
+            return (try GitFetcher.contextRoot(address, checkout: directory), commit)
         } catch let error as GitError {
             throw RequestError("unable to prepare context: \(error)")
         }

@@ -8,11 +8,15 @@ import Synchronization
 extension BuildRun {
     /// Writes the build result (one platform, or several in order) to every requested output.
     /// `inlineCaches`: each platform's `--cache-to type=inline` document, or nil.
-    func export(_ results: [(BuildState, BuildWorker)], inlineCaches: [Data?], outputs: [BuildOutput], state: StateDirectory,
+    /// `provenance`: the statement attached to each platform's manifest, when the build asks for one.
+    func export(_ results: [(BuildState, BuildWorker)], inlineCaches: [Data?], outputs: [BuildOutput],
+                provenance: ProvenanceInputs?, state: StateDirectory,
                 work: WorkDirectory, blobs: (any BlobFetcher)?, progress: any BuildProgress) async throws -> BuildResult? {
+        let names = outputs.flatMap(\.names).compactMap { try? Reference(parsing: $0).withDefaultTag }
         let images = zip(results, inlineCaches).map { result, inlineCache in
-            Self.exported(finalized(result.0, worker: result.1), worker: result.1, inlineCache: inlineCache,
-                          annotations: command.annotations)
+            let (final, worker) = (finalized(result.0, worker: result.1), result.1)
+            return Self.exported(final, worker: worker, inlineCache: inlineCache, annotations: command.annotations,
+                                 attestations: attestations(final, worker: worker, provenance: provenance, names: names))
         }
         var context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: engine.debug,
                                     fetcher: blobs)
@@ -57,7 +61,8 @@ extension BuildRun {
 
     /// One platform's result as the exporters take it.
     static func exported(_ final: BuildState, worker: BuildWorker, inlineCache: Data? = nil,
-                         annotations: ImageAnnotations = ImageAnnotations()) -> ExportedImage {
+                         annotations: ImageAnnotations = ImageAnnotations(),
+                         attestations: (@Sendable (Descriptor) async throws -> [AttestationStatement])? = nil) -> ExportedImage {
         let manifestAnnotations = annotations.values(.manifest, platform: final.config.platform)
         return ExportedImage(
             platform: final.config.platform,
@@ -69,7 +74,19 @@ extension BuildRun {
                 return try await worker.storeImage(image, mediaTypes: types, inlineCache: inlineCache,
                                                    annotations: manifestAnnotations).manifest
             },
-            withFilesystem: { body in try await worker.withFilesystem(of: final) { try await body($0) } })
+            withFilesystem: { body in try await worker.withFilesystem(of: final) { try await body($0) } },
+            attestations: attestations)
+    }
+
+    /// The statements one platform's image gets: its provenance, when asked for; nil when there are none.
+    func attestations(_ final: BuildState, worker: BuildWorker, provenance: ProvenanceInputs?,
+                      names: [Reference]) -> (@Sendable (Descriptor) async throws -> [AttestationStatement])? {
+        guard var provenance else { return nil }
+        provenance.sourceDateEpoch = worker.options.sourceDateEpoch
+        let platform = final.config.platform
+        return { [provenance] manifest in
+            [try provenance.statement(platform: platform, materials: worker.materials.all, manifest: manifest, names: names)]
+        }
     }
 
     static let dockerArchiveHoldsOnePlatform = ImageArchiveExporter.dockerArchiveHoldsOnePlatform

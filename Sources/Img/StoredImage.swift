@@ -11,6 +11,27 @@ package struct StoredImage: Sendable {
     package var manifest: Manifest
     package var config: ImageConfig
 
+    /// One statement attached to the manifest (provenance, SBOM), as `img inspect` shows it.
+    package struct AttachedStatement: Sendable, Encodable {
+        package var predicateType: String
+        package var digest: Digest
+        package var statement: JSONValue
+    }
+
+    /// The statements of the attestation manifest that names this manifest, if the index has one.
+    package func attestations(state: StateDirectory) throws -> [AttachedStatement] {
+        guard let index, let entry = index.manifests.first(where: {
+            Attestation.isAttestationManifest($0)
+                && $0.annotations?[Attestation.referenceDigestAnnotation] == manifestDescriptor.digest.description
+        }) else { return [] }
+        let manifest = try Self.decode(Manifest.self, entry, state, record.name.familiar)
+        return try manifest.layers.map { layer in
+            AttachedStatement(predicateType: layer.annotations?[Attestation.predicateTypeAnnotation] ?? "",
+                              digest: layer.digest,
+                              statement: try Self.decode(JSONValue.self, layer, state, record.name.familiar))
+        }
+    }
+
     /// Looks `name` up and picks `platform` (default: the host's) from a multi-platform index.
     package static func load(_ name: String, platform: String?, state: StateDirectory) async throws -> StoredImage {
         let record = try await state.images.get(try Reference(parsing: name))

@@ -95,6 +95,15 @@ struct Build: AsyncParsableCommand {
     @Option(name: .customLong("no-cache-filter"), help: ArgumentHelp("Do not use the build cache for the steps of these stages; repeatable or comma-separated.", valueName: "stage"))
     var noCacheFilter: [String] = []
 
+    @Option(help: ArgumentHelp("Attach SLSA provenance v1: true (mode=min), false, or mode=min|max (max adds the build args); default: mode=min when pushing.", valueName: "value"))
+    var provenance: String?
+
+    @Option(help: ArgumentHelp("Attach an SPDX 2.3 SBOM of the image's packages: true or false.", valueName: "value"))
+    var sbom: String?
+
+    @Option(help: ArgumentHelp("Attestation: type=provenance[,mode=min|max][,disabled=true] or type=sbom[,disabled=true]; repeatable.", valueName: "spec"))
+    var attest: [String] = []
+
     @Flag(help: "Push the image to its registry (shorthand for -o type=image,push=true with the -t names).")
     var push = false
 
@@ -235,6 +244,10 @@ struct Build: AsyncParsableCommand {
         request.ulimits = try ulimits.map(BuildRequest.ulimit(parsing:))
         request.annotations = ImageAnnotations(try annotations.flatMap(BuildRequest.annotation(parsing:)))
         request.noCacheStages = try BuildRequest.noCacheStages(parsing: noCacheFilter)
+        for spec in attest { try request.attestations.parse(attest: spec) }
+        if let provenance { try request.attestations.parse(provenance: provenance) }
+        if let sbom { try request.attestations.parse(sbom: sbom) }
+        request.builder = BuilderIdentity(version: VersionInfo.current.version, commit: VersionInfo.current.commit)
         return request
     }
 

@@ -22,6 +22,8 @@ struct InspectImage: AsyncParsableCommand {
         var index: Index?
         var manifest: Manifest
         var config: ImageConfig
+        /// Provenance and SBOM statements attached to the manifest.
+        var attestations: [StoredImage.AttachedStatement]?
     }
 
     func run() async throws {
@@ -31,8 +33,10 @@ struct InspectImage: AsyncParsableCommand {
             let image = try await StoredImage.load(self.image, platform: platform, state: state)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let out = Output(name: image.record.name.description, descriptor: image.record.descriptor,
+            var out = Output(name: image.record.name.description, descriptor: image.record.descriptor,
                              index: image.index, manifest: image.manifest, config: image.config)
+            let attached = try image.attestations(state: state)
+            out.attestations = attached.isEmpty ? nil : attached
             print(String(decoding: try encoder.encode(out), as: UTF8.self))
         }
     }

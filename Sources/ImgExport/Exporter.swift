@@ -24,13 +24,18 @@ package struct ExportedImage: Sendable {
     package var store: @Sendable (ImageMediaTypes, Recompression?) async throws -> Descriptor
     /// Runs the body over the image's filesystem, a directory that exists while it runs.
     package var withFilesystem: @Sendable (_ body: @Sendable (String) async throws -> Void) async throws -> Void
+    /// The statements to attach to the stored manifest (provenance, SBOM), made once its descriptor is
+    /// known; nil: none, and the image is stored as it is.
+    package var attestations: (@Sendable (Descriptor) async throws -> [AttestationStatement])?
 
     package init(platform: Platform,
                  store: @escaping @Sendable (ImageMediaTypes, Recompression?) async throws -> Descriptor,
-                 withFilesystem: @escaping @Sendable (_ body: @Sendable (String) async throws -> Void) async throws -> Void) {
+                 withFilesystem: @escaping @Sendable (_ body: @Sendable (String) async throws -> Void) async throws -> Void,
+                 attestations: (@Sendable (Descriptor) async throws -> [AttestationStatement])? = nil) {
         self.platform = platform
         self.store = store
         self.withFilesystem = withFilesystem
+        self.attestations = attestations
     }
 
     /// `linux_arm64_v8`: a platform's directory in a multi-platform tar or local output, as buildx names it.
@@ -72,17 +77,30 @@ package protocol Exporter: Sendable {
 extension Exporter {
     /// `images` stored with `types`: the manifest of the only one, or an index over all of them (a docker
     /// manifest list with docker media types), each manifest naming its platform, as buildx writes them.
-    static func storeRoot(_ images: [ExportedImage], types: ImageMediaTypes, recompression: ExportedImage.Recompression?,
-                          in context: ExportContext) async throws -> Descriptor {
-        if images.count == 1 { return try await images[0].store(types, recompression) }
-        var manifests: [Descriptor] = []
+    ///
+    /// With attestations (and `attest`), the image is always an index, with OCI media types as BuildKit forces
+    /// them: each platform's manifest, then an attestation manifest for each (docs/provenance.md).
+    static func storeRoot(_ images: [ExportedImage], types requested: ImageMediaTypes, recompression: ExportedImage.Recompression?,
+                          attest: Bool = true, in context: ExportContext) async throws -> Descriptor {
+        let attested = attest && images.contains { $0.attestations != nil }
+        let types = attested ? .oci : requested
+        if attested && requested != .oci { context.debug("attestations need OCI media types: the image uses them") }
+        if images.count == 1 && !attested { return try await images[0].store(types, recompression) }
+        var manifests: [Descriptor] = [], attestationManifests: [Descriptor] = []
         for image in images {
             var manifest = try await image.store(types, recompression)
             manifest.platform = image.platform
             manifest.annotations = context.annotations.merged(.manifestDescriptor, platform: image.platform,
                                                               into: manifest.annotations)
             manifests.append(manifest)
+            if attest, let attestations = image.attestations {
+                let statements = try await attestations(manifest)
+                if !statements.isEmpty {
+                    attestationManifests.append(try await storeAttestations(statements, about: manifest, in: context))
+                }
+            }
         }
+        manifests += attestationManifests
         let list = Index(mediaType: types == .oci ? .ociIndex : .dockerManifestList, manifests: manifests,
                          annotations: context.annotations.values(.index))
         let encoder = JSONEncoder()
@@ -173,7 +191,9 @@ package struct ImageArchiveExporter: Exporter {
 
     package func export(_ images: [ExportedImage], in context: ExportContext) async throws {
         if format == .docker && images.count != 1 { throw ExportError(.unsupported, Self.dockerArchiveHoldsOnePlatform) }
-        let root = try await Self.storeRoot(images, types: mediaTypes, recompression: recompression, in: context)
+        // A docker archive holds images only (docker load knows no attestation), as BuildKit writes it.
+        let root = try await Self.storeRoot(images, types: mediaTypes, recompression: recompression,
+                                            attest: format == .oci, in: context)
         try await context.state.content.fetchMissing(of: [root], with: context.fetcher)
         context.imageWritten(root, names)
         // The layout's index.json entry: the index's descriptor, or the only manifest's.

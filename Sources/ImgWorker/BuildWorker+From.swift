@@ -28,6 +28,7 @@ extension BuildWorker {
                 do { image = try await images.resolve(name, platform: wanted) } catch {
                     throw self.error(step, "FROM \(name): \(error)")
                 }
+                materials.add(.image(name, platform: wanted, manifest: image.manifestDigest))
                 guard image.manifest.layers.count == image.config.rootfs.diffIDs.count else {
                     throw self.error(step, "FROM \(name): the image lists \(image.config.rootfs.diffIDs.count) diff_ids for \(image.manifest.layers.count) layers")
                 }

@@ -95,6 +95,7 @@ extension BuildWorker {
             do { image = try await images.resolve(reference, platform: options.platform) } catch {
                 throw self.error(step, "\(copy.keyword) --from=\(reference): \(error)")
             }
+            materials.add(.image(reference, platform: options.platform, manifest: image.manifestDigest))
             let layers = zip(image.manifest.layers, image.config.rootfs.diffIDs).map {
                 LayerRecord(descriptor: $0, diffID: $1)
             }
@@ -159,12 +160,21 @@ extension BuildWorker {
                     throw error(step, "ADD \(text): cannot store the download")
                 }
                 files.append(.init(url: text, name: name, digest: digest))
+                materials.add(BuildMaterial(kind: .http, uri: Self.withoutCredentials(url), digest: [digest.algorithm.rawValue: digest.hex]))
             }
         } catch {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
         return RemoteSources(directory: directory, files: files)
+    }
+
+    /// A URL as provenance may show it: no user or password.
+    static func withoutCredentials(_ url: URL) -> String {
+        guard var components = URLComponents(url: url, resolvingAgainstBaseURL: false) else { return url.absoluteString }
+        components.user = nil
+        components.password = nil
+        return components.string ?? url.absoluteString
     }
 
     /// The git source: each address's ref resolved to a commit with `git ls-remote` (credentials from the
@@ -197,6 +207,7 @@ extension BuildWorker {
                 }
             }
             sources.append(GitSource(address: address, commit: resolved.commit, ref: resolved.ref, credentials: credentials))
+            materials.add(BuildMaterial(kind: .git, uri: address.display, digest: ["sha1": resolved.commit]))
         }
         return sources
     }

@@ -27,6 +27,8 @@ package struct BuildWorker: Sendable {
     package let cacheSources: [any CacheSource]
     /// Every step result recorded or found in the cache, for `--cache-to`.
     package let produced = ProducedResults()
+    /// What the build resolved from outside its context (provenance's materials).
+    package let materials = BuildMaterials()
     /// Fetches the layers a lazily imported cache left in the registry, when a step needs their bytes.
     package let blobFetcher: (any BlobFetcher)?
 

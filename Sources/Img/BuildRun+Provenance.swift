@@ -43,7 +43,7 @@ struct ProvenanceInputs: Sendable {
             internalParameters: .init(builderPlatform: BuildPlatform.host.description),
             resolvedDependencies: dependencies)
         let metadata: SLSAProvenance.Metadata? = sourceDateEpoch != nil ? nil : .init(
-            invocationID: UUID().uuidString.lowercased(),
+            invocationId: UUID().uuidString.lowercased(),
             startedOn: Self.rfc3339(started), finishedOn: Self.rfc3339(finished))
         return SLSAProvenance(
             buildDefinition: definition,
@@ -77,7 +77,7 @@ extension BuildRun {
         guard let mode = command.attestations.provenanceMode(pushing: pushing) else { return nil }
         var remote: String?, commit: String?
         if let gitContext {
-            remote = gitContext.address.display
+            remote = gitContext.address.withoutUser
             commit = gitContext.commit
         } else if command.context != "-" {
             (remote, commit) = Self.workTree(of: contextDirectory)
@@ -112,7 +112,7 @@ extension BuildRun {
             let url = origin.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             // A remote that is a local path would name the host's file system: left out.
             if url.contains("://") || url.contains("@") {
-                remote = GitAddress.parse(url)?.display
+                remote = GitAddress.parse(url)?.withoutUser
             }
         }
         return (remote, commit.count == 40 ? commit : nil)

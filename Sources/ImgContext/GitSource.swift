@@ -79,6 +79,16 @@ package struct GitAddress: Sendable, Hashable {
         return shown
     }
 
+    /// As provenance names it: `display`, without any user name either for http(s), where it can be a token.
+    package var withoutUser: String {
+        let shown = display
+        guard shown.hasPrefix("http://") || shown.hasPrefix("https://"), let scheme = shown.range(of: "://") else { return shown }
+        let rest = shown[scheme.upperBound...]
+        let authority = rest.prefix { $0 != "/" }
+        guard let at = authority.lastIndex(of: "@") else { return shown }
+        return String(shown[..<scheme.upperBound]) + rest[rest.index(after: at)...]
+    }
+
     static func redacted(_ remote: String) -> String {
         guard let scheme = remote.range(of: "://") else { return remote }
         let rest = remote[scheme.upperBound...]

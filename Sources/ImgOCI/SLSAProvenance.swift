@@ -90,12 +90,12 @@ package struct SLSAProvenance: Codable, Sendable, Hashable {
 
     /// Left out of a reproducible build (SOURCE_DATE_EPOCH set): the same build is the same statement.
     package struct Metadata: Codable, Sendable, Hashable {
-        package var invocationID: String?
+        package var invocationId: String?
         package var startedOn: String?
         package var finishedOn: String?
 
-        package init(invocationID: String?, startedOn: String?, finishedOn: String?) {
-            self.invocationID = invocationID
+        package init(invocationId: String?, startedOn: String?, finishedOn: String?) {
+            self.invocationId = invocationId
             self.startedOn = startedOn
             self.finishedOn = finishedOn
         }

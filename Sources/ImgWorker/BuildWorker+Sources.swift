@@ -207,7 +207,7 @@ extension BuildWorker {
                 }
             }
             sources.append(GitSource(address: address, commit: resolved.commit, ref: resolved.ref, credentials: credentials))
-            materials.add(BuildMaterial(kind: .git, uri: address.display, digest: ["sha1": resolved.commit]))
+            materials.add(BuildMaterial(kind: .git, uri: address.withoutUser, digest: ["sha1": resolved.commit]))
         }
         return sources
     }

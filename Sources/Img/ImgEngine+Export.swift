@@ -27,8 +27,15 @@ extension BuildRun {
             try await exporter(for: output, sourceDateEpoch: results[0].1.options.sourceDateEpoch).export(images, in: context)
         }
         guard let (root, names) = written.withLock({ $0 }) else { return nil }
+        // One platform's config: the root's, or that of the only image an attested index lists (as buildx).
+        var manifestDescriptor: Descriptor? = root.mediaType.isManifest ? root : nil
+        if root.mediaType.isIndex, let data = try? state.content.data(for: root.digest),
+           let index = try? JSONDecoder().decode(Index.self, from: data) {
+            let images = index.manifests.filter { !Attestation.isAttestationManifest($0) }
+            if images.count == 1 { manifestDescriptor = images[0] }
+        }
         var config: Digest?
-        if root.mediaType.isManifest, let data = try? state.content.data(for: root.digest),
+        if let manifestDescriptor, let data = try? state.content.data(for: manifestDescriptor.digest),
            let manifest = try? JSONDecoder().decode(Manifest.self, from: data) {
             config = manifest.config.digest
         }

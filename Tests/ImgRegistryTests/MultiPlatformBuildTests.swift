@@ -54,8 +54,13 @@ import ImgTestSupport
             let raw = try HelperProcess.run("skopeo", ["inspect", "--tls-verify=false", "--raw", "docker://\(target)"])
             #expect(raw.status == 0, "\(String(decoding: raw.stderr, as: UTF8.self))")
             let list = try JSONDecoder().decode(Index.self, from: Data(raw.stdout))
-            #expect(list.mediaType == .dockerManifestList)
-            #expect(list.manifests.compactMap(\.platform).map(\.description) == ["linux/amd64", "linux/arm64"])
+            // A push attaches provenance (buildx's default): an OCI index, each platform's image, then an
+            // attestation manifest naming each.
+            #expect(list.mediaType == .ociIndex)
+            #expect(list.manifests.compactMap(\.platform).map(\.description)
+                    == ["linux/amd64", "linux/arm64", "unknown/unknown", "unknown/unknown"])
+            #expect(list.manifests.suffix(2).map { $0.annotations?[Attestation.referenceDigestAnnotation] }
+                    == list.manifests.prefix(2).map(\.digest.description))
             for (arch, platform) in [("amd64", "linux/amd64"), ("arm64", "linux/arm64")] {
                 let inspect = try HelperProcess.run("skopeo", ["inspect", "--tls-verify=false", "--override-arch", arch,
                                                                "--config", "docker://\(target)"])
@@ -74,7 +79,7 @@ import ImgTestSupport
             #expect(oci.status == 0, "\(String(decoding: oci.stderr, as: UTF8.self))")
             let ociIndex = try JSONDecoder().decode(Index.self, from: Data(oci.stdout))
             #expect(ociIndex.mediaType == .ociIndex)
-            #expect(ociIndex.manifests.compactMap(\.platform).map(\.architecture) == ["amd64", "arm64"])
+            #expect(ociIndex.manifests.compactMap(\.platform).map(\.architecture) == ["amd64", "arm64", "unknown", "unknown"])
 
             // type=local: a directory per platform.
             for directory in ["linux_amd64", "linux_arm64"] {

@@ -82,13 +82,26 @@ extension SBOMScanner {
         var licenses: [String] = []
         for stanza in stanzas.dropFirst() where stanza["Files"] != nil {
             guard let license = stanza.firstLine("License") else { continue }
-            // DEP-5 lists with commas where SPDX says AND.
-            let expression = license.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
-                .joined(separator: " and ")
+            let expression = dep5Expression(license)
             if !expression.isEmpty, !licenses.contains(expression) { licenses.append(expression) }
         }
         guard !licenses.isEmpty else { return nil }
         if licenses.count == 1 { return licenses[0] }
         return licenses.map { $0.contains(" ") ? "(\($0))" : $0 }.joined(separator: " and ")
+    }
+
+    /// A DEP-5 licence line in SPDX's expression syntax: DEP-5 lists with commas where SPDX says AND, and
+    /// names an exception `with OpenSSL exception` where SPDX's id is `OpenSSL-exception`.
+    static func dep5Expression(_ license: String) -> String {
+        var words: [String] = []
+        for word in license.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) {
+            if word.lowercased() == "exception", let last = words.last, words.count >= 2, words[words.count - 2].lowercased() == "with" {
+                words[words.count - 1] = last + "-exception"
+            } else {
+                words.append(word)
+            }
+        }
+        return words.joined(separator: " ").split(separator: ",").map { String($0).trimmingWhitespace() }
+            .filter { !$0.isEmpty }.joined(separator: " and ")
     }
 }

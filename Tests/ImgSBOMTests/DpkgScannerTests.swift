@@ -122,6 +122,13 @@ import Testing
         #expect(license.expression == "GPL-2.0-or-later AND BSD-3-Clause AND MIT")
     }
 
+    @Test func dep5LicenceLines() {
+        #expect(SBOMScanner.dep5Expression("GPL-2+ with OpenSSL exception") == "GPL-2+ with OpenSSL-exception")
+        #expect(SPDXLicense(SBOMScanner.dep5Expression("GPL-2+ with OpenSSL exception"))?.expression == "GPL-2.0-or-later WITH OpenSSL-exception")
+        #expect(SBOMScanner.dep5Expression("BSD-3-clause, Expat") == "BSD-3-clause and Expat")
+        #expect(SBOMScanner.dep5Expression("GPL-2+ or Artistic") == "GPL-2+ or Artistic")
+    }
+
     @Test func statusDirectoryOfDistroless() throws {
         let root = try SBOMFixture()
         try root.write("/var/lib/dpkg/status.d/base", "Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\nMaintainer: Santiago Vila <sanvila@debian.org>\n")

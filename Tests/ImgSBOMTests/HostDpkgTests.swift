@@ -45,6 +45,12 @@ import Testing
             #expect(found.first?.files.isEmpty == false, "\(name) has files")
             #expect(found.first?.purl.hasPrefix("pkg:deb/") == true)
         }
+        // A licence exactly when the host's copyright file is machine-readable.
+        let copyright = (try? String(contentsOfFile: "/usr/share/doc/dpkg/copyright", encoding: .utf8)) ?? ""
+        let machineReadable = copyright.split(separator: "\n").first?.contains("copyright-format") == true
+        #expect((packages.named("dpkg")?.license != nil) == machineReadable)
+        // The same root scanned again gives the same packages and files, in the same order.
+        #expect(try root.scan() == packages)
         // Checksums agree with coreutils on a real binary.
         let dpkg = try #require(packages.named("dpkg")?.files.first { $0.path.hasSuffix("/bin/dpkg") })
         #expect(dpkg.sha256 == (try SBOMFixture.sha256sum(root.root + dpkg.path)))

@@ -93,27 +93,60 @@ final class RootFileSystem {
         return (fd, Int64(st.st_size))
     }
 
-    /// The bytes of the regular file at `path` (symlinks followed inside the root); nil when missing or not
-    /// a regular file; `tooLarge` beyond `limit`.
-    func read(_ path: String, limit: Int64) throws(SBOMError) -> [UInt8]? {
-        guard let entry = try entry(path, followLinks: true), let (fd, size) = try openRegular(entry, path) else { return nil }
+    /// Hands the regular file at `path` (symlinks followed inside the root) to `body` in chunks; false when
+    /// it is missing or not a regular file; `tooLarge` beyond `limit`, checked on what is read too (the file
+    /// may grow while it is read).
+    private func stream(_ path: String, limit: Int64,
+                        _ body: (UnsafeRawBufferPointer) throws(SBOMError) -> Void) throws(SBOMError) -> Bool {
+        guard let entry = try entry(path, followLinks: true), let (fd, size) = try openRegular(entry, path) else { return false }
         defer { close(fd) }
         guard size <= limit else { throw .tooLarge(path, size: size, limit: limit) }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(size))
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var total: Int64 = 0
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { buffer.deallocate() }
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw .read(path, .errno("read \(path)"))
             }
-            if n == 0 { break }
-            // The file may grow while it is read: the limit holds for what is read, not only for its size.
-            guard Int64(bytes.count + n) <= limit else { throw .tooLarge(path, size: Int64(bytes.count + n), limit: limit) }
-            bytes += buffer[0..<n]
+            if n == 0 { return true }
+            total += Int64(n)
+            guard total <= limit else { throw .tooLarge(path, size: total, limit: limit) }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         }
+    }
+
+    /// The bytes of the regular file at `path` (symlinks followed inside the root); nil when missing or not
+    /// a regular file; `tooLarge` beyond `limit`.
+    func read(_ path: String, limit: Int64) throws(SBOMError) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        guard try stream(path, limit: limit, { bytes += $0 }) else { return nil }
         return bytes
+    }
+
+    /// Copies the regular file at `path` to `destination` (a new file outside the root), in chunks; false
+    /// when there is no such file.
+    func copy(_ path: String, to destination: String, limit: Int64) throws(SBOMError) -> Bool {
+        let out = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard out >= 0 else { throw .read(destination, .errno("create \(destination)")) }
+        var found = false
+        defer {
+            close(out)
+            if !found { unlink(destination) }
+        }
+        found = try stream(path, limit: limit) { (chunk) throws(SBOMError) in
+            var offset = 0
+            while offset < chunk.count {
+                let written = write(out, chunk.baseAddress! + offset, chunk.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw .read(destination, .errno("write \(destination)"))
+                }
+                offset += written
+            }
+        }
+        return found
     }
 
     /// `read` for text, which is decoded as UTF-8 (invalid bytes replaced); nil when missing.

@@ -11,24 +11,28 @@ extension SBOMScanner {
     /// copied out of the root through a descriptor opened inside it, so sqlite never resolves a path in the
     /// image nor writes a journal into it.
     static func rpmPackages(_ fs: RootFileSystem) throws -> [SBOMPackage] {
-        for path in rpmDatabases {
-            guard let bytes = try fs.read(path, limit: rpmDatabaseLimit) else { continue }
-            return try rpmPackages(fs, database: bytes, path: path)
+        var found: String?
+        for path in rpmDatabases where try fs.entry(path, followLinks: true) != nil {
+            found = path
+            break
         }
-        return []
-    }
-
-    private static func rpmPackages(_ fs: RootFileSystem, database bytes: [UInt8], path: String) throws -> [SBOMPackage] {
+        guard let path = found else { return [] }
         let directory = FileManager.default.temporaryDirectory.appending(path: "img-sbom-rpm-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let copy = directory.appending(path: "rpmdb.sqlite")
-        try Data(bytes).write(to: copy)
+        let copy = directory.appending(path: "rpmdb.sqlite").path
+        guard try fs.copy(path, to: copy, limit: rpmDatabaseLimit) else { return [] }
+        // A write-ahead log left beside the database holds its newest transactions: sqlite reads it too.
+        _ = try fs.copy(path + "-wal", to: copy + "-wal", limit: rpmDatabaseLimit)
+        return try rpmPackages(fs, database: copy, path: path)
+    }
+
+    private static func rpmPackages(_ fs: RootFileSystem, database copy: String, path: String) throws -> [SBOMPackage] {
         let blobs: [[UInt8]]
         do {
             // Opened for writing although only read: the copy is ours, and a read-only open of a database in
             // WAL mode fails without its -shm file, which the image does not carry.
-            let queue = try DatabaseQueue(path: copy.path)
+            let queue = try DatabaseQueue(path: copy)
             blobs = try queue.read { db in
                 try Row.fetchAll(db, sql: "SELECT blob FROM Packages ORDER BY hnum").compactMap { row -> [UInt8]? in
                     (row[0] as Data?).map { [UInt8]($0) }

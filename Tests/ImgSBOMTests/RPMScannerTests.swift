@@ -82,6 +82,25 @@ import Testing
         #expect(document.packages.first { $0.name == "bash" }?.versionInfo == "1:5.2.26-3.fc40")
     }
 
+    @Test func transactionsStillInTheWriteAheadLogAreRead() throws {
+        let root = try SBOMFixture()
+        let path = root.root + "/var/lib/rpm/rpmdb.sqlite"
+        try FileManager.default.createDirectory(atPath: root.root + "/var/lib/rpm", withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+        // Kept open while the root is scanned, so nothing is checkpointed into the database file.
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)")
+            let blob = Self.header([(1000, .string("logged")), (1001, .string("1")), (1002, .string("2"))])
+            try db.execute(sql: "INSERT INTO Packages (blob) VALUES (?)", arguments: [Data(blob)])
+        }
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+        #expect(try root.scan().map(\.version) == ["1-2"])
+        try queue.close()
+    }
+
     @Test func truncatedHeaderIsAnErrorNamingTheDatabase() throws {
         let root = try SBOMFixture()
         var blob = Self.header([(1000, .string("bash")), (1001, .string("5"))])

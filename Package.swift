@@ -82,6 +82,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // SBOMs: the packages an image's root filesystem holds (dpkg, apk, Python dist-info, rpm) read
+        // without leaving the root, and their SPDX 2.3 JSON document.
+        .target(
+            name: "ImgSBOM",
+            dependencies: ["ImgErrors", "ImgSystem", .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         // Build graphs: vertices, cache-key derivation and the solver. Knows nothing of Dockerfiles or runc.
         .target(name: "ImgGraph", dependencies: ["ImgOCI"], swiftSettings: strict),
         // Dockerfile stages into a build graph.
@@ -141,6 +149,7 @@ let package = Package(
         .testTarget(name: "ImgFrontendTests", dependencies: ["ImgFrontend", "ImgDockerfile", "ImgGraph", "ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgWorkerTests", dependencies: ["ImgTestSupport", "ImgWorker", "ImgFrontend", "ImgDockerfile", "ImgGraph", "ImgOCI", "ImgContent", "ImgContext", "ImgSnapshot", "ImgRuntime"], swiftSettings: strict),
         .testTarget(name: "ImgGraphTests", dependencies: ["ImgGraph", "ImgOCI"], swiftSettings: strict),
+        .testTarget(name: "ImgSBOMTests", dependencies: ["ImgTestSupport", "ImgSBOM", "ImgSystem", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
         .testTarget(name: "ImgOCITests", dependencies: ["ImgOCI"], swiftSettings: strict),
         .testTarget(name: "ImgArchiveTests", dependencies: ["ImgTestSupport", "ImgArchive", "ImgOCI", "ImgSystem"], swiftSettings: strict),
         .testTarget(name: "ImgSystemTests", dependencies: ["ImgTestSupport", "ImgSystem"], swiftSettings: strict),

@@ -114,7 +114,7 @@ let package = Package(
             name: "Img",
             dependencies: [
                 "ImgErrors", "ImgExport", "ImgWorker", "ImgFrontend", "ImgGraph", "ImgDockerfile", "ImgOCI", "ImgContent",
-                "ImgContext", "ImgSnapshot", "ImgRuntime", "ImgArchive", "ImgRegistry", "ImgSystem",
+                "ImgContext", "ImgSnapshot", "ImgRuntime", "ImgArchive", "ImgRegistry", "ImgSystem", "ImgSBOM",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

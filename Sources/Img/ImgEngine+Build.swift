@@ -103,6 +103,8 @@ struct BuildRun {
                 source: source, dockerfilePath: dockerfilePath, contextDirectory: contextDirectory,
                 gitContext: gitContext.flatMap { address in gitContextCommit.map { (address, $0) } },
                 outputs: outputs, started: Date())
+            let sbom = command.attestations.wantsSBOM
+            let sbomInputs = SBOMInputs(toolVersion: command.builder.version)
             let targets = try targetPlatforms()
             // The caches' manifests and configs are read while the plans resolve their base images and the
             // snapshotter starts: on a fresh runner these are round trips to registries, one after another.
@@ -170,11 +172,12 @@ struct BuildRun {
                 // released, and the lease and work directory go as usual. Platforms are solved side by side.
                 let solve = Task {
                     try await withTaskCancellationHandler {
-                        try await withThrowingTaskGroup(of: (Int, BuildState).self) { group in
+                        try await withThrowingTaskGroup(of: (Int, [BuildState]).self) { group in
                             for (index, build) in builds.enumerated() {
-                                group.addTask { (index, try await solvers[index].solve([build.definition.target])[0]) }
+                                let vertices = [build.definition.target] + build.scannedStages(sbom: sbom).map(\.vertex)
+                                group.addTask { (index, try await solvers[index].solve(vertices)) }
                             }
-                            var results = [BuildState?](repeating: nil, count: builds.count)
+                            var results = [[BuildState]?](repeating: nil, count: builds.count)
                             for try await (index, result) in group { results[index] = result }
                             return results.map { $0! }
                         }
@@ -185,12 +188,18 @@ struct BuildRun {
                 let signals = InterruptSignals { _ in solve.cancel() }
                 let result: BuildResult?
                 do {
-                    let results = try await solve.value
+                    let solved = try await solve.value
+                    let results = solved.map { $0[0] }
+                    // Each platform's scanned stages, by name (`--sbom` with BUILDKIT_SBOM_SCAN_STAGE).
+                    let stages = zip(builds, solved).map { build, states in
+                        zip(build.scannedStages(sbom: sbom).map(\.name), states.dropFirst()).map { (name: $0, state: $1) }
+                    }
                     withExtendedLifetime(signals) {}
                     let inlineCaches = try await inlineCaches(builds, results: results, outputs: outputs, state: state,
                                                           progress: progress)
                     result = try await export(Array(zip(results, builds.map(\.worker))), inlineCaches: inlineCaches,
-                                              outputs: outputs, provenance: provenance, state: state, work: work,
+                                              outputs: outputs, provenance: provenance, sbom: sbom ? sbomInputs : nil,
+                                              scannedStages: stages, state: state, work: work,
                                               blobs: blobs, progress: progress)
                 } catch {
                     // The steps that did finish keep their cache records, as before; the build's error wins.
@@ -413,4 +422,13 @@ struct PlatformBuild: Sendable {
     let platform: Platform
     let definition: BuildDefinition
     let worker: BuildWorker
+
+    /// `--sbom`: the stages besides the target that are scanned too (name, final vertex).
+    func scannedStages(sbom: Bool) -> [(name: String, vertex: Int)] {
+        guard sbom, let target = definition.plan.stages.first(where: { definition.stageResults[$0.index] == definition.target })
+        else { return [] }
+        return SBOMInputs.scannedStages(definition.plan, target: target.index).compactMap { stage in
+            definition.stageResults[stage.index].map { (stage.displayName, $0) }
+        }
+    }
 }

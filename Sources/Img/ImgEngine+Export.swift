@@ -2,6 +2,7 @@ import Foundation
 import ImgContent
 import ImgExport
 import ImgOCI
+import ImgSBOM
 import ImgWorker
 import Synchronization
 
@@ -10,13 +11,17 @@ extension BuildRun {
     /// `inlineCaches`: each platform's `--cache-to type=inline` document, or nil.
     /// `provenance`: the statement attached to each platform's manifest, when the build asks for one.
     func export(_ results: [(BuildState, BuildWorker)], inlineCaches: [Data?], outputs: [BuildOutput],
-                provenance: ProvenanceInputs?, state: StateDirectory,
+                provenance: ProvenanceInputs?, sbom: SBOMInputs? = nil,
+                scannedStages: [[(name: String, state: BuildState)]] = [], state: StateDirectory,
                 work: WorkDirectory, blobs: (any BlobFetcher)?, progress: any BuildProgress) async throws -> BuildResult? {
         let names = outputs.flatMap(\.names).compactMap { try? Reference(parsing: $0).withDefaultTag }
-        let images = zip(results, inlineCaches).map { result, inlineCache in
+        let images = zip(results, inlineCaches).enumerated().map { index, entry in
+            let (result, inlineCache) = entry
             let (final, worker) = (finalized(result.0, worker: result.1), result.1)
+            let stages = index < scannedStages.count ? scannedStages[index] : []
             return Self.exported(final, worker: worker, inlineCache: inlineCache, annotations: command.annotations,
-                                 attestations: attestations(final, worker: worker, provenance: provenance, names: names))
+                                 attestations: attestations(final, worker: worker, provenance: provenance, sbom: sbom,
+                                                            stages: stages, names: names))
         }
         var context = ExportContext(state: state, work: work, report: { progress.message($0) }, debug: engine.debug,
                                     fetcher: blobs)
@@ -86,14 +91,38 @@ extension BuildRun {
     }
 
     /// The statements one platform's image gets: its provenance, when asked for; nil when there are none.
-    func attestations(_ final: BuildState, worker: BuildWorker, provenance: ProvenanceInputs?,
+    func attestations(_ final: BuildState, worker: BuildWorker, provenance: ProvenanceInputs?, sbom: SBOMInputs?,
+                      stages: [(name: String, state: BuildState)],
                       names: [Reference]) -> (@Sendable (Descriptor) async throws -> [AttestationStatement])? {
-        guard var provenance else { return nil }
-        provenance.sourceDateEpoch = worker.options.sourceDateEpoch
+        guard provenance != nil || sbom != nil else { return nil }
+        var provenance = provenance
+        provenance?.sourceDateEpoch = worker.options.sourceDateEpoch
         let platform = final.config.platform
+        let stages = stages.map { StageState(name: $0.name, state: $0.state) }
         return { [provenance] manifest in
-            [try provenance.statement(platform: platform, materials: worker.materials.all, manifest: manifest, names: names)]
+            var statements: [AttestationStatement] = []
+            if let provenance {
+                statements.append(try provenance.statement(platform: platform, materials: worker.materials.all,
+                                                           manifest: manifest, names: names))
+            }
+            if let sbom {
+                let subjects = (names.isEmpty ? [nil] : names.map(Optional.some)).map {
+                    InTotoStatement<SPDXDocument>.Subject(name: Attestation.subjectName($0, platform: platform), digest: manifest.digest)
+                }
+                statements.append(try await sbom.statement(final, worker: worker, stage: nil, manifest: manifest, subjects: subjects))
+                for stage in stages {
+                    statements.append(try await sbom.statement(stage.state, worker: worker, stage: stage.name,
+                                                               manifest: manifest, subjects: subjects))
+                }
+            }
+            return statements
         }
+    }
+
+    /// A scanned stage's result, as a closure keeps it.
+    struct StageState: Sendable {
+        var name: String
+        var state: BuildState
     }
 
     static let dockerArchiveHoldsOnePlatform = ImageArchiveExporter.dockerArchiveHoldsOnePlatform

@@ -52,6 +52,8 @@ package struct BuildRequest: Sendable {
     package var annotations = ImageAnnotations()
     /// `--no-cache-filter`: stage names whose steps run again.
     package var noCacheStages: [String] = []
+    /// `SOURCE_DATE_EPOCH` (a number, or `context`) or `--reproducible`: see `ImgEngine+Epoch`.
+    package var epoch: EpochSource?
 
     package init(context: String) { self.context = context }
 }

@@ -56,7 +56,7 @@ struct Build: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Progress output: auto, tty or plain.", valueName: "type"))
     var progress: ProgressMode = .auto
 
-    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Output: type=image|oci|docker|tar|local[,dest=...][,name=...][,push=true], DIR, or - (rootfs tar to stdout).", valueName: "spec"))
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Output: type=image|oci|docker|tar|local[,dest=...][,name=...][,push=true][,rewrite-timestamp=true], DIR, or - (rootfs tar to stdout).", valueName: "spec"))
     var outputs: [String] = []
 
     @Option(name: .customLong("secret"), help: ArgumentHelp("Secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR.", valueName: "spec"))
@@ -94,6 +94,9 @@ struct Build: AsyncParsableCommand {
 
     @Option(name: .customLong("no-cache-filter"), help: ArgumentHelp("Do not use the build cache for the steps of these stages; repeatable or comma-separated.", valueName: "stage"))
     var noCacheFilter: [String] = []
+
+    @Flag(help: "Reproducible image: SOURCE_DATE_EPOCH from the context's git commit time, or its newest file (as SOURCE_DATE_EPOCH=context); a number in SOURCE_DATE_EPOCH wins.")
+    var reproducible = false
 
     @Flag(help: "Push the image to its registry (shorthand for -o type=image,push=true with the -t names).")
     var push = false
@@ -235,6 +238,7 @@ struct Build: AsyncParsableCommand {
         request.ulimits = try ulimits.map(BuildRequest.ulimit(parsing:))
         request.annotations = ImageAnnotations(try annotations.flatMap(BuildRequest.annotation(parsing:)))
         request.noCacheStages = try BuildRequest.noCacheStages(parsing: noCacheFilter)
+        request.epoch = try EpochSource.requested(reproducible: reproducible, environment: ProcessInfo.processInfo.environment)
         return request
     }
 

@@ -20,6 +20,11 @@ package struct BuildOutput: Sendable, Equatable {
     /// `force-compression=true`: layers that exist already (cached, the base image's) are compressed as asked
     /// too, not only the ones this build makes.
     package var forceCompression = false
+    /// `rewrite-timestamp=true` (BuildKit's): the file times of the layers the build makes are clamped to
+    /// SOURCE_DATE_EPOCH. img clamps them whenever there is an epoch, and a layer made without it (or with
+    /// another) is never taken from the cache, so this asks for an epoch; the base image's layers stay as
+    /// they are.
+    package var rewriteTimestamp = false
 
     package init(kind: Kind, destination: String? = nil) {
         self.kind = kind
@@ -66,6 +71,7 @@ package struct BuildOutput: Sendable, Equatable {
                 }
                 compression = parsed
             case "force-compression": forceCompression = try Self.bool(value, key, text)
+            case "rewrite-timestamp": rewriteTimestamp = try Self.bool(value, key, text)
             case "compression-level":
                 guard let level = Int(value), level >= 0 else {
                     throw RequestError("invalid output \"\(text)\": compression-level must be a number")
@@ -77,6 +83,9 @@ package struct BuildOutput: Sendable, Equatable {
         }
         if kind == .local, destination == nil { throw RequestError("invalid output \"\(text)\": type=local needs dest=DIR") }
         if push, kind != .image { throw RequestError("invalid output \"\(text)\": push=true needs type=image") }
+        if rewriteTimestamp, ![.image, .oci, .docker].contains(kind) {
+            throw RequestError("invalid output \"\(text)\": rewrite-timestamp=true needs type=image, oci or docker (tar and local use SOURCE_DATE_EPOCH as they are)")
+        }
         if let compressionLevel {
             guard compression != .uncompressed else {
                 throw RequestError("invalid output \"\(text)\": compression-level needs compression=gzip or zstd")

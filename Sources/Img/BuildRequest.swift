@@ -56,6 +56,8 @@ package struct BuildRequest: Sendable {
     package var attestations = AttestationOptions()
     /// The img building, named in provenance.
     package var builder = BuilderIdentity.unknown
+    /// `SOURCE_DATE_EPOCH` (a number, or `context`) or `--reproducible`: see `ImgEngine+Epoch`.
+    package var epoch: EpochSource?
 
     package init(context: String) { self.context = context }
 }

@@ -71,11 +71,11 @@ struct BuildRun {
             // unpacked there.
             var contextDirectory = command.context
             var gitContext: GitAddress?
-            var gitContextCommit: String?
+            var gitCommit: (id: String, time: Int64)?
             if let address = try Self.gitContext(command.context) {
                 gitContext = address
-                (contextDirectory, gitContextCommit) = try cloneContext(address, into: work.file("git-context"), secrets: secrets,
-                                                                        sshAgents: sshAgents.sockets, progress: progress)
+                (contextDirectory, gitCommit) = try cloneContext(address, into: work.file("git-context"), secrets: secrets,
+                                                                 sshAgents: sshAgents.sockets, progress: progress)
             } else if command.context == "-" {
                 contextDirectory = work.file("context")
                 try FileManager.default.createDirectory(atPath: contextDirectory, withIntermediateDirectories: false)
@@ -99,9 +99,16 @@ struct BuildRun {
                 source = try DockerfileSource.load(file: command.dockerfile, context: contextDirectory)
                 dockerfilePath = command.dockerfile == "-" ? nil : source.displayName
             }
+            let context = try SourceTree.context(
+                URL(filePath: contextDirectory).standardizedFileURL.path,
+                dockerfilePath: dockerfilePath.map { URL(filePath: $0).standardizedFileURL.path })
+            let epoch = try resolvedEpoch(tree: context, gitCommit: gitCommit, progress: progress)
+            if epoch == nil, let output = outputs.first(where: \.rewriteTimestamp) {
+                throw RequestError("-o type=\(output.kind.rawValue),rewrite-timestamp=true needs SOURCE_DATE_EPOCH: set it, or add --reproducible")
+            }
             let provenance = try provenanceInputs(
                 source: source, dockerfilePath: dockerfilePath, contextDirectory: contextDirectory,
-                gitContext: gitContext.flatMap { address in gitContextCommit.map { (address, $0) } },
+                gitContext: gitContext.flatMap { address in gitCommit.map { (address, $0.id) } },
                 outputs: outputs, started: Date())
             let sbom = command.attestations.wantsSBOM
             let sbomInputs = SBOMInputs(toolVersion: command.builder.version)
@@ -121,7 +128,7 @@ struct BuildRun {
             var plans: [(platform: Platform, plan: BuildPlan)] = []
             for (index, target) in targets.enumerated() {
                 let platform = try Platform(parsing: (target ?? BuildPlatform.host).description)
-                let plan = try await withOnbuildTriggers(try makePlan(source, platform: target, warn: index == 0),
+                let plan = try await withOnbuildTriggers(try makePlan(source, platform: target, epoch: epoch, warn: index == 0),
                                                          file: source.displayName, images: images, platform: platform)
                 plans.append((platform, plan))
             }
@@ -132,9 +139,6 @@ struct BuildRun {
 
             let snapshots = try await openedSnapshots
             let executor = try engine.executor(runtime: command.runtime)
-            let context = try SourceTree.context(
-                URL(filePath: contextDirectory).standardizedFileURL.path,
-                dockerfilePath: dockerfilePath.map { URL(filePath: $0).standardizedFileURL.path })
             let checksums = try await openedChecksums
             let namedTrees = try namedContextTrees()
             let compression = outputs.compactMap(\.compression).first ?? .gzip
@@ -152,7 +156,7 @@ struct BuildRun {
                         options: WorkerOptions(
                             platform: entry.platform, dockerfileName: source.displayName, noCache: command.noCache,
                             compression: compression, compressionLevel: compressionLevel,
-                            sourceDateEpoch: LayerWriteOptions.sourceDateEpoch(from: ProcessInfo.processInfo.environment),
+                            sourceDateEpoch: epoch,
                             secrets: secrets, sshAgents: sshAgents.sockets,
                             entitlements: entitlements, network: command.network, extraHosts: command.extraHosts,
                             shmSize: command.shmSize, ulimits: command.ulimits,
@@ -247,7 +251,8 @@ struct BuildRun {
     /// Clones the git context (its ref, or the remote HEAD) into `directory` without `.git`, as BuildKit
     /// does; returns the directory the build uses (the fragment's subdirectory, when given).
     private func cloneContext(_ address: GitAddress, into directory: String, secrets: [String: String],
-                              sshAgents: [String: String], progress: any BuildProgress) throws -> (directory: String, commit: String) {
+                              sshAgents: [String: String], progress: any BuildProgress) throws
+        -> (String, (id: String, time: Int64)) {
         let credentials = GitCredentials.lookup(for: address, sshAgents: sshAgents) { id in
             secrets[id].flatMap { FileManager.default.contents(atPath: $0) }.map { String(decoding: $0, as: UTF8.self) }
         }
@@ -255,10 +260,10 @@ struct BuildRun {
             let fetcher = try GitFetcher()
             let (commit, ref) = try fetcher.resolve(address, credentials: credentials)
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
-            try fetcher.checkout(address, commit: commit, ref: ref, into: directory, keepGitDir: false,
-                                 credentials: credentials)
+            let time = try fetcher.checkout(address, commit: commit, ref: ref, into: directory, keepGitDir: false,
+                                            credentials: credentials)
             progress.message("git context \(address.display) at \(commit)")
-            return (try GitFetcher.contextRoot(address, checkout: directory), commit)
+            return (try GitFetcher.contextRoot(address, checkout: directory), (commit, time))
         } catch let error as GitError {
             throw RequestError("unable to prepare context: \(error)")
         }
@@ -278,15 +283,19 @@ struct BuildRun {
         return platforms
     }
 
-    /// The plan for the chosen target, build args and `platform` (nil: the host's).
-    private func makePlan(_ source: DockerfileSource, platform targetPlatform: BuildPlatform?, warn: Bool) throws -> BuildPlan {
-        let args = try BuildArguments.parse(command.buildArgs)
+    /// The plan for the chosen target, build args and `platform` (nil: the host's). The epoch is the build arg
+    /// SOURCE_DATE_EPOCH, as BuildKit passes it (a stage reads it with `ARG SOURCE_DATE_EPOCH`).
+    private func makePlan(_ source: DockerfileSource, platform targetPlatform: BuildPlatform?, epoch: Int64?,
+                          warn: Bool) throws -> BuildPlan {
+        var args = try BuildArguments.parse(command.buildArgs)
+        if let epoch { args["SOURCE_DATE_EPOCH"] = String(epoch) }
         let plan = try BuildPlanner.plan(
             String(decoding: source.bytes, as: UTF8.self), file: source.displayName,
             options: BuildOptions(target: command.target, buildArgs: args, targetPlatform: targetPlatform,
                                   namedContexts: try namedContexts()))
-        if warn, !plan.unusedBuildArgs.isEmpty {
-            engine.warn("warning: build-args [\(plan.unusedBuildArgs.joined(separator: ", "))] were not consumed")
+        let unused = plan.unusedBuildArgs.filter { $0 != "SOURCE_DATE_EPOCH" }
+        if warn, !unused.isEmpty {
+            engine.warn("warning: build-args [\(unused.joined(separator: ", "))] were not consumed")
         }
         return plan
     }

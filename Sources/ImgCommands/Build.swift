@@ -56,7 +56,7 @@ struct Build: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Progress output: auto, tty or plain.", valueName: "type"))
     var progress: ProgressMode = .auto
 
-    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Output: type=image|oci|docker|tar|local[,dest=...][,name=...][,push=true], DIR, or - (rootfs tar to stdout).", valueName: "spec"))
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Output: type=image|oci|docker|tar|local[,dest=...][,name=...][,push=true][,rewrite-timestamp=true], DIR, or - (rootfs tar to stdout).", valueName: "spec"))
     var outputs: [String] = []
 
     @Option(name: .customLong("secret"), help: ArgumentHelp("Secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR.", valueName: "spec"))
@@ -103,6 +103,9 @@ struct Build: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Attestation: type=provenance[,mode=min|max][,disabled=true] or type=sbom[,disabled=true]; repeatable.", valueName: "spec"))
     var attest: [String] = []
+
+    @Flag(help: "Reproducible image: SOURCE_DATE_EPOCH from the context's git commit time, or its newest file (as SOURCE_DATE_EPOCH=context); a number in SOURCE_DATE_EPOCH wins.")
+    var reproducible = false
 
     @Flag(help: "Push the image to its registry (shorthand for -o type=image,push=true with the -t names).")
     var push = false
@@ -248,6 +251,7 @@ struct Build: AsyncParsableCommand {
         if let provenance { try request.attestations.parse(provenance: provenance) }
         if let sbom { try request.attestations.parse(sbom: sbom) }
         request.builder = BuilderIdentity(version: VersionInfo.current.version, commit: VersionInfo.current.commit)
+        request.epoch = try EpochSource.requested(reproducible: reproducible, environment: ProcessInfo.processInfo.environment)
         return request
     }
 

@@ -190,8 +190,10 @@ package struct GitFetcher: Sendable {
     /// every `.git` is removed. Files, directories and links then have the commit's time as mtime (BuildKit's
     /// `git.mtime=commit`) and modes 0644/0755 (git keeps only the executable bit), so one commit always
     /// gives the same files whatever the umask or the clock.
+    /// Returns the commit's time (seconds since 1970).
+    @discardableResult
     package func checkout(_ address: GitAddress, commit: String, ref: String?, into directory: String,
-                          keepGitDir: Bool, credentials: GitCredentials) throws(GitError) {
+                          keepGitDir: Bool, credentials: GitCredentials) throws(GitError) -> Int64 {
         func git(_ arguments: [String], _ doing: String) throws(GitError) -> String {
             try run(arguments, in: directory, address: address, credentials: credentials, doing: doing)
         }
@@ -230,6 +232,7 @@ package struct GitFetcher: Sendable {
         } catch {
             throw GitError("\(address.display): \(error)")
         }
+        return Int64(time)
     }
 
     /// The directory of the checkout that is used: the fragment's subdirectory, which must be a directory of

@@ -43,6 +43,10 @@ extension BuildWorker {
     /// `records.drain()` waits for it).
     func throughCache(_ vertex: Int, _ step: BuildStep, key: CacheKeyBuilder, parent: BuildState,
                       _ body: (inout BuildState) async throws -> Void) async throws -> BuildState {
+        // A layer made with SOURCE_DATE_EPOCH has its times clamped to it (and its history dated by it): a
+        // result made without it, or with another, must not stand in. Without one the key is as it was.
+        var key = key
+        if let epoch = options.sourceDateEpoch { key.add("source-date-epoch", String(epoch)) }
         let cacheKey = key.finish()
         let parentKey = parent.cacheKey == cacheKey ? nil : parent.cacheKey
         if !ignoresCache(step), var found = try await cachedState(cacheKey) {

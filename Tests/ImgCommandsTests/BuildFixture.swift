@@ -29,11 +29,11 @@ final class BuildFixture {
 
     /// `img -s STATE [global...] build ARGS... CONTEXT` (context last unless `contextPath` is nil).
     @discardableResult
-    func build(_ arguments: [String], global: [String] = [], contextPath: String? = nil, stdin: String? = nil)
-        throws -> ImgBinary.Result
+    func build(_ arguments: [String], global: [String] = [], contextPath: String? = nil, stdin: String? = nil,
+               environment: [String: String] = [:]) throws -> ImgBinary.Result
     {
         try ImgBinary.run(["-s", state] + global + ["build", "--progress", "plain"] + arguments + [contextPath ?? context.path],
-                          stdin: stdin)
+                          stdin: stdin, environment: environment)
     }
 
     /// Starts `img build ARGS... CONTEXT` in the background and returns once its output shows `text` (a RUN

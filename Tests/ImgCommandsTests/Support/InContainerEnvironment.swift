@@ -88,6 +88,8 @@ final class InContainerEnvironment: @unchecked Sendable {
         let script = """
             set -e
             cache=\(q(cache)); mkdir -p "$cache"; cd "$cache"
+            # One maker at a time: the in-container and SBOM tests may both ask for it at once.
+            exec 9>.base.lock; flock 9
             if [ ! -f base-context/rootfs.tar ]; then
               if [ ! -d bookworm-minbase ]; then
                 mirror=$(awk '/^URIs:/ {print $2; exit} /^deb / {print $2; exit}' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | head -1)

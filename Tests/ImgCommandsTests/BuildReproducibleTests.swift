@@ -76,6 +76,38 @@ import ImgTestSupport
         #expect(try String(contentsOfFile: third.dir.url.appending(path: "iid").path, encoding: .utf8) == firstID)
     }
 
+    /// Provenance and an SBOM attached: still the same index on a fresh state directory (no times, no
+    /// invocation id, the SBOM created at the image's time).
+    @Test func attestationsStayReproducible() throws {
+        let server = try GitServer()
+        defer { server.stop() }
+        let (work, commit, _) = try Self.gitContext(server)
+        var digests: [String] = []
+        var archives: [Data] = []
+        for _ in 0..<2 {
+            let f = try BuildFixture()
+            let archive = f.dir.url.appending(path: "image.tar").path, iid = f.dir.url.appending(path: "iid").path
+            let built = try f.build(["--reproducible", "--provenance", "mode=max", "--sbom=true", "-t", "repro",
+                                     "-o", "type=oci,dest=\(archive)", "--iidfile", iid], contextPath: work)
+            #expect(built.status == 0, "\(built.stderr)")
+            digests.append(try String(contentsOfFile: iid, encoding: .utf8))
+            archives.append(try Self.bytes(archive))
+            let inspected = try f.img(["inspect", "repro"])
+            let json = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [String: Any]
+            let attached = json?["attestations"] as? [[String: Any]] ?? []
+            #expect(attached.compactMap { $0["predicateType"] as? String }
+                    == ["https://slsa.dev/provenance/v1", "https://spdx.dev/Document"], "\(inspected.stdout.prefix(300))")
+            let predicate = (attached.first?["statement"] as? [String: Any])?["predicate"] as? [String: Any]
+            let details = predicate?["runDetails"] as? [String: Any]
+            #expect(details?["metadata"] == nil, "no build times in a reproducible provenance")
+            let source = ((predicate?["buildDefinition"] as? [String: Any])?["externalParameters"] as? [String: Any])?["configSource"] as? [String: Any]
+            #expect((source?["digest"] as? [String: String])?["sha1"] == commit, "the work tree's commit: \(String(describing: source))")
+            try Self.touchAll(work, to: Date().addingTimeInterval(7200))
+        }
+        #expect(digests.count == 2 && !digests[0].isEmpty && digests[0] == digests[1])
+        #expect(archives[0] == archives[1], "the OCI archives differ")
+    }
+
     @Test func aGitURLContextTakesTheClonedCommitsTime() async throws {
         let server = try GitServer()
         defer { server.stop() }

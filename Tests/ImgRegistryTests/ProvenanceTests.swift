@@ -166,9 +166,18 @@ import ImgTestSupport
                 #expect(!text.contains(leak), "the attestation holds \(leak)")
             }
 
+            // img push of the stored image carries the attestation to another name.
+            let copy = "\(registry.host)/test/app:copy"
+            #expect(try img(["tag", app, copy]).status == 0)
+            let pushedCopy = try img(["push", copy])
+            #expect(pushedCopy.status == 0, "\(pushedCopy.err)")
+            let copied = try HelperProcess.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(copy)"])
+            let copiedIndex = try JSONSerialization.jsonObject(with: Data(copied.stdout)) as? [String: Any] ?? [:]
+            #expect(Self.entries(copiedIndex).attestations.count == 1, "\(String(decoding: copied.stdout, as: UTF8.self))")
+
             // img keeps one image for it, and img inspect shows the statement.
             let listed = try img(["ls"])
-            #expect(listed.out.split(separator: "\n").filter { $0.contains("test/app") }.count == 1, "\(listed.out)")
+            #expect(listed.out.split(separator: "\n").filter { $0.contains("test/app:v1 ") }.count == 1, "\(listed.out)")
             let inspected = try img(["inspect", app])
             let shown = try JSONSerialization.jsonObject(with: Data(inspected.out.utf8)) as? [String: Any]
             let attached = shown?["attestations"] as? [[String: Any]] ?? []

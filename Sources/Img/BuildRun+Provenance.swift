@@ -55,9 +55,7 @@ struct ProvenanceInputs: Sendable {
     /// The in-toto statement about `manifest`, for each of the image's names.
     func statement(platform: Platform, materials: [BuildMaterial], manifest: Descriptor,
                    names: [Reference]) throws -> AttestationStatement {
-        let subjects = (names.isEmpty ? [nil] : names.map(Optional.some)).map {
-            InTotoStatement<SLSAProvenance>.Subject(name: Attestation.subjectName($0, platform: platform), digest: manifest.digest)
-        }
+        let subjects = InTotoStatement<SLSAProvenance>.subjects(of: manifest.digest, names: names, platform: platform)
         let statement = InTotoStatement(subject: subjects, predicateType: Attestation.slsaProvenanceV1,
                                         predicate: predicate(platform: platform, materials: materials, finished: Date()))
         return AttestationStatement(predicateType: Attestation.slsaProvenanceV1, bytes: try statement.encoded())

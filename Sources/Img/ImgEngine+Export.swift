@@ -106,9 +106,7 @@ extension BuildRun {
                                                            manifest: manifest, names: names))
             }
             if let sbom {
-                let subjects = (names.isEmpty ? [nil] : names.map(Optional.some)).map {
-                    InTotoStatement<SPDXDocument>.Subject(name: Attestation.subjectName($0, platform: platform), digest: manifest.digest)
-                }
+                let subjects = InTotoStatement<SPDXDocument>.subjects(of: manifest.digest, names: names, platform: platform)
                 statements.append(try await sbom.statement(final, worker: worker, stage: nil, manifest: manifest, subjects: subjects))
                 for stage in stages {
                     statements.append(try await sbom.statement(stage.state, worker: worker, stage: stage.name,

@@ -23,6 +23,13 @@ package struct InTotoStatement<Predicate: Codable & Sendable>: Codable, Sendable
         case type = "_type", subject, predicateType, predicate
     }
 
+    /// The subjects of a statement about `manifest`: one per name of the image (`_` when it has none).
+    package static func subjects(of manifest: Digest, names: [Reference], platform: Platform) -> [Subject] {
+        (names.isEmpty ? [nil] : names.map(Optional.some)).map {
+            Subject(name: Attestation.subjectName($0, platform: platform), digest: manifest)
+        }
+    }
+
     package init(subject: [Subject], predicateType: String, predicate: Predicate) {
         self.subject = subject
         self.predicateType = predicateType

@@ -41,8 +41,8 @@ import ImgTestSupport
         }
 
         @discardableResult
-        func build(_ arguments: [String]) throws -> ImgBinary.Result {
-            try ImgBinary.run(["-s", state, "build", "--progress", "plain"] + arguments + [f.context.path])
+        func build(_ arguments: [String], environment: [String: String] = [:]) throws -> ImgBinary.Result {
+            try ImgBinary.run(["-s", state, "build", "--progress", "plain"] + arguments + [f.context.path], environment: environment)
         }
 
         /// The stored image's manifest digest (`img inspect`).
@@ -394,11 +394,14 @@ import ImgTestSupport
         let cache = f.dir.url.appending(path: "cache").path
         let a = Machine(f, "a"), b = Machine(f, "b")
         let platforms = ["--platform", "linux/amd64,linux/arm64"]
-        let cold = try a.build(platforms + ["-t", "multi", "--cache-to", "type=local,dest=\(cache)"])
+        // WORKDIR's directory has the time it was made: with the platforms' steps a second apart their layers
+        // would differ. A fixed epoch makes them the same blobs whenever the steps run.
+        let epoch = ["SOURCE_DATE_EPOCH": "1700000000"]
+        let cold = try a.build(platforms + ["-t", "multi", "--cache-to", "type=local,dest=\(cache)"], environment: epoch)
         #expect(cold.status == 0, "\(cold.stderr)")
         let records = try #require(try Self.cacheConfig(cache)["records"] as? [[String: Any]])
         #expect(records.count == 6, "three steps for each platform: \(records.count)")
-        let warm = try b.build(platforms + ["-t", "multi", "--cache-from", "type=local,src=\(cache)"])
+        let warm = try b.build(platforms + ["-t", "multi", "--cache-from", "type=local,src=\(cache)"], environment: epoch)
         #expect(warm.status == 0, "\(warm.stderr)")
         #expect(BuildFixture.steps(warm.stderr).ran.isEmpty && BuildFixture.steps(warm.stderr).cached.count == 6, "\(warm.stderr)")
         // The two platforms' layers are the same blobs: each is copied in once.

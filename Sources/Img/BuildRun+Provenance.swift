@@ -99,13 +99,11 @@ extension BuildRun {
 
     /// A local context inside a git work tree: its `origin` remote (without credentials) and HEAD commit.
     static func workTree(of directory: String) -> (remote: String?, commit: String?) {
-        guard let git = ExecutableLookup.find("git"),
-              let head = try? ChildProcess.collect(executable: git, arguments: ["-C", directory, "rev-parse", "--verify", "-q", "HEAD"]),
-              head.status.isSuccess
-        else { return (nil, nil) }
-        let commit = head.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let (commit, _) = workTreeCommit(directory), let git = ExecutableLookup.find("git") else { return (nil, nil) }
         var remote: String?
-        if let origin = try? ChildProcess.collect(executable: git, arguments: ["-C", directory, "remote", "get-url", "origin"]),
+        // Read only, as workTreeCommit: a checkout owned by another user is still read.
+        if let origin = try? ChildProcess.collect(executable: git, arguments: ["-c", "safe.directory=*", "-C", directory,
+                                                                             "remote", "get-url", "origin"]),
            origin.status.isSuccess {
             let url = origin.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             // A remote that is a local path would name the host's file system: left out.

@@ -275,5 +275,8 @@ import ImgTestSupport
             let lines = result.err.split(separator: "\n").filter { $0.hasPrefix("error:") }
             #expect(lines.count == 1 && lines[0].contains(message), "\(flags): \(result.err)")
         }
+        // The state directory is left as it was: still usable, nothing stored.
+        let listed = try img(["ls"])
+        #expect(listed.status == 0 && listed.out.split(separator: "\n").count <= 1, "\(listed.out) \(listed.err)")
     }
 }

@@ -46,11 +46,14 @@ struct BuildRun {
         let blobs = engine.blobFetcher(state: state) { descriptor, location, bytes in
             progress.message("fetched layer \(descriptor.digest) (\(Self.mebibytes(bytes))) from \(location.registry)/\(location.repository)")
         }
+        // FROM images: pulled ones are stored in the background while the build goes on (`settle`).
+        let images = StoreImageResolver(state: state, alwaysPull: command.pull, debug: engine.debug)
         let result: BuildResult?
         do {
-            result = try await run(progress: progress, outputs: outputs, state: state, cacheClient: cacheClient, blobs: blobs,
-                                   started: started)
+            result = try await run(progress: progress, outputs: outputs, state: state, images: images,
+                                   cacheClient: cacheClient, blobs: blobs, started: started)
         } catch {
+            await images.settleQuietly()
             try? await cacheClient?.shutdown()
             await blobs.shutdown()
             throw error
@@ -61,7 +64,7 @@ struct BuildRun {
     }
 
     private func run(progress: any BuildProgress, outputs: [BuildOutput], state: StateDirectory,
-                     cacheClient: RegistryClient?, blobs: RegistryBlobFetcher,
+                     images: StoreImageResolver, cacheClient: RegistryClient?, blobs: RegistryBlobFetcher,
                      started: ContinuousClock.Instant) async throws -> BuildResult? {
         try await WorkDirectory.with(state, "build") { work in
             let secrets = try secretFiles(in: work)
@@ -122,7 +125,6 @@ struct BuildRun {
             let engine = self.engine
             async let openedSnapshots = onOwnThread { try engine.snapshots() }
             async let openedChecksums = onOwnThread { try engine.contextChecksums() }
-            let images = StoreImageResolver(state: state, alwaysPull: command.pull, debug: engine.debug)
             // One plan per target platform (TARGETPLATFORM and friends differ); a single --platform, or none,
             // is the plain build.
             var plans: [(platform: Platform, plan: BuildPlan)] = []
@@ -193,6 +195,8 @@ struct BuildRun {
                 let result: BuildResult?
                 do {
                     let solved = try await solve.value
+                    // The pulled base images are stored and named before anything is exported.
+                    try await images.settle()
                     let results = solved.map { $0[0] }
                     // Each platform's scanned stages, by name (`--sbom` with BUILDKIT_SBOM_SCAN_STAGE).
                     let stages = zip(builds, solved).map { build, states in

@@ -16,6 +16,8 @@ package final class StoreImageResolver: BaseImageResolver {
     private let alwaysPull: Bool
     private let debug: @Sendable (String) -> Void
     private let inFlight = Mutex<[String: Task<BaseImage, any Error>]>([:])
+    /// Pulled images still being stored (`settle`).
+    private let pending = Mutex<[Task<Void, any Error>]>([])
 
     package init(state: StateDirectory, alwaysPull: Bool = false, debug: @escaping @Sendable (String) -> Void = { _ in }) {
         self.state = state
@@ -51,11 +53,12 @@ package final class StoreImageResolver: BaseImageResolver {
         } else {
             debug("\(reference.familiar): not stored, pulling")
         }
-        let root: Descriptor
+        let pulled: (image: ResolvedImage, config: [UInt8])
         do {
-            root = try await RegistryAccess.with(try RegistryAccess.client()) { client in
-                try await self.state.pull(reference, platform: platform, with: client, leavingLayers: true,
-                                          debug: self.debug).root.descriptor
+            // The manifest and config are read into memory; the layers stay in the registry.
+            pulled = try await RegistryAccess.with(try RegistryAccess.client()) { client in
+                let image = try await client.resolve(reference, platform: platform)
+                return (image, try await client.fetchBlobBytes(image.decodedManifest.config, from: reference))
             }
         } catch {
             // A stored image for another platform (a local build, `img load`) would otherwise be used
@@ -65,13 +68,35 @@ package final class StoreImageResolver: BaseImageResolver {
             }
             throw error
         }
-        switch try await local(root, platform: platform) {
-        case .found(let image): return image
-        case .otherPlatform(let other):
-            throw RequestError("image \(reference.familiar) is \(other), not \(platform)")
-        case .incomplete:
-            throw RequestError("image \(reference.familiar): the pulled \(platform) image is incomplete in the store; pull it again")
+        guard let config = try? JSONDecoder().decode(ImageConfig.self, from: Data(pulled.config)) else {
+            throw RequestError("image \(reference.familiar): its config \(pulled.image.decodedManifest.config.digest) is invalid")
         }
+        guard config.platform.matches(platform) else {
+            throw RequestError("image \(reference.familiar) is \(config.platform), not \(platform)")
+        }
+        // Where the layers are is noted now, since a step may need them at once; storing the documents and
+        // naming the image (fsynced writes, a round of them per blob) goes on beside the build.
+        await state.rememberSources(pulled.image.blobs, at: reference, debug: debug)
+        let state = self.state
+        let store = Task { try await state.storePulled(pulled.image, config: pulled.config) }
+        pending.withLock { $0.append(store) }
+        return BaseImage(manifestDigest: pulled.image.manifest.descriptor.digest, manifest: pulled.image.decodedManifest,
+                         config: config)
+    }
+
+    /// Waits until every pulled image is stored and named; throws the first failure.
+    package func settle() async throws {
+        let tasks = pending.withLock { tasks in defer { tasks = [] }; return tasks }
+        var failure: (any Error)?
+        for task in tasks {
+            do { try await task.value } catch { failure = failure ?? error }
+        }
+        if let failure { throw RequestError("cannot store a pulled base image: \(failure)") }
+    }
+
+    /// `settle` on a build that failed anyway: its own error is the one to report.
+    package func settleQuietly() async {
+        try? await settle()
     }
 
     /// `--build-context NAME=oci-layout://...` (see `BuildContextSpec`): `oci-layout://PATH@DIGEST`. The

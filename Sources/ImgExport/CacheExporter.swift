@@ -140,6 +140,38 @@ package struct CacheExporter: Sendable {
                 records[index].inputs = [[CacheConfig.Input(selector: nil, link: link)]]
             }
         }
-        return (CacheConfig(layers: layers, records: records), blobs)
+        let embedded = try embeddedConfigs(records, content: content)
+        return (CacheConfig(layers: layers, records: records, embeddedConfigs: embedded), blobs)
+    }
+
+    /// At most this many bytes of image configs are embedded in a cache config.
+    static let embeddingBudget = 256 * 1024
+
+    /// The records' image configs that travel inside the cache config: from the stages' first steps on,
+    /// breadth first, while they fit `embeddingBudget` (a long chain's later configs, which repeat its whole
+    /// history, are the ones left to fetch).
+    static func embeddedConfigs(_ records: [CacheConfig.Record], content: ContentStore) throws -> [Digest: Data] {
+        var children: [Int: [Int]] = [:]
+        for (index, record) in records.enumerated() {
+            for input in record.inputs.joined() { children[input.link, default: []].append(index) }
+        }
+        var queue = records.indices.filter { records[$0].inputs.allSatisfy(\.isEmpty) }
+        var seen = Set(queue)
+        var embedded: [Digest: Data] = [:]
+        var used = 0
+        var next = 0
+        while next < queue.count {
+            let index = queue[next]
+            next += 1
+            if let digest = records[index].config, embedded[digest] == nil {
+                let data = try content.data(for: digest)
+                if used + data.count <= embeddingBudget {
+                    embedded[digest] = data
+                    used += data.count
+                }
+            }
+            for child in children[index] ?? [] where seen.insert(child).inserted { queue.append(child) }
+        }
+        return embedded
     }
 }

@@ -9,6 +9,8 @@ final class ConfigPrefetch: Sendable {
     /// Records made on each record (their inputs link to it), by record index.
     let children: [Int: [Int]]
     let indexByKey: [Digest: Int]
+    /// Configs the cache config carries (`CacheConfig.embeddedConfigs`): nothing to fetch.
+    private let embedded: Set<Digest>
     private let started = Mutex<Set<Int>>([])
     private let fetched = Mutex<[Digest: Task<Data, any Error>]>([:])
     /// How many configs one hit may fetch ahead.
@@ -25,6 +27,7 @@ final class ConfigPrefetch: Sendable {
             indexByKey[record.digest] = index
         }
         self.indexByKey = indexByKey
+        embedded = Set(config.embeddedConfigs.keys)
     }
 
     /// At load: the configs of the records made on no other record (each stage's first cached step), which
@@ -54,7 +57,7 @@ final class ConfigPrefetch: Sendable {
 
     private func fetchAhead(_ picked: [Descriptor], store: any CacheBlobStore) {
         fetched.withLock { tasks in
-            for blob in picked where tasks[blob.digest] == nil {
+            for blob in picked where tasks[blob.digest] == nil && !embedded.contains(blob.digest) {
                 tasks[blob.digest] = Task { try await store.bytes(blob) }
             }
         }

@@ -99,20 +99,20 @@ package final class CacheImporter: Sendable {
     /// How many records the cache holds.
     package var count: Int { records.count }
 
-    /// Records the result of `key` in `state`'s cache when this cache holds it; true if it did.
-    package func importRecord(_ key: Digest, into state: StateDirectory) async -> Bool {
-        guard let record = records[key] else { return false }
+    /// Records the result of `key` in `state`'s cache when this cache holds it, and returns it; nil if not.
+    package func importRecord(_ key: Digest, into state: StateDirectory) async -> ImportedRecord? {
+        guard let record = records[key] else { return nil }
         do {
             let prepared = if let task = ahead.withLock({ $0.removeValue(forKey: key) }) { try await task.value }
                 else { try await prepare(record, into: state) }
             try await finish(prepared, into: state)
             prefetch.after(key, records: config.records, blobs: blobs, store: store)
             prepareAhead(after: key, into: state)
-            return true
+            return ImportedRecord(descriptor: prepared.manifest, manifest: prepared.manifestValue, config: prepared.config)
         } catch {
             let line = "warning: \(label): \(error); the step runs"
             if warned.withLock({ $0.insert(line).inserted }) { warn(line) }
-            return false
+            return nil
         }
     }
 
@@ -121,6 +121,8 @@ package final class CacheImporter: Sendable {
         var record: CacheConfig.Record
         var layers: [Descriptor]
         var manifest: Descriptor
+        var manifestValue: Manifest
+        var config: ImageConfig
         /// Blobs this record copied in (not there before), by digest.
         var copied: [Digest: Int64]
     }
@@ -161,7 +163,13 @@ package final class CacheImporter: Sendable {
             chain = found
         }
         let configData: Data
-        if let ahead = await prefetch.bytes(configDigest) { configData = ahead } else { configData = try await store.bytes(configBlob) }
+        if let embedded = config.embeddedConfig(configDigest) {
+            configData = embedded
+        } else if let ahead = await prefetch.bytes(configDigest) {
+            configData = ahead
+        } else {
+            configData = try await store.bytes(configBlob)
+        }
         guard let image = try? JSONDecoder().decode(ImageConfig.self, from: configData) else {
             throw invalid("the image config \(configDigest) is invalid")
         }
@@ -188,10 +196,12 @@ package final class CacheImporter: Sendable {
         async let configStored = content.ingest(configData, expected: config)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let manifest = try encoder.encode(Manifest(mediaType: .ociManifest, config: config, layers: layers))
+        let manifestValue = Manifest(mediaType: .ociManifest, config: config, layers: layers)
+        let manifest = try encoder.encode(manifestValue)
         async let manifestStored = content.ingest(manifest, mediaType: .ociManifest)
         _ = try await configStored
-        return Prepared(record: record, layers: layers, manifest: try await manifestStored, copied: copied)
+        return Prepared(record: record, layers: layers, manifest: try await manifestStored, manifestValue: manifestValue,
+                        config: image, copied: copied)
     }
 
     /// Notes (or copies) the record's layers and writes the record: its step is a hit from here on.

@@ -25,6 +25,25 @@ extension StateDirectory {
         }
     }
 
+    /// Stores what a build read of a base image (`image`'s documents and its `config` bytes, each verified
+    /// on the way in) and names it, as `pull(leavingLayers: true)` does: the layers stay in the registry.
+    package func storePulled(_ image: ResolvedImage, config: [UInt8]) async throws {
+        try await content.withLease { lease in
+            var documents = [image.root]
+            if image.manifest.descriptor.digest != image.root.descriptor.digest { documents.append(image.manifest) }
+            // The config first and the manifests after it, so a stored manifest's config is there too.
+            if var sink = try await sink(for: image.decodedManifest.config, lease: lease) {
+                try config.withUnsafeBytes { try sink.write($0) }
+                try await sink.commit(image.decodedManifest.config)
+            }
+            for document in documents.reversed() {
+                guard var sink = try await sink(for: document.descriptor, lease: lease) else { continue }
+                try await RegistryClient.writeVerified(document, into: &sink)
+            }
+            _ = try await images.put(image.reference, descriptor: image.root.descriptor)
+        }
+    }
+
     /// After pulling an image from `reference`: its config and layers are in that repository.
     package func rememberSources(_ blobs: [Descriptor], at reference: Reference, debug: ((String) -> Void)? = nil) async {
         do {

@@ -1,3 +1,5 @@
+package import Foundation
+
 /// A build cache as BuildKit describes it (`application/vnd.buildkit.cacheconfig.v0`): the layers, each with
 /// its parent (so a layer index stands for a whole chain), and the records, one per cached step, each naming
 /// the top layer of its result and the records it was built from. img adds its own fields under `img.`
@@ -95,13 +97,18 @@ package struct CacheConfig: Sendable, Hashable, Codable {
     package var records: [Record]
     /// img's: the contents of `RUN --mount=type=cache` mounts (`cache-mounts=true`, see `CacheMount`).
     package var cacheMounts: CacheMounts?
+    /// img's: records' image configs carried inside the cache config (by digest; the manifest still lists each
+    /// as a blob), so an import reads them with the config instead of one round trip each. An importer checks
+    /// each against its digest; a missing or wrong one is fetched as a blob.
+    package var embeddedConfigs: [Digest: Data]
 
     package init(keyVersion: Int? = CacheConfig.currentKeyVersion, layers: [Layer], records: [Record],
-                 cacheMounts: CacheMounts? = nil) {
+                 cacheMounts: CacheMounts? = nil, embeddedConfigs: [Digest: Data] = [:]) {
         self.keyVersion = keyVersion
         self.layers = layers
         self.records = records
         self.cacheMounts = cacheMounts
+        self.embeddedConfigs = embeddedConfigs
     }
 
     enum CodingKeys: String, CodingKey {
@@ -109,6 +116,21 @@ package struct CacheConfig: Sendable, Hashable, Codable {
         case layers
         case records
         case cacheMounts = "img.cacheMounts"
+        case embeddedConfigs = "img.configs"
+    }
+
+    package func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(keyVersion, forKey: .keyVersion)
+        try container.encode(layers, forKey: .layers)
+        try container.encode(records, forKey: .records)
+        try container.encodeIfPresent(cacheMounts, forKey: .cacheMounts)
+        if !embeddedConfigs.isEmpty {
+            // A JSON object from digest to the config's bytes in base64 (a dictionary keyed by a non-string
+            // type would be encoded as a flat array).
+            try container.encode(Dictionary(uniqueKeysWithValues: embeddedConfigs.map { ($0.key.description, $0.value) }),
+                                 forKey: .embeddedConfigs)
+        }
     }
 
     package init(from decoder: any Decoder) throws {
@@ -118,6 +140,18 @@ package struct CacheConfig: Sendable, Hashable, Codable {
         records = try container.decodeIfPresent([Record].self, forKey: .records) ?? []
         // A list this img cannot read (another version's shape) is left out, not a broken cache.
         cacheMounts = try? container.decodeIfPresent(CacheMounts.self, forKey: .cacheMounts)
+        // Likewise embedded configs: an entry that is not a digest and base64 is left out (fetched as a blob).
+        var embedded: [Digest: Data] = [:]
+        for (key, value) in (try? container.decodeIfPresent([String: Data].self, forKey: .embeddedConfigs)) ?? [:] {
+            if let digest = try? Digest(parsing: key) { embedded[digest] = value }
+        }
+        embeddedConfigs = embedded
+    }
+
+    /// The embedded config `digest`, when it is there and its bytes have that digest.
+    package func embeddedConfig(_ digest: Digest) -> Data? {
+        guard let data = embeddedConfigs[digest], Digest.sha256(of: data) == digest else { return nil }
+        return data
     }
 
     /// The blobs of the chain whose top is `layers[top]`, bottom first; nil when the parents run out of

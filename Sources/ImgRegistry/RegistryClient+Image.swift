@@ -130,7 +130,7 @@ extension RegistryClient {
         return bytes
     }
 
-    static func writeVerified(_ doc: FetchedManifest, into sink: inout some BlobSink) async throws {
+    package static func writeVerified(_ doc: FetchedManifest, into sink: inout some BlobSink) async throws {
         do {
             guard sink.offset == 0 else {
                 throw RegistryError(.protocolError, "sink for \(doc.descriptor.digest) is not empty")

@@ -118,8 +118,12 @@ package final class RegistryClient: Sendable {
         var budget = RetryBudget(options.retry)
         var reauthenticated = false
         let endpoint = try await resolvedScheme(request.endpoint, subject: request.subject)
+        // GET and HEAD go out at once, as containerd sends them: an open registry answers without the extra
+        // `GET /v2/` round trip, and one that wants credentials answers 401, which teaches its challenge
+        // below. Other requests (uploads) probe first, so a body is not sent only to be refused.
         // A registry that cannot be reached for a reason retrying will not fix (TLS) fails here, once.
-        if request.authenticate, let error = await probeAuthentication(endpoint), !isRetriable(error) {
+        let optimistic = request.method == .GET || request.method == .HEAD
+        if request.authenticate, !optimistic, let error = await probeAuthentication(endpoint), !isRetriable(error) {
             throw networkError(error, endpoint: endpoint, subject: request.subject)
         }
         while true {

@@ -6,13 +6,18 @@ package import ImgOCI
 
 extension BuildWorker {
     /// The cached result for `key` and the manifest of its record: the local cache first, then each
-    /// `--cache-from` source in order (which copies the result's blobs in and records it locally). Nil on a
-    /// miss, with --no-cache, or when a blob the record needs is gone (and not known to be in a registry).
+    /// `--cache-from` source in order (which copies the result's blobs in, records it locally and hands it
+    /// over, so it is not read back). Nil on a miss, with --no-cache, or when a blob the record needs is
+    /// gone (and not known to be in a registry).
     func cachedState(_ key: Digest) async throws -> (state: BuildState, manifest: Descriptor)? {
         if options.noCache { return nil }
         if let local = try await localState(key) { return local }
-        for source in cacheSources where await source.importRecord(key, into: state) {
-            if let imported = try await localState(key) { return imported }
+        for source in cacheSources {
+            guard let imported = await source.importRecord(key, into: state),
+                  imported.config.rootfs.diffIDs.count == imported.manifest.layers.count else { continue }
+            // Its layers are in the store or noted where they are (a lazy import): as a local hit has them.
+            let layers = zip(imported.manifest.layers, imported.config.rootfs.diffIDs).map { LayerRecord(descriptor: $0, diffID: $1) }
+            return (BuildState(cacheKey: key, layers: layers, config: imported.config, cached: true), imported.descriptor)
         }
         return nil
     }

@@ -4,11 +4,11 @@ import Synchronization
 
 /// A build cache outside the state directory (`--cache-from`), asked for a step's key when the local cache
 /// misses. A source that holds the key copies what the result needs into the state directory (blobs, then
-/// a local cache record) and says so; the worker then reads the result back as a local hit. A source that
+/// a local cache record) and hands the result over, as a local hit would read it back. A source that
 /// cannot (a corrupt blob, an unreadable file) warns and says no: the step runs.
 package protocol CacheSource: Sendable {
-    /// Records the result of `key` in `state`'s cache when this source has it; true if it did.
-    func importRecord(_ key: Digest, into state: StateDirectory) async -> Bool
+    /// Records the result of `key` in `state`'s cache when this source has it, and returns it; nil if not.
+    func importRecord(_ key: Digest, into state: StateDirectory) async -> ImportedRecord?
     /// Fills the cache mount `id`'s `directory` (missing or empty) with what this source holds for it;
     /// true if it did. A source that cannot warns and leaves the directory as it was.
     func seedCacheMount(_ id: String, into directory: String, state: StateDirectory) async -> Bool

@@ -115,6 +115,14 @@ import ImgTestSupport
         let layers = try #require(config["layers"] as? [[String: Any]])
         #expect(records.count == 7, "one record per step shown\n\(records)")
         #expect(records.allSatisfy { ($0["img.config"] as? String)?.hasPrefix("sha256:") == true })
+        // The records' image configs travel inside the cache config too (base64, by digest): each the very
+        // bytes of its blob, which the cache still holds.
+        let embedded = try #require(config["img.configs"] as? [String: String])
+        #expect(Set(embedded.keys) == Set(records.compactMap { $0["img.config"] as? String }))
+        for (digest, text) in embedded {
+            let blob = try Data(contentsOf: URL(filePath: "\(cache)/blobs/sha256/\(digest.dropFirst("sha256:".count))"))
+            #expect(Data(base64Encoded: text) == blob, "\(digest)")
+        }
         #expect(layers.first?["parent"] as? Int == -1)
         #expect(records.contains { ($0["inputs"] as? [[[String: Any]]])?.first?.first?["link"] is Int })
 

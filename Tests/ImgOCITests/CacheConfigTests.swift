@@ -37,6 +37,28 @@ import ImgOCI
         #expect(try JSONDecoder().decode(CacheConfig.self, from: Data(text.utf8)) == config)
     }
 
+    @Test func embeddedConfigsTravelAsBase64AndOnlyMatchingBytesAreUsed() throws {
+        let bytes = Data(#"{"architecture":"amd64","os":"linux"}"#.utf8)
+        let digest = Digest.sha256(of: bytes)
+        let wrong = try Digest(parsing: Self.a)
+        let config = CacheConfig(layers: [], records: [], embeddedConfigs: [digest: bytes, wrong: bytes])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let text = String(decoding: try encoder.encode(config), as: UTF8.self)
+        #expect(text.contains("\"img.configs\":{\"\(digest)\":\"\(bytes.base64EncodedString())\""), "\(text)")
+        let decoded = try JSONDecoder().decode(CacheConfig.self, from: Data(text.utf8))
+        #expect(decoded == config)
+        #expect(decoded.embeddedConfig(digest) == bytes)
+        #expect(decoded.embeddedConfig(wrong) == nil, "bytes under another digest are not used")
+        #expect(decoded.embeddedConfig(try Digest(parsing: Self.b)) == nil)
+
+        // An entry that is not a digest with base64 is left out, not a broken cache; none at all is not written.
+        let odd = #"{"img.keyVersion":1,"layers":[],"records":[],"img.configs":{"nonsense":"AA==","\#(digest)":"not base64!"}}"#
+        #expect(try JSONDecoder().decode(CacheConfig.self, from: Data(odd.utf8)).embeddedConfigs.isEmpty)
+        let plain = String(decoding: try encoder.encode(CacheConfig(layers: [], records: [])), as: UTF8.self)
+        #expect(!plain.contains("img.configs"))
+    }
+
     @Test func aChainThatLoopsOrLeavesTheLayersIsNil() throws {
         let digest = try Digest(parsing: Self.a)
         let loop = CacheConfig(layers: [.init(blob: digest, parent: 1), .init(blob: digest, parent: 0)], records: [])

@@ -46,7 +46,8 @@ import ImgTestSupport
             let layers = try Self.layers(a, "app")
             #expect(layers.count == 4, "busybox, its links, the artifact, /final: \(layers)")
 
-            // Machine B: every step hits; only the cache config and the records' image configs come down.
+            // Machine B: every step hits; only the cache config comes down (the records' image configs travel
+            // inside it).
             let b = try Img()
             defer { b.remove() }
             var start = try proxy.stats().requests.count
@@ -56,7 +57,12 @@ import ImgTestSupport
             #expect(BuildCacheRegistryTests.steps(warm.err).ran.isEmpty, "\(warm.err)")
             #expect(warm.err.contains("layers (") && warm.err.contains("left in the registry"), "\(warm.err)")
             var fetched = try Self.blobGets(proxy, since: start)
-            #expect(!fetched.isEmpty, "the cache config at least")
+            let cacheManifest = try JSONSerialization.jsonObject(
+                with: Data(try HelperProcess.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/test/cache:v1"]).stdout))
+                as? [String: Any]
+            let cacheConfig = (cacheManifest?["config"] as? [String: Any])?["digest"] as? String
+            #expect(cacheConfig != nil)
+            #expect(fetched == [cacheConfig].compactMap { $0 }, "the cache config alone: \(fetched)")
             #expect(Set(fetched).isDisjoint(with: layers), "no layer downloaded for a fully cached build: \(fetched)")
             #expect(try Self.layers(b, "app") == layers, "B's image names the cached blobs")
             // Records prepared ahead of their steps are settled before the build ends: no ingest is left.

@@ -119,7 +119,16 @@ struct BuildRun {
             // The caches' manifests and configs are read while the plans resolve their base images and the
             // snapshotter starts: on a fresh runner these are round trips to registries, one after another.
             let platforms = try targets.map { try Platform(parsing: ($0 ?? BuildPlatform.host).description) }
-            async let loadedCacheSources = cacheSources(client: cacheClient, platforms: platforms)
+            let loadingCacheSources = Task { await self.cacheSources(client: cacheClient, platforms: platforms) }
+            // A FROM whose manifest the cache's build saw finds its config there: no second round trip.
+            if !command.cacheFrom.isEmpty {
+                images.useConfigs { digest in
+                    for source in await loadingCacheSources.value {
+                        if let config = source.embeddedConfig(digest) { return config }
+                    }
+                    return nil
+                }
+            }
             // So do the snapshotter (a fresh state directory probes what the kernel mounts) and the context
             // checksum database (created on first use).
             let engine = self.engine
@@ -146,7 +155,7 @@ struct BuildRun {
             let compression = outputs.compactMap(\.compression).first ?? .gzip
             let compressionLevel = outputs.compactMap(\.compressionLevel).first
             let entitlements = command.entitlements
-            let cacheSources = await loadedCacheSources
+            let cacheSources = await loadingCacheSources.value
             let builds = plans.enumerated().map { index, entry in
                 PlatformBuild(
                     platform: entry.platform, definition: BuildDefinition(plan: entry.plan),

@@ -95,13 +95,30 @@ extension BuildRun {
                 try await CacheExporter(
                     destination, compression: Self.cacheCompression(spec),
                     cacheMounts: Self.cacheMountDirectories(mountIDs, state: state),
-                    cacheMountOptions: Self.cacheMountOptions(spec, builds: builds)).export(steps, in: context)
+                    cacheMountOptions: Self.cacheMountOptions(spec, builds: builds),
+                    baseConfigs: Self.baseImageConfigs(builds, content: state.content)).export(steps, in: context)
             } catch where spec.ignoreError {
                 engine.warn("warning: --cache-to \(spec.text): \(error) (ignored: ignore-error=true)")
             } catch {
                 throw RequestError("--cache-to \(spec.text): \(error)")
             }
         }
+    }
+
+    /// The config digests of the images the builds resolved (FROM, `--from`), as far as the store holds
+    /// their manifests, each once.
+    static func baseImageConfigs(_ builds: [PlatformBuild], content: ContentStore) -> [Digest] {
+        var configs: [Digest] = []
+        for build in builds {
+            for material in build.worker.materials.all where material.kind == .image {
+                guard let hex = material.digest["sha256"], let digest = try? Digest(parsing: "sha256:" + hex),
+                      let data = try? content.data(for: digest),
+                      let manifest = try? JSONDecoder().decode(Manifest.self, from: data),
+                      !configs.contains(manifest.config.digest) else { continue }
+                configs.append(manifest.config.digest)
+            }
+        }
+        return configs
     }
 
     /// The vertices whose results make the target's image: the target and, through each step's first input

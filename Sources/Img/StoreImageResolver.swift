@@ -16,6 +16,9 @@ package final class StoreImageResolver: BaseImageResolver {
     private let alwaysPull: Bool
     private let debug: @Sendable (String) -> Void
     private let inFlight = Mutex<[String: Task<BaseImage, any Error>]>([:])
+    /// Image configs at hand without a download (the caches a build imports carry their base images'),
+    /// asked for a pulled manifest's config before it is fetched.
+    private let knownConfigs = Mutex<(@Sendable (Digest) async -> Data?)?>(nil)
     /// Pulled images still being stored (`settle`).
     private let pending = Mutex<[Task<Void, any Error>]>([])
 
@@ -58,7 +61,13 @@ package final class StoreImageResolver: BaseImageResolver {
             // The manifest and config are read into memory; the layers stay in the registry.
             pulled = try await RegistryAccess.with(try RegistryAccess.client()) { client in
                 let image = try await client.resolve(reference, platform: platform)
-                return (image, try await client.fetchBlobBytes(image.decodedManifest.config, from: reference))
+                let config = image.decodedManifest.config
+                if let lookup = self.knownConfigs.withLock({ $0 }), let known = await lookup(config.digest),
+                   Int64(known.count) == config.size {
+                    self.debug("\(reference.familiar): its config \(config.digest) is in the imported cache")
+                    return (image, [UInt8](known))
+                }
+                return (image, try await client.fetchBlobBytes(config, from: reference))
             }
         } catch {
             // A stored image for another platform (a local build, `img load`) would otherwise be used
@@ -82,6 +91,11 @@ package final class StoreImageResolver: BaseImageResolver {
         pending.withLock { $0.append(store) }
         return BaseImage(manifestDigest: pulled.image.manifest.descriptor.digest, manifest: pulled.image.decodedManifest,
                          config: config)
+    }
+
+    /// Where configs may be found before fetching them (see `knownConfigs`); set before the first resolve.
+    func useConfigs(_ lookup: @escaping @Sendable (Digest) async -> Data?) {
+        knownConfigs.withLock { $0 = lookup }
     }
 
     /// Waits until every pulled image is stored and named; throws the first failure.

@@ -70,8 +70,10 @@ package struct RegistryCacheStore: CacheBlobStore {
         guard manifest.config.mediaType == CacheConfig.mediaType else {
             throw ExportError(.invalidCache, "\(reference.familiar) is not a build cache (its config is \(manifest.config.mediaType))")
         }
-        let bytes = try await client.fetchBlobBytes(manifest.config, from: reference, limit: 1 << 30)
-        return (manifest, try CacheImporter.cacheConfig(Data(bytes), digest: manifest.config.digest))
+        // The config the manifest carries (checked against its digest) spares a round trip.
+        let bytes = if let embedded = manifest.config.verifiedData { embedded }
+            else { Data(try await client.fetchBlobBytes(manifest.config, from: reference, limit: 1 << 30)) }
+        return (manifest, try CacheImporter.cacheConfig(bytes, digest: manifest.config.digest))
     }
 
     package func bytes(_ descriptor: Descriptor) async throws -> Data {

@@ -37,9 +37,13 @@ package struct CacheExporter: Sendable {
     /// `cache-mounts=true`: the cache mount directories to export as blobs, and how to write them.
     package var cacheMounts: [CacheMountDirectory]
     package var cacheMountOptions: LayerWriteOptions
+    /// The configs of the build's base images, embedded in the cache config before the records' (see
+    /// `embeddedConfigs`): an importer whose FROM resolves to the same manifest has its config at once.
+    package var baseConfigs: [Digest]
 
     package init(_ destination: Destination, compression: CacheCompression? = nil, cacheMounts: [CacheMountDirectory] = [],
-                 cacheMountOptions: LayerWriteOptions = .init()) {
+                 cacheMountOptions: LayerWriteOptions = .init(), baseConfigs: [Digest] = []) {
+        self.baseConfigs = baseConfigs
         self.destination = destination
         self.compression = compression
         self.cacheMounts = cacheMounts
@@ -50,7 +54,7 @@ package struct CacheExporter: Sendable {
     @discardableResult
     package func export(_ steps: [CachedStep], in context: ExportContext) async throws -> Descriptor {
         let content = context.state.content
-        var (config, blobs) = try Self.cacheConfig(steps, content: content)
+        var (config, blobs) = try Self.cacheConfig(steps, content: content, baseConfigs: baseConfigs)
         if let compression { try await Self.compress(&config, blobs: &blobs, as: compression, content: content) }
         if !cacheMounts.isEmpty {
             try await Self.addCacheMounts(cacheMounts, options: cacheMountOptions, to: &config, blobs: &blobs, content: content)
@@ -58,8 +62,11 @@ package struct CacheExporter: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let configBytes = try encoder.encode(config)
-        let configDescriptor = try await content.ingest(configBytes, expected: Descriptor(
+        var configDescriptor = try await content.ingest(configBytes, expected: Descriptor(
             mediaType: CacheConfig.mediaType, digest: .sha256(of: configBytes), size: Int64(configBytes.count)))
+        // A small cache config rides in the manifest too (OCI `data`): an importer reads the whole cache in
+        // one round trip. It stays a blob of its own for every other reader.
+        if configBytes.count <= Self.inlineConfigLimit { configDescriptor.data = configBytes }
         let manifest = Manifest(mediaType: .ociManifest, config: configDescriptor, layers: blobs)
         let manifestDescriptor = try await content.ingest(try encoder.encode(manifest), mediaType: .ociManifest)
         var counts = "\(config.records.count) records, \(config.layers.count) layers"
@@ -86,7 +93,9 @@ package struct CacheExporter: Sendable {
 
     /// The cache config over `steps` (each key once, in key order) and the blobs its manifest lists: the
     /// layers (annotated with their diffIDs) and the records' image configs.
-    static func cacheConfig(_ steps: [CachedStep], content: ContentStore) throws -> (CacheConfig, [Descriptor]) {
+    static func cacheConfig(_ steps: [CachedStep], content: ContentStore, baseConfigs: [Digest] = []) throws
+        -> (CacheConfig, [Descriptor])
+    {
         var byKey: [Digest: CachedStep] = [:]
         for step in steps where byKey[step.key] == nil { byKey[step.key] = step }
         let ordered = byKey.values.sorted { $0.key.description < $1.key.description }
@@ -140,17 +149,22 @@ package struct CacheExporter: Sendable {
                 records[index].inputs = [[CacheConfig.Input(selector: nil, link: link)]]
             }
         }
-        let embedded = try embeddedConfigs(records, content: content)
+        let embedded = try embeddedConfigs(records, baseConfigs: baseConfigs, content: content)
         return (CacheConfig(layers: layers, records: records, embeddedConfigs: embedded), blobs)
     }
 
     /// At most this many bytes of image configs are embedded in a cache config.
-    static let embeddingBudget = 256 * 1024
+    static let embeddingBudget = 96 * 1024
+    /// The largest cache config the manifest carries as well (base64 in the manifest, whose size registries
+    /// limit to a few MiB).
+    static let inlineConfigLimit = 192 * 1024
 
-    /// The records' image configs that travel inside the cache config: from the stages' first steps on,
-    /// breadth first, while they fit `embeddingBudget` (a long chain's later configs, which repeat its whole
-    /// history, are the ones left to fetch).
-    static func embeddedConfigs(_ records: [CacheConfig.Record], content: ContentStore) throws -> [Digest: Data] {
+    /// The image configs that travel inside the cache config, while they fit `embeddingBudget`: the base
+    /// images' (those the store has), then the records' from the stages' first steps on, breadth first (a
+    /// long chain's later configs, which repeat its whole history, are the ones left to fetch).
+    static func embeddedConfigs(_ records: [CacheConfig.Record], baseConfigs: [Digest] = [], content: ContentStore) throws
+        -> [Digest: Data]
+    {
         var children: [Int: [Int]] = [:]
         for (index, record) in records.enumerated() {
             for input in record.inputs.joined() { children[input.link, default: []].append(index) }
@@ -159,6 +173,11 @@ package struct CacheExporter: Sendable {
         var seen = Set(queue)
         var embedded: [Digest: Data] = [:]
         var used = 0
+        for digest in baseConfigs where embedded[digest] == nil {
+            guard let data = try? content.data(for: digest), used + data.count <= embeddingBudget else { continue }
+            embedded[digest] = data
+            used += data.count
+        }
         var next = 0
         while next < queue.count {
             let index = queue[next]

@@ -96,6 +96,9 @@ package final class CacheImporter: Sendable {
         return config
     }
 
+    /// An image config the cache config carries (a base image's or a record's), checked against `digest`.
+    package func embeddedConfig(_ digest: Digest) -> Data? { config.embeddedConfig(digest) }
+
     /// How many records the cache holds.
     package var count: Int { records.count }
 

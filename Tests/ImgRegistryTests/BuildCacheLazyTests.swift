@@ -46,8 +46,8 @@ import ImgTestSupport
             let layers = try Self.layers(a, "app")
             #expect(layers.count == 4, "busybox, its links, the artifact, /final: \(layers)")
 
-            // Machine B: every step hits; only the cache config comes down (the records' image configs travel
-            // inside it).
+            // Machine B: every step hits and no blob comes down: the cache manifest carries the cache config
+            // (OCI `data`), which carries the records' image configs.
             let b = try Img()
             defer { b.remove() }
             var start = try proxy.stats().requests.count
@@ -60,9 +60,10 @@ import ImgTestSupport
             let cacheManifest = try JSONSerialization.jsonObject(
                 with: Data(try HelperProcess.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/test/cache:v1"]).stdout))
                 as? [String: Any]
-            let cacheConfig = (cacheManifest?["config"] as? [String: Any])?["digest"] as? String
-            #expect(cacheConfig != nil)
-            #expect(fetched == [cacheConfig].compactMap { $0 }, "the cache config alone: \(fetched)")
+            let configDescriptor = try #require(cacheManifest?["config"] as? [String: Any])
+            let embedded = try #require(Data(base64Encoded: configDescriptor["data"] as? String ?? ""))
+            #expect(Digest.sha256(of: embedded).description == configDescriptor["digest"] as? String, "the cache config itself")
+            #expect(fetched.isEmpty, "no blob GET at all: \(fetched)")
             #expect(Set(fetched).isDisjoint(with: layers), "no layer downloaded for a fully cached build: \(fetched)")
             #expect(try Self.layers(b, "app") == layers, "B's image names the cached blobs")
             // Records prepared ahead of their steps are settled before the build ends: no ingest is left.
@@ -150,6 +151,9 @@ import ImgTestSupport
             #expect(BuildCacheRegistryTests.steps(warm.err).ran.filter { !$0.contains("FROM") }.isEmpty, "\(warm.err)")
             let fetched = try Self.blobGets(proxy, since: start)
             #expect(!fetched.contains(image.layer.descriptor.digest.description), "\(fetched)")
+            // Not even the base's config: the cache carries it, and the base's manifest says it is that one.
+            #expect(fetched.isEmpty, "\(fetched)")
+            #expect(warm.err.contains("--cache-from \(cache): 1 cached steps"), "\(warm.err)")
             let listed = try b(["ls"])
             #expect(listed.out.contains("\(proxy.host)/test/base:v1"), "the base is stored under its name: \(listed.out)")
 
@@ -161,6 +165,25 @@ import ImgTestSupport
             #expect(BuildCacheRegistryTests.steps(edited.err).ran.filter { !$0.contains("FROM") }.count == 1, "\(edited.err)")
             let layerGets = try Self.blobGets(proxy, since: start).filter { $0 == image.layer.descriptor.digest.description }
             #expect(layerGets.count == 1, "\(layerGets)")
+
+            // The tag moved to another image: a fresh machine builds on the new one (its config fetched, since
+            // the cache holds only the old one's) and the steps run on it.
+            let other = try TemporaryDirectory("img-lazy-base-2")
+            defer { other.remove() }
+            let moved = try TestImage.make(in: other, padding: 4096)
+            try await withClient(settings: settings) { client in
+                _ = try await client.pushImage(base, root: moved.root) { try moved.content($0) }
+            }
+            try Data(dockerfile.utf8).write(to: URL(filePath: context.file("Dockerfile")))
+            let c = try Img()
+            defer { c.remove() }
+            start = try proxy.stats().requests.count
+            let rebuilt = try c(["build", "--progress", "plain", "-t", "app", "--cache-from", cache, context.path])
+            #expect(rebuilt.status == 0, "\(rebuilt.err)")
+            #expect(BuildCacheRegistryTests.steps(rebuilt.err).ran.filter { !$0.contains("FROM") }.count == 1, "\(rebuilt.err)")
+            let movedConfig = moved.configs[0].descriptor.digest.description
+            #expect(movedConfig != image.configs[0].descriptor.digest.description)
+            #expect(try Self.blobGets(proxy, since: start).contains(movedConfig), "the new base's config is fetched")
         }
     }
 

@@ -66,7 +66,9 @@ struct BuildRun {
     private func run(progress: any BuildProgress, outputs: [BuildOutput], state: StateDirectory,
                      images: StoreImageResolver, cacheClient: RegistryClient?, blobs: RegistryBlobFetcher,
                      started: ContinuousClock.Instant) async throws -> BuildResult? {
-        try await WorkDirectory.with(state, "build") { work in
+        // One lease over the whole build: what it stores (prepared cache records, layers, the image) stays
+        // until the image or a cache record refers to it.
+        try await state.content.withLease { _ in try await WorkDirectory.with(state, "build") { work in
             let secrets = try secretFiles(in: work)
             let sshAgents = try SSHAgents(command.ssh)
             defer { sshAgents.stop() }
@@ -119,7 +121,11 @@ struct BuildRun {
             // The caches' manifests and configs are read while the plans resolve their base images and the
             // snapshotter starts: on a fresh runner these are round trips to registries, one after another.
             let platforms = try targets.map { try Platform(parsing: ($0 ?? BuildPlatform.host).description) }
-            let loadingCacheSources = Task { await self.cacheSources(client: cacheClient, platforms: platforms) }
+            let loadingCacheSources = Task {
+                let sources = await self.cacheSources(client: cacheClient, platforms: platforms)
+                for source in sources { source.prepareFirst(into: state) }
+                return sources
+            }
             // A FROM whose manifest the cache's build saw finds its config there: no second round trip.
             if !command.cacheFrom.isEmpty {
                 images.useConfigs { digest in
@@ -175,7 +181,7 @@ struct BuildRun {
                         cacheSources: cacheSources, blobFetcher: blobs, namedContexts: namedTrees))
             }
 
-            let result = try await state.content.withLease { _ -> BuildResult? in
+            let result: BuildResult? = try await { () async throws -> BuildResult? in
                 let solvers = builds.map { build in
                     // Each build is solved once, for its target: intermediate states can go as soon as read.
                     Solver<BuildStep, BuildState>(graph: build.definition.graph, keepsIntermediateOutputs: false) {
@@ -229,10 +235,10 @@ struct BuildRun {
                 reportImports(cacheSources, fetched: blobs.fetched, progress: progress)
                 try await exportCache(builds, state: state, work: work, blobs: blobs, progress: progress)
                 return result
-            }
+            }()
             progress.message("Built in \((ContinuousClock.now - started).fixed(1))s")
             return result
-        }
+        } }
     }
 
     /// `--no-cache-filter` names stages of the Dockerfile; index annotations need an index (several

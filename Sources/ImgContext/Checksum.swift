@@ -2,6 +2,7 @@ import Dispatch
 import Glibc
 package import ImgOCI
 import ImgSystem
+import Synchronization
 
 extension CopySelection {
     /// sha256 over exactly what is selected: for every root and every entry below a directory root, its
@@ -86,13 +87,14 @@ extension CopySelection {
         // Files changed within this window may change again inside the same mtime tick and still look
         // unchanged; they are hashed but not remembered.
         let racyLimit = Self.nanosecondsNow() - 2_000_000_000
+        let hashed = try Self.hashFiles(keys, skipping: cached)
         for (position, index) in missing.enumerated() {
             if let digest = cached[position] {
                 setHex(index, digest)
                 trusted[index] = true
                 continue
             }
-            let (digest, stable) = try Self.hashFile(keys[position])
+            guard let (digest, stable) = hashed[position] else { continue }
             setHex(index, digest)
             if stable && keys[position].modified < racyLimit {
                 toStore.append((keys[position], digest))
@@ -130,6 +132,41 @@ extension CopySelection {
         // or too recently to trust its mtime).
         if trusted.allSatisfy({ $0 }) { try cache?.storeSelection(fingerprint, digest: digest) }
         return digest
+    }
+
+    /// The content hash of each file in `keys` whose `skipping` entry is nil, on every core (a fresh state
+    /// directory, another machine's first build, reads the whole context: hundreds of MB on a big one). Files
+    /// are handed out one at a time, so a few big ones do not leave a thread idle. The first error wins.
+    static func hashFiles(_ keys: [ChecksumCache.Key], skipping: [Digest?]) throws(ContextError) -> [(Digest, stable: Bool)?] {
+        let pending = keys.indices.filter { skipping[$0] == nil }
+        var results = [(Digest, stable: Bool)?](repeating: nil, count: keys.count)
+        guard !pending.isEmpty else { return results }
+        let workers = min(pending.count, max(1, min(8, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))))
+        if workers == 1 {
+            for position in pending { results[position] = try hashFile(keys[position]) }
+            return results
+        }
+        let next = Mutex(0)
+        let failure = Mutex<ContextError?>(nil)
+        results.withUnsafeMutableBufferPointer { out in
+            // Each position is written by the one thread that took it.
+            nonisolated(unsafe) let out = out
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while true {
+                    let taken = next.withLock { value in defer { value += 1 }; return value }
+                    guard taken < pending.count, failure.withLock({ $0 == nil }) else { return }
+                    let position = pending[taken]
+                    do throws(ContextError) {
+                        out[position] = try hashFile(keys[position])
+                    } catch {
+                        failure.withLock { $0 = $0 ?? error }
+                        return
+                    }
+                }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return results
     }
 
     /// Hashes a regular file's content; `stable` is false when it changed under us (then not cached).

@@ -146,6 +146,27 @@ package final class CacheImporter: Sendable {
 
     static let aheadLimit = 8
 
+    /// Before the first step asks: the records of each stage's first steps and those made on them, breadth
+    /// first, up to `aheadLimit`, are prepared side by side while the build plans (their configs are usually
+    /// in the cache config, so this is only local writes).
+    package func prepareFirst(into state: StateDirectory) {
+        var queue = config.records.indices.filter { config.records[$0].inputs.allSatisfy(\.isEmpty) }
+        var seen = Set(queue)
+        var picked: [CacheConfig.Record] = []
+        var next = 0
+        while next < queue.count, picked.count < Self.aheadLimit {
+            let record = config.records[queue[next]]
+            next += 1
+            if records[record.digest] == record { picked.append(record) }
+            for child in prefetch.children[queue[next - 1]] ?? [] where seen.insert(child).inserted { queue.append(child) }
+        }
+        ahead.withLock { tasks in
+            for record in picked where tasks[record.digest] == nil {
+                tasks[record.digest] = Task { try await self.prepare(record, into: state) }
+            }
+        }
+    }
+
     /// Waits for the records still being prepared ahead (none is recorded), so the build leaves no ingest
     /// half-written behind when it ends.
     package func settle() async {
@@ -211,7 +232,10 @@ package final class CacheImporter: Sendable {
     private func finish(_ prepared: Prepared, into state: StateDirectory) async throws {
         var copied = prepared.copied
         var left: [Digest: Int64] = [:]
-        for layer in prepared.layers where !state.content.exists(layer.digest) {
+        // A layer an earlier record of this build left in the registry is noted already (one write less per
+        // layer per step: a chain's records share their lower layers).
+        let noted = imported.withLock { $0.left }
+        for layer in prepared.layers where !noted.contains(layer.digest) && !state.content.exists(layer.digest) {
             if try await store.leave(layer, in: state) {
                 left[layer.digest] = layer.size
                 continue

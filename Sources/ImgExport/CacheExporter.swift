@@ -165,12 +165,6 @@ package struct CacheExporter: Sendable {
     static func embeddedConfigs(_ records: [CacheConfig.Record], baseConfigs: [Digest] = [], content: ContentStore) throws
         -> [Digest: Data]
     {
-        var children: [Int: [Int]] = [:]
-        for (index, record) in records.enumerated() {
-            for input in record.inputs.joined() { children[input.link, default: []].append(index) }
-        }
-        var queue = records.indices.filter { records[$0].inputs.allSatisfy(\.isEmpty) }
-        var seen = Set(queue)
         var embedded: [Digest: Data] = [:]
         var used = 0
         for digest in baseConfigs where embedded[digest] == nil {
@@ -178,18 +172,13 @@ package struct CacheExporter: Sendable {
             embedded[digest] = data
             used += data.count
         }
-        var next = 0
-        while next < queue.count {
-            let index = queue[next]
-            next += 1
-            if let digest = records[index].config, embedded[digest] == nil {
-                let data = try content.data(for: digest)
-                if used + data.count <= embeddingBudget {
-                    embedded[digest] = data
-                    used += data.count
-                }
+        for index in CacheConfig.breadthFirst(records, children: CacheConfig.children(records)) {
+            guard let digest = records[index].config, embedded[digest] == nil else { continue }
+            let data = try content.data(for: digest)
+            if used + data.count <= embeddingBudget {
+                embedded[digest] = data
+                used += data.count
             }
-            for child in children[index] ?? [] where seen.insert(child).inserted { queue.append(child) }
         }
         return embedded
     }

@@ -17,11 +17,7 @@ final class ConfigPrefetch: Sendable {
     static let limit = 64
 
     init(_ config: CacheConfig) {
-        var children: [Int: [Int]] = [:]
-        for (index, record) in config.records.enumerated() {
-            for input in record.inputs.joined() { children[input.link, default: []].append(index) }
-        }
-        self.children = children
+        children = CacheConfig.children(config.records)
         var indexByKey: [Digest: Int] = [:]
         for (index, record) in config.records.enumerated() where indexByKey[record.digest] == nil {
             indexByKey[record.digest] = index

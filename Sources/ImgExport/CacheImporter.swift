@@ -150,16 +150,8 @@ package final class CacheImporter: Sendable {
     /// first, up to `aheadLimit`, are prepared side by side while the build plans (their configs are usually
     /// in the cache config, so this is only local writes).
     package func prepareFirst(into state: StateDirectory) {
-        var queue = config.records.indices.filter { config.records[$0].inputs.allSatisfy(\.isEmpty) }
-        var seen = Set(queue)
-        var picked: [CacheConfig.Record] = []
-        var next = 0
-        while next < queue.count, picked.count < Self.aheadLimit {
-            let record = config.records[queue[next]]
-            next += 1
-            if records[record.digest] == record { picked.append(record) }
-            for child in prefetch.children[queue[next - 1]] ?? [] where seen.insert(child).inserted { queue.append(child) }
-        }
+        let picked = CacheConfig.breadthFirst(config.records, children: prefetch.children).lazy
+            .map { self.config.records[$0] }.filter { self.records[$0.digest] == $0 }.prefix(Self.aheadLimit)
         ahead.withLock { tasks in
             for record in picked where tasks[record.digest] == nil {
                 tasks[record.digest] = Task { try await self.prepare(record, into: state) }

@@ -148,6 +148,28 @@ package struct CacheConfig: Sendable, Hashable, Codable {
         embeddedConfigs = embedded
     }
 
+    /// For each record (by index in `records`), the records made on it: those whose inputs link to it.
+    package static func children(_ records: [Record]) -> [Int: [Int]] {
+        var children: [Int: [Int]] = [:]
+        for (index, record) in records.enumerated() {
+            for input in record.inputs.joined() { children[input.link, default: []].append(index) }
+        }
+        return children
+    }
+
+    /// The indices of `records` from the records made on no other (each stage's first cached step) on,
+    /// breadth first through `children` (the records made on each); each index once.
+    package static func breadthFirst(_ records: [Record], children: [Int: [Int]]) -> [Int] {
+        var order = records.indices.filter { records[$0].inputs.allSatisfy(\.isEmpty) }
+        var seen = Set(order)
+        var next = 0
+        while next < order.count {
+            for child in children[order[next]] ?? [] where seen.insert(child).inserted { order.append(child) }
+            next += 1
+        }
+        return order
+    }
+
     /// The embedded config `digest`, when it is there and its bytes have that digest.
     package func embeddedConfig(_ digest: Digest) -> Data? {
         guard let data = embeddedConfigs[digest], Digest.sha256(of: data) == digest else { return nil }
